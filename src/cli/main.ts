@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+/**
+ * sendasapp: the command-line entry. Commands are loaded lazily so that `--help` starts fast.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { CliError, ExitCode } from './exit-codes.js';
+
+const program = new Command();
+program
+  .name('sendasapp')
+  .description(
+    'Make a Microsoft 365 tenant ready for an app to send mail through smtp.office365.com with OAuth 2.0\n' +
+      'client credentials (SMTP AUTH XOAUTH2, SMTP.SendAsApp), and prove it with a real XOAUTH2 login.',
+  )
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride()
+  .configureOutput({ writeOut: (s) => process.stderr.write(s), writeErr: (s) => process.stderr.write(s) });
+
+const emulator = program
+  .command('emulator')
+  .description('A Microsoft 365 tenant emulator on loopback (token service, Graph, Exchange admin, SMTP).');
+emulator
+  .command('start')
+  .description(
+    'Start the emulator in the foreground; Ctrl-C stops it. Writes DIR/endpoints.json (the cloud profile for --endpoints).',
+  )
+  .option('--port <port>', 'HTTPS port (0 = any free port)', '8443')
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--state-dir <dir>', 'holds the CA, keys and persisted state (default: a new temp dir)')
+  .option('--seed <file>', 'JSON or YAML seed describing tenants, mailboxes, groups and knobs')
+  .option('--cert-hostnames <names>', 'extra DNS names for the TLS certificate, comma-separated')
+  .option('--smtp-port <port>', 'SMTP port (default: port+1, or any free port with --port 0)')
+  .option('--latency <spec>', 'added latency per service in ms, e.g. graph=120,token=150,exchange=600,smtp=300')
+  .option('--replication-delay <ms>', 'a new directory object stays invisible to reads for this long')
+  .option('--permission-cache <seconds>', 'SMTP answers 535 5.7.3 for this long after an Exchange grant')
+  .option('--throttle-every <n>', 'answer every Nth Graph/Exchange call with 429 and Retry-After')
+  .option('--fault <spec...>', 'inject a one-shot fault: service:call:kind, kind 503|reset|hang (e.g. graph:3:503)')
+  .option('--max-secret-lifetime <days>', 'tenant policy: the longest client secret lifetime allowed, in days')
+  .option('--security-defaults', 'tenant policy: security defaults on (SMTP AUTH refused)')
+  .option('--deny-consent', 'the emulated admin declines admin-consent requests')
+  .addOption(
+    new Option('--output <format>', 'text or json (one line with the endpoints on stdout)')
+      .choices(['text', 'json'])
+      .default('text'),
+  )
+  .action(async (opts) => {
+    const { emulatorStart } = await import('./emulator-start.js');
+    await emulatorStart(opts);
+  });
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
+        process.exit(ExitCode.ok);
+      process.exit(ExitCode.badInput);
+    }
+    if (err instanceof CliError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      process.exit(err.exitCode);
+    }
+    process.stderr.write(`error: ${(err as Error)?.message ?? String(err)}\n`);
+    process.exit(ExitCode.failed);
+  }
+}
+
+void main();

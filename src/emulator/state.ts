@@ -1,0 +1,278 @@
+/**
+ * The emulator's world: tenants, their directory objects and their Exchange organization, plus the realism knobs.
+ * Graph-visible objects are stored with exactly the property names of Microsoft's type model (`entity`), with the
+ * emulator's own bookkeeping kept beside them (never serialized to a client).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+
+export type ServiceName = 'token' | 'graph' | 'exchange' | 'smtp';
+export const SERVICE_NAMES: readonly ServiceName[] = ['token', 'graph', 'exchange', 'smtp'];
+
+export type FaultKind = '503' | 'reset' | 'hang';
+export interface FaultRule {
+  service: ServiceName;
+  /** 1-based number of the call within that service (counted since start or reset) that fails. */
+  call: number;
+  kind: FaultKind;
+}
+
+export interface Knobs {
+  /** Added delay per service, in milliseconds. */
+  latency: Record<ServiceName, number>;
+  /** A new directory object stays invisible to reads for this long. */
+  replicationDelayMs: number;
+  /** SMTP keeps answering 535 5.7.3 for this many seconds after an Exchange grant. */
+  permissionCacheSeconds: number;
+  /** Every Nth call (per service, in `throttle.services`) is answered 429 with Retry-After. 0 = off. */
+  throttle: { every: number; retryAfterSeconds: number; services: ServiceName[] };
+  /** One-shot injected faults. */
+  faults: FaultRule[];
+  /** How the emulated admin answers an admin-consent request. */
+  consent: 'approve' | 'deny';
+}
+
+export function defaultKnobs(): Knobs {
+  return {
+    latency: { token: 0, graph: 0, exchange: 0, smtp: 0 },
+    replicationDelayMs: 0,
+    permissionCacheSeconds: 0,
+    throttle: { every: 0, retryAfterSeconds: 1, services: ['graph', 'exchange'] },
+    faults: [],
+    consent: 'approve',
+  };
+}
+
+export interface TenantPolicy {
+  /** Maximum lifetime of a new password credential; null = no policy. */
+  maxSecretLifetimeDays: number | null;
+  /** Security defaults on: SMTP AUTH is refused for everyone (535 5.7.139 security defaults). */
+  securityDefaults: boolean;
+}
+
+/** Bookkeeping the emulator keeps beside every stored object. */
+export interface Meta {
+  createdAtMs: number;
+}
+
+export interface GraphEntity {
+  id: string;
+  [property: string]: unknown;
+}
+
+export interface UserRecord {
+  entity: GraphEntity & {
+    displayName: string;
+    userPrincipalName: string;
+    mail: string;
+  };
+  meta: Meta;
+  /** Entra directory roles held, by display name (e.g. 'Global Administrator'). */
+  directoryRoles: string[];
+  mailbox: MailboxRecord | null;
+}
+
+export interface MailboxRecord {
+  alias: string;
+  exchangeGuid: string;
+  recipientTypeDetails: 'UserMailbox' | 'SharedMailbox';
+  /** CASMailbox SmtpClientAuthenticationDisabled: true = disabled, false = enabled, null = organization decides. */
+  smtpClientAuthenticationDisabled: boolean | null;
+}
+
+export interface GroupRecord {
+  entity: GraphEntity & { displayName: string; mail: string | null; mailEnabled: boolean; securityEnabled: boolean };
+  meta: Meta;
+  /** Member user ids. */
+  members: string[];
+  /** Exchange alias of the group. */
+  alias: string;
+}
+
+export interface PasswordSecret {
+  keyId: string;
+  /** sha256 of the secret text, hex. */
+  hash: string;
+}
+
+export interface ApplicationRecord {
+  entity: GraphEntity & {
+    appId: string;
+    displayName: string | null;
+    uniqueName: string | null;
+    signInAudience: string;
+    requiredResourceAccess: Array<{
+      resourceAppId: string;
+      resourceAccess: Array<{ id: string; type: 'Role' | 'Scope' }>;
+    }>;
+    passwordCredentials: Array<Record<string, unknown> & { keyId: string; endDateTime: string | null }>;
+    keyCredentials: Array<Record<string, unknown> & { keyId: string; key?: string | null; endDateTime: string | null }>;
+  };
+  meta: Meta;
+  homeTenantId: string;
+  secrets: PasswordSecret[];
+}
+
+export interface ServicePrincipalRecord {
+  entity: GraphEntity & {
+    appId: string;
+    displayName: string | null;
+    appRoles: Array<{
+      id: string;
+      value: string | null;
+      displayName: string | null;
+      description: string | null;
+      allowedMemberTypes: string[];
+      isEnabled: boolean;
+      origin?: string | null;
+    }>;
+    appOwnerOrganizationId: string | null;
+    servicePrincipalType: string | null;
+  };
+  meta: Meta;
+  /** Entra directory roles held by this principal (e.g. 'Exchange Administrator'). */
+  directoryRoles: string[];
+  /** First-party (Microsoft) principals have no application object in any emulated tenant. */
+  firstParty: boolean;
+}
+
+export interface AppRoleAssignmentRecord {
+  entity: GraphEntity & {
+    appRoleId: string;
+    principalId: string;
+    resourceId: string;
+    principalType: string;
+    principalDisplayName: string | null;
+    resourceDisplayName: string | null;
+    createdDateTime: string;
+    deletedDateTime: string | null;
+  };
+  meta: Meta;
+}
+
+export interface ExchangeServicePrincipal {
+  Identity: string;
+  AppId: string;
+  ObjectId: string;
+  DisplayName: string;
+  createdAtMs: number;
+}
+
+export interface MailboxPermissionRecord {
+  /** The mailbox's user id. */
+  mailboxUserId: string;
+  /** The trustee as resolved: a service principal (Exchange) identity or a user id. */
+  trustee: { kind: 'servicePrincipal' | 'user'; id: string };
+  accessRights: string[];
+  inheritanceType: string;
+  autoMapping: boolean;
+  grantedAtMs: number;
+}
+
+export interface RecipientPermissionRecord {
+  mailboxUserId: string;
+  trustee: { kind: 'servicePrincipal' | 'user'; id: string };
+  accessRights: string[];
+  grantedAtMs: number;
+}
+
+export interface ManagementScopeRecord {
+  Name: string;
+  RecipientRestrictionFilter: string;
+  Identity: string;
+  createdAtMs: number;
+}
+
+export interface ManagementRoleAssignmentRecord {
+  Name: string;
+  Role: string;
+  /** App id of the service principal the role is assigned to. */
+  App: string;
+  CustomResourceScope: string | null;
+  Identity: string;
+  createdAtMs: number;
+}
+
+export interface ExchangeOrganization {
+  servicePrincipals: ExchangeServicePrincipal[];
+  mailboxPermissions: MailboxPermissionRecord[];
+  recipientPermissions: RecipientPermissionRecord[];
+  managementScopes: ManagementScopeRecord[];
+  managementRoleAssignments: ManagementRoleAssignmentRecord[];
+  transportConfig: { SmtpClientAuthenticationDisabled: boolean };
+  organizationConfig: { OAuth2ClientProfileEnabled: boolean };
+}
+
+export interface StoredMessage {
+  id: string;
+  receivedAt: string;
+  /** Authenticated mailbox (the XOAUTH2 `user=`). */
+  authenticatedAs: string;
+  clientAppId: string;
+  mailFrom: string;
+  rcptTo: string[];
+  size: number;
+  raw: string;
+}
+
+export interface TenantRecord {
+  id: string;
+  displayName: string;
+  /** Verified domains; the first is the initial *.onmicrosoft.com domain. */
+  domains: string[];
+  createdDateTime: string;
+  policy: TenantPolicy;
+  users: UserRecord[];
+  groups: GroupRecord[];
+  servicePrincipals: ServicePrincipalRecord[];
+  appRoleAssignments: AppRoleAssignmentRecord[];
+  exchange: ExchangeOrganization;
+  /** Messages accepted by SMTP, keyed by the lower-cased mailbox address they were sent as. */
+  messages: Record<string, StoredMessage[]>;
+}
+
+export interface OperatorIdentity {
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+export interface World {
+  version: 1;
+  tenants: TenantRecord[];
+  /** App registrations of all tenants; each lives in its home tenant. */
+  applications: ApplicationRecord[];
+  knobs: Knobs;
+  operator: OperatorIdentity;
+  /** Device-code flows waiting for (or given) approval. */
+  deviceCodes: DeviceCodeRecord[];
+}
+
+export interface DeviceCodeRecord {
+  deviceCode: string;
+  userCode: string;
+  clientId: string;
+  /** Tenant segment the flow was started on (GUID, domain, 'organizations' or 'common'). */
+  tenantSegment: string;
+  scope: string;
+  expiresAtMs: number;
+  /** User id once approved; 'denied' when declined. */
+  approvedUserId: string | null;
+  declined: boolean;
+}
+
+/** A GUID derived from a name, so that the default world has stable ids across starts. */
+export function stableGuid(name: string): string {
+  const h = createHash('sha1').update(`sendasapp-emulator:${name}`).digest('hex');
+  const variant = ((parseInt(h.slice(16, 18), 16) & 0x3f) | 0x80).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(18, 20)}-${h.slice(20, 32)}`;
+}
+
+export function newGuid(): string {
+  return randomUUID();
+}
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+export const GUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
