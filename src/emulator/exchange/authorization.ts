@@ -1,0 +1,181 @@
+/**
+ * How Exchange Online decides whether an app may use a mailbox over SMTP AUTH with client credentials, and the
+ * effective SMTP AUTH setting. Shared by the SMTP service (the XOAUTH2 decision) and the admin API
+ * (Test-ServicePrincipalAuthorization, Get-CASMailbox).
+ */
+import type { EmulatorStore } from '../store.js';
+import type { ExchangeServicePrincipal, GroupRecord, TenantRecord, UserRecord } from '../state.js';
+
+export const SMTP_SEND_AS_APP_ROLE = 'SMTP.SendAsApp';
+export const RBAC_SMTP_ROLE = 'Application SMTP.SendAsApp';
+
+/** Exchange's distinguished name of a group (used by MemberOfGroup filters). */
+export function groupDistinguishedName(tenant: TenantRecord, group: GroupRecord): string {
+  return `CN=${group.alias},OU=${tenant.domains[0]},OU=Microsoft Exchange Hosted Organizations,DC=EURPR01A001,DC=PROD,DC=OUTLOOK,DC=COM`;
+}
+
+/** The Exchange registration of an app, by its app id. */
+export function exchangeServicePrincipal(tenant: TenantRecord, appId: string): ExchangeServicePrincipal | undefined {
+  const key = appId.toLowerCase();
+  return tenant.exchange.servicePrincipals.find((s) => s.AppId.toLowerCase() === key);
+}
+
+/**
+ * Evaluates a recipient filter (the OPATH subset Exchange management scopes use) against a mailbox user:
+ * clauses `Property -eq|-ne|-like 'value'`, joined by -and / -or, optionally in parentheses.
+ * Properties: MemberOfGroup (group DN, name or address), PrimarySmtpAddress, Alias, UserPrincipalName, DisplayName.
+ * Returns undefined when the filter cannot be parsed.
+ */
+export function recipientFilterMatches(tenant: TenantRecord, filter: string, user: UserRecord): boolean | undefined {
+  const text = filter.trim().replace(/^\((.*)\)$/s, '$1');
+  const orParts = text.split(/\s+-or\s+/i);
+  let any = false;
+  for (const orPart of orParts) {
+    let all = true;
+    for (const clause of orPart.split(/\s+-and\s+/i)) {
+      const m = /^\(?\s*(\w+)\s+-(eq|ne|like)\s+(['"])(.*)\3\s*\)?$/i.exec(clause.trim());
+      if (!m) return undefined;
+      const [, prop, op, , rawValue] = m as unknown as [string, string, string, string, string];
+      const value = rawValue.toLowerCase();
+      const values = propertyValues(tenant, prop, user);
+      if (values === undefined) return undefined;
+      const test = (v: string): boolean =>
+        op.toLowerCase() === 'like'
+          ? new RegExp('^' + value.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*') + '$').test(v)
+          : v === value;
+      const hit = values.some(test);
+      if (op.toLowerCase() === 'ne' ? hit : !hit) all = false;
+    }
+    if (all) any = true;
+  }
+  return any;
+}
+
+function propertyValues(tenant: TenantRecord, prop: string, user: UserRecord): string[] | undefined {
+  switch (prop.toLowerCase()) {
+    case 'memberofgroup':
+      return tenant.groups
+        .filter((g) => g.members.includes(user.entity.id))
+        .flatMap((g) => [groupDistinguishedName(tenant, g), g.alias, g.entity.displayName, g.entity.mail ?? ''])
+        .map((v) => v.toLowerCase());
+    case 'primarysmtpaddress':
+    case 'windowsemailaddress':
+      return [user.entity.mail.toLowerCase()];
+    case 'alias':
+      return [(user.mailbox?.alias ?? '').toLowerCase()];
+    case 'userprincipalname':
+      return [user.entity.userPrincipalName.toLowerCase()];
+    case 'displayname':
+      return [user.entity.displayName.toLowerCase()];
+    default:
+      return undefined;
+  }
+}
+
+/** The effective SmtpClientAuthenticationDisabled: the mailbox setting wins over the organization's when not null. */
+export function effectiveSmtpAuthDisabled(
+  tenant: TenantRecord,
+  user: UserRecord,
+): { disabled: boolean; source: 'mailbox' | 'organization' } {
+  const own = user.mailbox?.smtpClientAuthenticationDisabled ?? null;
+  if (own !== null) return { disabled: own, source: 'mailbox' };
+  return { disabled: tenant.exchange.transportConfig.SmtpClientAuthenticationDisabled, source: 'organization' };
+}
+
+export interface RbacEvaluation {
+  inScope: boolean;
+  /** Role assignments for the app with the SMTP role (in scope or not). */
+  assignments: Array<{ name: string; scope: string | null; inScope: boolean; createdAtMs: number }>;
+}
+
+export function evaluateRbac(tenant: TenantRecord, appId: string, user: UserRecord): RbacEvaluation {
+  const key = appId.toLowerCase();
+  const assignments = tenant.exchange.managementRoleAssignments
+    .filter((a) => a.App.toLowerCase() === key && a.Role.toLowerCase() === RBAC_SMTP_ROLE.toLowerCase())
+    .map((a) => {
+      let inScope = true;
+      if (a.CustomResourceScope) {
+        const scope = tenant.exchange.managementScopes.find(
+          (s) => s.Name.toLowerCase() === a.CustomResourceScope!.toLowerCase(),
+        );
+        inScope = scope ? recipientFilterMatches(tenant, scope.RecipientRestrictionFilter, user) === true : false;
+      }
+      return { name: a.Name, scope: a.CustomResourceScope, inScope, createdAtMs: a.createdAtMs };
+    });
+  return { inScope: assignments.some((a) => a.inScope), assignments };
+}
+
+export type MailboxAccessDecision =
+  | { ok: true; via: 'FullAccess' | 'SendAs' | 'RBAC'; grantedAtMs: number }
+  | {
+      ok: false;
+      reason:
+        | 'no-exchange-service-principal'
+        | 'wrong-object-id'
+        | 'no-role-claim'
+        | 'no-mailbox-permission'
+        | 'permission-cache';
+    };
+
+/**
+ * Whether the app behind an app-only token may sign in to `user`'s mailbox over SMTP, as Exchange decides:
+ * the app must be registered with New-ServicePrincipal using the *enterprise app's* object id (the token's oid);
+ * then either the token carries SMTP.SendAsApp and the app has FullAccess (or SendAs) on the mailbox, or an
+ * "Application SMTP.SendAsApp" RBAC assignment whose scope covers the mailbox. A grant younger than the
+ * permission cache is not seen yet.
+ */
+export function decideMailboxAccess(
+  store: EmulatorStore,
+  tenant: TenantRecord,
+  claims: { appid: string; oid: string; roles?: string[] },
+  user: UserRecord,
+): MailboxAccessDecision {
+  const registration = exchangeServicePrincipal(tenant, claims.appid);
+  if (!registration) return { ok: false, reason: 'no-exchange-service-principal' };
+  if (registration.ObjectId.toLowerCase() !== String(claims.oid).toLowerCase())
+    return { ok: false, reason: 'wrong-object-id' };
+
+  let decision: MailboxAccessDecision | undefined;
+  const rbac = evaluateRbac(tenant, claims.appid, user);
+  const inScope = rbac.assignments.filter((a) => a.inScope);
+  if (inScope.length > 0) {
+    decision = { ok: true, via: 'RBAC', grantedAtMs: Math.min(...inScope.map((a) => a.createdAtMs)) };
+  } else {
+    const hasRole = (claims.roles ?? []).includes(SMTP_SEND_AS_APP_ROLE);
+    if (!hasRole) return { ok: false, reason: 'no-role-claim' };
+    const isTrustee = (t: { kind: string; id: string }): boolean =>
+      t.kind === 'servicePrincipal' && t.id.toLowerCase() === registration.ObjectId.toLowerCase();
+    const full = tenant.exchange.mailboxPermissions.find(
+      (p) => p.mailboxUserId === user.entity.id && isTrustee(p.trustee) && p.accessRights.includes('FullAccess'),
+    );
+    const sendAs = tenant.exchange.recipientPermissions.find(
+      (p) => p.mailboxUserId === user.entity.id && isTrustee(p.trustee) && p.accessRights.includes('SendAs'),
+    );
+    const grant = full ?? sendAs;
+    if (!grant) return { ok: false, reason: 'no-mailbox-permission' };
+    decision = { ok: true, via: full ? 'FullAccess' : 'SendAs', grantedAtMs: grant.grantedAtMs };
+  }
+  const cacheMs = store.knobs.permissionCacheSeconds * 1000;
+  const newest = Math.max(decision.grantedAtMs, registration.createdAtMs);
+  if (cacheMs > 0 && store.now() - newest < cacheMs) return { ok: false, reason: 'permission-cache' };
+  return decision;
+}
+
+/** Whether the app may send as `fromUser` while signed in as `authUser` (From ≠ user= needs SendAs on From). */
+export function maySendAs(
+  tenant: TenantRecord,
+  appId: string,
+  authUser: UserRecord,
+  fromUser: UserRecord | undefined,
+): boolean {
+  if (fromUser && fromUser.entity.id === authUser.entity.id) return true;
+  if (!fromUser) return false;
+  const registration = exchangeServicePrincipal(tenant, appId);
+  const trusteeIds = new Set([authUser.entity.id, ...(registration ? [registration.ObjectId.toLowerCase()] : [])]);
+  return tenant.exchange.recipientPermissions.some(
+    (p) =>
+      p.mailboxUserId === fromUser.entity.id &&
+      trusteeIds.has(p.trustee.id.toLowerCase()) &&
+      p.accessRights.includes('SendAs'),
+  );
+}
