@@ -1,0 +1,5 @@
+export * from './primitives.js';
+export * from './options.js';
+export * from './errors.js';
+export * from './load.js';
+export { configJsonSchema } from './json-schema.js';

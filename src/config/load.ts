@@ -1,0 +1,135 @@
+/**
+ * Resolves the provisioning options from flags > environment > config file > defaults, validating each value
+ * with the schema of its option and naming where a bad value came from.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { configFileSchema, DEFAULTS, OPTION_SPECS, type OptionSpec, type ProvisionOptions } from './options.js';
+
+/** The attribute commander gives a flag: `--app-name <name>` → `appName`. */
+export function flagAttribute(spec: OptionSpec): string {
+  const long = /--([a-z0-9-]+)/.exec(spec.flag)![1]!;
+  return long.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+export function flagName(spec: OptionSpec): string {
+  return /--[a-z0-9-]+/.exec(spec.flag)![0];
+}
+
+function firstIssue(error: z.ZodError): { path: string; message: string } {
+  const issue = error.issues[0]!;
+  return { path: issue.path.map(String).join('.'), message: issue.message };
+}
+
+function parseWith(spec: OptionSpec, value: unknown, field: string): unknown {
+  const r = spec.schema.safeParse(value);
+  if (!r.success) {
+    const { path, message } = firstIssue(r.error);
+    const where = spec.list && path ? `${field} (item ${Number(path) + 1})` : field;
+    throw new ConfigError(where, message);
+  }
+  return r.data;
+}
+
+export function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      '--file',
+      `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'}); give a readable YAML or JSON file`,
+    );
+  }
+  let data: unknown;
+  try {
+    data = /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(
+      file,
+      `is not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`,
+    );
+  }
+  if (data === null || data === undefined) return {};
+  if (typeof data !== 'object' || Array.isArray(data))
+    throw new ConfigError(file, 'must hold a mapping of option names to values');
+  const r = configFileSchema.safeParse(data);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    if (issue.code === 'unrecognized_keys') {
+      throw new ConfigError(
+        `${file}: ${issue.keys[0]}`,
+        `is not an option; allowed: ${OPTION_SPECS.map((o) => o.key).join(', ')}`,
+      );
+    }
+    const { path, message } = firstIssue(r.error);
+    throw new ConfigError(`${file}: ${path}`, message);
+  }
+  return data as Record<string, unknown>;
+}
+
+function envValue(spec: OptionSpec, raw: string): unknown {
+  if (spec.boolean) {
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off|)$/i.test(raw)) return false;
+    throw new ConfigError(spec.env, 'must be true or false');
+  }
+  if (spec.list)
+    return raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  return raw;
+}
+
+export interface Sources {
+  flags: Record<string, unknown>;
+  env?: NodeJS.ProcessEnv;
+  /** Path of the config file (`-f`). */
+  file?: string;
+}
+
+/** Options as given, merged and validated; no requirement of any command is checked here. */
+export function resolveOptions(sources: Sources): ProvisionOptions {
+  const env = sources.env ?? process.env;
+  const fileData = sources.file ? readConfigFile(sources.file) : {};
+  const out: Record<string, unknown> = {};
+  for (const spec of OPTION_SPECS) {
+    const flagValue = sources.flags[flagAttribute(spec)];
+    const envRaw = env[spec.env];
+    if (flagValue !== undefined && !(spec.list && Array.isArray(flagValue) && flagValue.length === 0)) {
+      out[spec.key] = parseWith(spec, flagValue, flagName(spec));
+    } else if (envRaw !== undefined && envRaw !== '') {
+      out[spec.key] = parseWith(spec, envValue(spec, envRaw), spec.env);
+    } else if (fileData[spec.key] !== undefined) {
+      out[spec.key] = parseWith(spec, fileData[spec.key], `${sources.file}: ${spec.key}`);
+    } else if (spec.key in DEFAULTS) {
+      out[spec.key] = parseWith(spec, DEFAULTS[spec.key as keyof typeof DEFAULTS], spec.key);
+    }
+  }
+  const o = out as unknown as ProvisionOptions;
+  o.mailboxes = [...new Set(o.mailboxes ?? [])];
+  if (o.verify === 'send' && !o.sendTo)
+    throw new ConfigError('--send-to', 'is required with --verify send (the recipient of the test message)');
+  if (o.certificateFile && o.credential !== 'certificate')
+    throw new ConfigError('--certificate-file', 'goes with --credential certificate');
+  if (o.endpoints && sources.flags.cloud !== undefined)
+    throw new ConfigError('--cloud', 'cannot be combined with --endpoints (the endpoints file is the cloud profile)');
+  return o;
+}
+
+/** Checks what commands that touch a tenant need: a tenant, and mailboxes or a group. */
+export function requireTarget(
+  o: ProvisionOptions,
+  needMailboxes = true,
+): asserts o is ProvisionOptions & { tenant: string } {
+  if (!o.tenant)
+    throw new ConfigError(
+      '--tenant',
+      'is required: the mailbox tenant, as an id (GUID) or a verified domain such as contoso.onmicrosoft.com',
+    );
+  if (needMailboxes && o.mailboxes.length === 0 && !o.group)
+    throw new ConfigError('--mailbox', 'is required (repeatable), or --group: the mailboxes the app will send as');
+}
