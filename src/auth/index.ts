@@ -1,0 +1,3 @@
+export * from './cloud.js';
+export * from './operator.js';
+export * from './http.js';

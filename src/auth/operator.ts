@@ -1,0 +1,112 @@
+/**
+ * The operator's sign-in: one @azure/identity credential that gets Graph and Exchange tokens for the home and the
+ * mailbox tenant.
+ */
+import {
+  AzureCliCredential,
+  ClientCertificateCredential,
+  ClientSecretCredential,
+  DeviceCodeCredential,
+  EnvironmentCredential,
+  InteractiveBrowserCredential,
+  ManagedIdentityCredential,
+  WorkloadIdentityCredential,
+  type TokenCredential,
+} from '@azure/identity';
+import { ConfigError } from '../config/index.js';
+import type { AUTH_MODES } from '../config/index.js';
+import type { CloudProfile } from './cloud.js';
+
+export type AuthMode = (typeof AUTH_MODES)[number];
+
+export interface OperatorSignIn {
+  credential: TokenCredential;
+  mode: AuthMode | 'emulator-operator';
+  /** Who signs in, for the report: an app id, or 'user'. */
+  principal: string;
+}
+
+export interface SignInOptions {
+  auth?: AuthMode;
+  profile: CloudProfile;
+  /** Tenant to sign in to (the home tenant of the app, else the mailbox tenant). */
+  tenant: string;
+  isTty: boolean;
+  env?: NodeJS.ProcessEnv;
+  /** Where device-code instructions go (stderr). */
+  prompt: (message: string) => void;
+}
+
+/** Client options every credential shares: the cloud's authority, and the emulator's CA when there is one. */
+export function identityClientOptions(profile: CloudProfile) {
+  return {
+    authorityHost: profile.authorityHost,
+    disableInstanceDiscovery: profile.disableInstanceDiscovery,
+    additionallyAllowedTenants: ['*'],
+    ...(profile.caPem ? { tlsOptions: { ca: profile.caPem } } : {}),
+  };
+}
+
+function need(env: NodeJS.ProcessEnv, name: string, mode: string): string {
+  const v = env[name];
+  if (!v) throw new ConfigError(name, `is required with --auth ${mode}`);
+  return v;
+}
+
+export function signInOperator(o: SignInOptions): OperatorSignIn {
+  const env = o.env ?? process.env;
+  const common = identityClientOptions(o.profile);
+  let mode: AuthMode | undefined = o.auth;
+  if (!mode && o.profile.emulatorOperator) {
+    const op = o.profile.emulatorOperator;
+    return {
+      credential: new ClientSecretCredential(op.tenantId, op.clientId, op.clientSecret, common),
+      mode: 'emulator-operator',
+      principal: op.clientId,
+    };
+  }
+  mode ??= o.isTty ? 'interactive' : 'environment';
+  switch (mode) {
+    case 'interactive':
+      return { credential: new InteractiveBrowserCredential({ ...common, tenantId: o.tenant, redirectUri: 'http://localhost' }), mode, principal: 'user' };
+    case 'device-code':
+      return {
+        credential: new DeviceCodeCredential({ ...common, tenantId: o.tenant, userPromptCallback: (info) => o.prompt(info.message) }),
+        mode,
+        principal: 'user',
+      };
+    case 'client-secret': {
+      const clientId = need(env, 'AZURE_CLIENT_ID', mode);
+      return {
+        credential: new ClientSecretCredential(env.AZURE_TENANT_ID ?? o.tenant, clientId, need(env, 'AZURE_CLIENT_SECRET', mode), common),
+        mode,
+        principal: clientId,
+      };
+    }
+    case 'client-certificate': {
+      const clientId = need(env, 'AZURE_CLIENT_ID', mode);
+      return {
+        credential: new ClientCertificateCredential(env.AZURE_TENANT_ID ?? o.tenant, clientId, { certificatePath: need(env, 'AZURE_CLIENT_CERTIFICATE_PATH', mode) }, common),
+        mode,
+        principal: clientId,
+      };
+    }
+    case 'environment':
+      if (!env.AZURE_CLIENT_ID)
+        throw new ConfigError(
+          '--auth',
+          'no operator sign-in: without a TTY give --auth, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH / AZURE_FEDERATED_TOKEN_FILE)',
+        );
+      return { credential: new EnvironmentCredential(common), mode, principal: env.AZURE_CLIENT_ID };
+    case 'azure-cli':
+      return { credential: new AzureCliCredential({ tenantId: o.tenant, additionallyAllowedTenants: ['*'] }), mode, principal: 'user' };
+    case 'managed-identity':
+      return {
+        credential: env.AZURE_CLIENT_ID ? new ManagedIdentityCredential(env.AZURE_CLIENT_ID, common) : new ManagedIdentityCredential(common),
+        mode,
+        principal: env.AZURE_CLIENT_ID ?? 'managed identity',
+      };
+    case 'workload-identity':
+      return { credential: new WorkloadIdentityCredential({ ...common, tenantId: env.AZURE_TENANT_ID ?? o.tenant }), mode, principal: env.AZURE_CLIENT_ID ?? 'workload identity' };
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The app's credential: a client secret (addPassword / removePassword) or a certificate (keyCredentials, whose
+ * PATCH replaces the set, so existing keys are sent back with the new one).
+ */
+import { X509Certificate, createHash } from 'node:crypto';
+import type { Application, KeyCredential } from './application.js';
+import { GraphApi } from './graph.js';
+
+/** Display names of credentials this tool made start with this, so it recognises its own. */
+export const CREDENTIAL_PREFIX = 'sendasapp';
+
+export function credentialDisplayName(nonce: string, now = new Date()): string {
+  return `${CREDENTIAL_PREFIX} ${now.toISOString().slice(0, 10)} ${nonce}`;
+}
+
+export function isOurs(displayName: string | null | undefined): boolean {
+  return typeof displayName === 'string' && displayName.startsWith(`${CREDENTIAL_PREFIX} `);
+}
+
+export interface NewSecret {
+  keyId: string;
+  secretText: string;
+  endDateTime: string;
+  displayName: string;
+}
+
+export async function addSecret(graph: GraphApi, appObjectId: string, displayName: string, endDateTime: Date): Promise<NewSecret> {
+  // Not retried after a network failure: a repeat could leave a second secret behind. The crash-safety marker
+  // in the sink lets the next run remove a secret whose answer was lost.
+  const res = await graph.request<{ keyId: string; secretText: string; endDateTime: string }>(
+    'POST',
+    `/applications/${appObjectId}/addPassword`,
+    { passwordCredential: { displayName, endDateTime: endDateTime.toISOString() } },
+  );
+  const body = res.body;
+  if (!body?.secretText || !body.keyId) throw new Error('addPassword answered without a secret');
+  return { keyId: body.keyId, secretText: body.secretText, endDateTime: body.endDateTime, displayName };
+}
+
+export async function removeSecret(graph: GraphApi, appObjectId: string, keyId: string): Promise<void> {
+  await graph.request('POST', `/applications/${appObjectId}/removePassword`, { keyId }, { idempotent: true });
+}
+
+export function certificateThumbprint(certPem: string): string {
+  const der = new X509Certificate(certPem).raw;
+  return createHash('sha1').update(der).digest('hex').toUpperCase();
+}
+
+/** Uploads a certificate's public part, keeping every existing key (the PATCH replaces the collection). */
+export async function addCertificate(
+  graph: GraphApi,
+  app: Application,
+  certPem: string,
+  displayName: string,
+): Promise<{ thumbprint: string; endDateTime: string }> {
+  const cert = new X509Certificate(certPem);
+  const thumbprint = certificateThumbprint(certPem);
+  const keep = app.keyCredentials.map((k: KeyCredential) => ({
+    keyId: k.keyId,
+    type: k.type,
+    usage: k.usage,
+    displayName: k.displayName,
+    customKeyIdentifier: k.customKeyIdentifier,
+    startDateTime: k.startDateTime,
+    endDateTime: k.endDateTime,
+    key: k.key ?? null,
+  }));
+  if (keep.some((k) => k.key === null)) {
+    // Graph does not return `key` unless selected; without it the PATCH would drop existing certificates.
+    const full = await graph.get<{ keyCredentials: KeyCredential[] }>(`/applications/${app.id}?$select=keyCredentials`);
+    for (const k of keep) k.key = full.body?.keyCredentials.find((x) => x.keyId === k.keyId)?.key ?? null;
+  }
+  const newKey = {
+    type: 'AsymmetricX509Cert',
+    usage: 'Verify',
+    key: cert.raw.toString('base64'),
+    displayName,
+    startDateTime: new Date(cert.validFrom).toISOString(),
+    endDateTime: new Date(cert.validTo).toISOString(),
+  };
+  await graph.request('PATCH', `/applications/${app.id}`, { keyCredentials: [...keep.filter((k) => k.key), newKey] }, { idempotent: true });
+  return { thumbprint, endDateTime: newKey.endDateTime };
+}

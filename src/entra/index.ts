@@ -1,0 +1,4 @@
+export * from './graph.js';
+export * from './application.js';
+export * from './credential.js';
+export * from './service-principal.js';

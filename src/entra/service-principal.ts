@@ -1,0 +1,84 @@
+/**
+ * The app's service principal (enterprise app) in the mailbox tenant, and the admin consent that is the
+ * SMTP.SendAsApp app role assignment from Office 365 Exchange Online to it.
+ */
+import { GraphApi, GraphRequestError, isReplicationLag } from './graph.js';
+
+export interface ServicePrincipal {
+  id: string;
+  appId: string;
+  displayName: string | null;
+}
+
+export interface AppRoleAssignment {
+  id: string;
+  appRoleId: string;
+  principalId: string;
+  resourceId: string;
+}
+
+export async function readServicePrincipal(graph: GraphApi, appId: string): Promise<ServicePrincipal | undefined> {
+  return graph.find<ServicePrincipal>(`/servicePrincipals(appId='${appId}')?$select=id,appId,displayName`);
+}
+
+export class ServicePrincipalNotAllowedError extends Error {}
+
+/**
+ * Creates the service principal. Right after the application was created the directory may not know it yet
+ * (NoBackingApplicationObject): retried until it has replicated. A 403 means the operator may not create it
+ * in this tenant (the tenant's admin must consent).
+ */
+export async function createServicePrincipal(graph: GraphApi, appId: string): Promise<ServicePrincipal> {
+  try {
+    const res = await graph.untilReplicated(
+      'service principal',
+      () =>
+        graph.request<ServicePrincipal>(
+          'PATCH',
+          `/servicePrincipals(appId='${appId}')`,
+          { appId },
+          { headers: { Prefer: 'create-if-missing' }, idempotent: true },
+        ),
+      isReplicationLag,
+    );
+    if (res.status === 201 && res.body?.id) return res.body;
+  } catch (err) {
+    if (err instanceof GraphRequestError && err.status === 403) throw new ServicePrincipalNotAllowedError(err.message);
+    throw err;
+  }
+  return graph.untilReplicated(
+    'service principal',
+    async () => {
+      const sp = await readServicePrincipal(graph, appId);
+      if (!sp) throw new GraphRequestError('GET', 'servicePrincipals', 404, 'Request_ResourceNotFound', 'not replicated yet', [], undefined);
+      return sp;
+    },
+    isReplicationLag,
+  );
+}
+
+export async function readAppRoleAssignments(graph: GraphApi, principalId: string): Promise<AppRoleAssignment[]> {
+  const res = await graph.get<{ value: AppRoleAssignment[] }>(`/servicePrincipals/${principalId}/appRoleAssignments`);
+  return res.body?.value ?? [];
+}
+
+/** Grants an app role (admin consent for an application permission); "already exists" is success. */
+export async function grantAppRole(graph: GraphApi, assignment: Omit<AppRoleAssignment, 'id'>): Promise<void> {
+  try {
+    await graph.untilReplicated(
+      'app role assignment',
+      () => graph.request('POST', `/servicePrincipals/${assignment.resourceId}/appRoleAssignedTo`, assignment, { idempotent: true }),
+      isReplicationLag,
+    );
+  } catch (err) {
+    if (err instanceof GraphRequestError && err.status === 400 && /already exists/i.test(err.graphMessage)) return;
+    throw err;
+  }
+}
+
+/** The v2.0 admin-consent URL for SMTP (scope https://outlook.office365.com/.default only). */
+export function adminConsentUrl(consentHost: string, tenant: string, appId: string, redirectUri?: string): string {
+  const q = new URLSearchParams({ client_id: appId, scope: 'https://outlook.office365.com/.default' });
+  if (redirectUri) q.set('redirect_uri', redirectUri);
+  return `${consentHost}/${tenant}/v2.0/adminconsent?${q.toString()}`;
+}

@@ -1,0 +1,3 @@
+export * from './backend.js';
+export * from './rest.js';
+export * from './resources.js';

@@ -1,0 +1,2 @@
+export * from './replies.js';
+export * from './probe.js';
