@@ -49,8 +49,83 @@ emulator
     await emulatorStart(opts);
   });
 
+function withExit(fn: (flags: Record<string, unknown>) => Promise<number>) {
+  return async (flags: Record<string, unknown>) => {
+    process.exitCode = await fn(flags);
+  };
+}
+
+const lazyOptions = async (cmd: Command, only?: string[]): Promise<Command> => {
+  const { addProvisionOptions } = await import('./options.js');
+  return addProvisionOptions(cmd, only);
+};
+
+async function registerTenantCommands(): Promise<void> {
+  const plan = program
+    .command('plan')
+    .description('Read the tenant and print what apply would change, writing nothing.')
+    .option('--detailed-exitcode', 'exit 0 when nothing would change, 4 when changes are pending');
+  await lazyOptions(plan);
+  plan.action(withExit(async (f) => (await import('./provision-commands.js')).planCommand(f)));
+
+  const apply = program
+    .command('apply')
+    .description(
+      'Make the tenant ready (app, credential, service principal, consent, Exchange, SMTP AUTH), then prove it with an XOAUTH2 login.',
+    )
+    .option('-y, --yes', 'do not ask for confirmation (never asked without a TTY)');
+  await lazyOptions(apply);
+  apply.action(withExit(async (f) => (await import('./provision-commands.js')).applyCommand(f)));
+
+  const status = program
+    .command('status')
+    .description('Read-only report of every resource, drift against the configuration, and credential expiry.')
+    .option('--detailed-exitcode', 'exit 4 when something differs from the configuration');
+  await lazyOptions(status);
+  status.action(withExit(async (f) => (await import('./provision-commands.js')).statusCommand(f)));
+
+  const verify = program
+    .command('verify')
+    .description(
+      'Only the proof: token, claims and an SMTP XOAUTH2 login (a test message with --send-to), for an app whose credential you hold.',
+    )
+    .option('--client-id <guid>', 'the application (client) id')
+    .option('--secret-file <file>', 'a file holding the client secret (or the --secret-out file of apply)')
+    .option('--certificate <file>', 'a PEM file with the private key and certificate')
+    .option('--rbac', 'the app is authorized by Exchange RBAC (no roles claim expected)');
+  await lazyOptions(verify, [
+    'tenant',
+    'mailboxes',
+    'sendTo',
+    'wait',
+    'cloud',
+    'endpoints',
+    'output',
+    'appId',
+    'mailboxAccess',
+  ]);
+  verify.action(withExit(async (f) => (await import('./verify-command.js')).verifyCommand(f)));
+
+  program
+    .command('demo')
+    .description(
+      'Start the emulator in a temp dir and run apply against its default world (twice: the rerun changes nothing).',
+    )
+    .addOption(new Option('--output <format>', 'text or json').choices(['text', 'json']).default('text'))
+    .action(withExit(async (f) => (await import('./demo-command.js')).demoCommand(f)));
+
+  program
+    .command('schema')
+    .description("Print the config file's JSON Schema (for editors).")
+    .action(async () => {
+      const { configJsonSchema } = await import('../config/index.js');
+      process.stdout.write(JSON.stringify(configJsonSchema(), null, 2) + '\n');
+    });
+}
+
 async function main(): Promise<void> {
   try {
+    await registerTenantCommands();
     await program.parseAsync(process.argv);
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -62,8 +62,10 @@ export class CredentialSink {
     renameSync(tmp, this.file);
   }
 
-  markPending(base: Omit<SinkFile, 'pending' | 'kind'>, displayName: string): void {
-    this.write({ kind: 'sendasapp-credential', ...base, pending: { displayName, startedAt: new Date().toISOString() } });
+  /** Records that a credential named `displayName` is being created; the credential held so far is kept. */
+  markPending(base: { tenantId?: string; clientId?: string }, displayName: string): void {
+    const credential = this.read()?.credential ?? null;
+    this.write({ kind: 'sendasapp-credential', ...base, credential, pending: { displayName, startedAt: new Date().toISOString() } });
   }
 
   store(base: { tenantId?: string; clientId?: string }, credential: StoredCredential): void {

@@ -1,0 +1,179 @@
+/**
+ * The provisioning options as flags, variables and help text. No zod here, so that `--help` starts fast; the
+ * value schemas are attached by key in options.ts.
+ */
+
+export interface OptionFlag {
+  /** Key in the config file and in the parsed options. */
+  key: string;
+  /** Flag, e.g. `--app-name <name>` or `--multi-tenant`. */
+  flag: string;
+  /** Environment variable. */
+  env: string;
+  description: string;
+  /** Repeatable flag / list value (comma-separated in the environment). */
+  list?: boolean;
+  /** A boolean switch flag. */
+  boolean?: boolean;
+  /** Shown in help as the default. */
+  defaultText?: string;
+}
+
+export const AUTH_MODES = [
+  'interactive',
+  'device-code',
+  'client-secret',
+  'client-certificate',
+  'environment',
+  'azure-cli',
+  'managed-identity',
+  'workload-identity',
+] as const;
+
+export const OPTION_FLAGS: OptionFlag[] = [
+  {
+    key: 'tenant',
+    flag: '--tenant <tenant>',
+    env: 'SENDASAPP_TENANT',
+    description: 'the mailbox tenant: id (GUID) or verified domain',
+  },
+  {
+    key: 'homeTenant',
+    flag: '--home-tenant <tenant>',
+    env: 'SENDASAPP_HOME_TENANT',
+    description: 'the tenant where the app is registered (default: --tenant)',
+  },
+  {
+    key: 'appName',
+    flag: '--app-name <name>',
+    env: 'SENDASAPP_APP_NAME',
+    description: 'display name of the app registration',
+    defaultText: 'SMTP OAuth sender',
+  },
+  {
+    key: 'appId',
+    flag: '--app-id <guid>',
+    env: 'SENDASAPP_APP_ID',
+    description: "adopt an existing app (e.g. an ISV's multitenant app): no app registration is made",
+  },
+  {
+    key: 'multiTenant',
+    flag: '--multi-tenant',
+    env: 'SENDASAPP_MULTI_TENANT',
+    description: 'register the app as multitenant (AzureADMultipleOrgs)',
+    boolean: true,
+  },
+  {
+    key: 'mailboxes',
+    flag: '--mailbox <address>',
+    env: 'SENDASAPP_MAILBOX',
+    description: 'a mailbox the app sends as (repeatable)',
+    list: true,
+  },
+  {
+    key: 'group',
+    flag: '--group <group>',
+    env: 'SENDASAPP_GROUP',
+    description: 'a mail-enabled group whose members the app sends as',
+  },
+  {
+    key: 'mailboxAccess',
+    flag: '--mailbox-access <mode>',
+    env: 'SENDASAPP_MAILBOX_ACCESS',
+    description: 'how Exchange authorizes the app: full-access, send-as or rbac',
+    defaultText: 'full-access',
+  },
+  {
+    key: 'credential',
+    flag: '--credential <kind>',
+    env: 'SENDASAPP_CREDENTIAL',
+    description: 'the app credential to create: secret or certificate',
+    defaultText: 'secret',
+  },
+  {
+    key: 'secretLifetime',
+    flag: '--secret-lifetime <duration>',
+    env: 'SENDASAPP_SECRET_LIFETIME',
+    description: 'lifetime of a new secret or certificate, e.g. 180d, 12mo',
+    defaultText: '12mo',
+  },
+  {
+    key: 'secretOut',
+    flag: '--secret-out <file>',
+    env: 'SENDASAPP_SECRET_OUT',
+    description: 'file the new secret (or key) is written to, mode 0600',
+  },
+  {
+    key: 'certificateFile',
+    flag: '--certificate-file <file>',
+    env: 'SENDASAPP_CERTIFICATE_FILE',
+    description: 'use this PEM certificate (with its key) instead of making one',
+  },
+  {
+    key: 'showSecret',
+    flag: '--show-secret',
+    env: 'SENDASAPP_SHOW_SECRET',
+    description: 'include a new secret in --output json',
+    boolean: true,
+  },
+  {
+    key: 'enableSmtpAuth',
+    flag: '--enable-smtp-auth <scope>',
+    env: 'SENDASAPP_ENABLE_SMTP_AUTH',
+    description: 'turn SMTP AUTH on: none (report only), mailbox or org',
+    defaultText: 'none',
+  },
+  {
+    key: 'verify',
+    flag: '--verify <mode>',
+    env: 'SENDASAPP_VERIFY',
+    description: 'the proof at the end: none, auth (XOAUTH2 login) or send (a test message)',
+    defaultText: 'auth',
+  },
+  {
+    key: 'sendTo',
+    flag: '--send-to <address>',
+    env: 'SENDASAPP_SEND_TO',
+    description: 'recipient of the test message (with --verify send)',
+  },
+  {
+    key: 'wait',
+    flag: '--wait <duration>',
+    env: 'SENDASAPP_WAIT',
+    description: 'how long to wait for propagation (consent, SMTP permission cache)',
+    defaultText: '30m',
+  },
+  {
+    key: 'auth',
+    flag: '--auth <mode>',
+    env: 'SENDASAPP_AUTH',
+    description: `operator sign-in: ${AUTH_MODES.join(', ')}`,
+  },
+  {
+    key: 'cloud',
+    flag: '--cloud <cloud>',
+    env: 'SENDASAPP_CLOUD',
+    description: 'Microsoft cloud: global, usgov, usgov-dod or china',
+    defaultText: 'global',
+  },
+  {
+    key: 'endpoints',
+    flag: '--endpoints <file>',
+    env: 'SENDASAPP_ENDPOINTS',
+    description: "a cloud profile file (the emulator's endpoints.json)",
+  },
+  {
+    key: 'exchange',
+    flag: '--exchange <backend>',
+    env: 'SENDASAPP_EXCHANGE',
+    description: 'Exchange backend: rest or pwsh',
+    defaultText: 'rest',
+  },
+  {
+    key: 'output',
+    flag: '--output <format>',
+    env: 'SENDASAPP_OUTPUT',
+    description: 'text, or json (one object on stdout)',
+    defaultText: 'text',
+  },
+];

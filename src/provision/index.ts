@@ -1,0 +1,7 @@
+export * from './context.js';
+export * from './errors.js';
+export * from './prepare.js';
+export * from './provision.js';
+export * from './resource.js';
+export * from './runner.js';
+export * from './verify.js';

@@ -1,0 +1,105 @@
+/**
+ * Builds the TenantContext of a run: cloud profile, operator sign-in, tenant ids, Graph and Exchange clients,
+ * the mailboxes (a group expanded), the credential sink and the names of what we create.
+ */
+import { createDispatcher, resolveCloud, signInOperator, type CloudProfile } from '../auth/index.js';
+import type { ProvisionOptions } from '../config/index.js';
+import { GraphApi, uniqueNameFor } from '../entra/index.js';
+import { groupMembers, RestExchangeBackend, type ExchangeBackend } from '../exchange/index.js';
+import { CredentialSink } from '../handoff/sink.js';
+import type { Agent } from 'undici';
+import type { TenantContext } from './context.js';
+import { OperatorError } from './errors.js';
+
+export interface PrepareOptions {
+  isTty: boolean;
+  progress: (line: string) => void;
+  signal: AbortSignal;
+  /** Replace the Exchange backend (the pwsh backend, tests). */
+  exchangeFactory?: (o: { profile: CloudProfile; tenantId: string; ctx: Omit<TenantContext, 'exchange' | 'mailboxes'> }) => ExchangeBackend;
+}
+
+/** Resolves a tenant id or domain to its id through the authority's OpenID metadata (no token needed). */
+export async function resolveTenantId(profile: CloudProfile, dispatcher: Agent, tenant: string, signal: AbortSignal): Promise<string> {
+  const url = `${profile.authorityHost}/${encodeURIComponent(tenant)}/v2.0/.well-known/openid-configuration`;
+  let res: Response;
+  try {
+    res = await fetch(url, { dispatcher, signal } as RequestInit);
+  } catch (err) {
+    throw new OperatorError(
+      `cannot reach the sign-in service ${profile.authorityHost} (${(err as Error).message})`,
+      'check the network, the proxy, or --cloud / --endpoints',
+    );
+  }
+  const body = (await res.json().catch(() => undefined)) as { token_endpoint?: string; error_description?: string } | undefined;
+  if (!res.ok || !body?.token_endpoint) {
+    throw new OperatorError(
+      `tenant ${tenant} was not found in the ${profile.name} cloud${body?.error_description ? ` (${body.error_description.split(/\r?\n/)[0]})` : ''}`,
+      'check --tenant / --home-tenant (a tenant id or a verified domain) and --cloud',
+    );
+  }
+  const m = /\/([0-9a-f-]{36})\/oauth2\//i.exec(body.token_endpoint);
+  if (!m) return tenant;
+  return m[1]!.toLowerCase();
+}
+
+export async function prepareContext(options: ProvisionOptions & { tenant: string }, p: PrepareOptions): Promise<TenantContext> {
+  const profile = resolveCloud(options);
+  const dispatcher = createDispatcher(profile);
+  const [mailboxTenantId, homeTenantId] = await Promise.all([
+    resolveTenantId(profile, dispatcher, options.tenant, p.signal),
+    options.homeTenant && options.homeTenant !== options.tenant
+      ? resolveTenantId(profile, dispatcher, options.homeTenant, p.signal)
+      : Promise.resolve(undefined),
+  ]);
+  const home = homeTenantId ?? mailboxTenantId;
+  const signIn = signInOperator({ auth: options.auth, profile, tenant: home, isTty: p.isTty, prompt: p.progress });
+  const graphFor = (tenantId: string): GraphApi =>
+    new GraphApi({
+      credential: signIn.credential,
+      profile,
+      tenant: tenantId,
+      dispatcher,
+      signal: p.signal,
+      onRetry: (what, ms) => p.progress(`  retrying in ${Math.round(ms / 1000)} s: ${what}`),
+    });
+  const mailboxGraph = graphFor(mailboxTenantId);
+  const homeGraph = home === mailboxTenantId ? mailboxGraph : graphFor(home);
+  const uniqueName = uniqueNameFor(options.appName);
+  const base = {
+    options,
+    profile,
+    credential: signIn.credential,
+    dispatcher,
+    homeTenantId: home,
+    mailboxTenantId,
+    homeGraph,
+    mailboxGraph,
+    sink: options.secretOut ? new CredentialSink(options.secretOut) : undefined,
+    names: {
+      uniqueName,
+      displayName: options.appName,
+      scopeName: `${uniqueName}-scope`,
+      roleAssignmentName: `${uniqueName}-smtp-sendasapp`,
+    },
+    progress: p.progress,
+    signal: p.signal,
+  };
+  const exchange =
+    p.exchangeFactory?.({ profile, tenantId: mailboxTenantId, ctx: base }) ??
+    new RestExchangeBackend({
+      credential: signIn.credential,
+      adminUrl: profile.exchangeAdminUrl,
+      scope: profile.exchangeScope,
+      tenantId: mailboxTenantId,
+      dispatcher,
+      signal: p.signal,
+      onRetry: (what, ms) => p.progress(`  retrying in ${Math.round(ms / 1000)} s: ${what}`),
+    });
+  const mailboxes = [...options.mailboxes];
+  if (options.group) {
+    for (const m of await groupMembers(exchange, options.group)) if (!mailboxes.includes(m)) mailboxes.push(m);
+    if (mailboxes.length === 0) throw new OperatorError(`group ${options.group} has no members`, 'add the sending mailboxes to the group, or give --mailbox');
+  }
+  return { ...base, exchange, mailboxes };
+}

@@ -1,0 +1,249 @@
+/**
+ * The Entra resources: Exchange Online's role id (looked up), the application, its credential, the service
+ * principal in the mailbox tenant, and the SMTP.SendAsApp consent.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  EXCHANGE_ONLINE_APP_ID,
+  GraphRequestError,
+  ServicePrincipalNotAllowedError,
+  abortableSleep,
+  addSecret,
+  adminConsentUrl,
+  credentialDisplayName,
+  grantAppRole,
+  isOurs,
+  mergeResourceAccess,
+  readAppRoleAssignments,
+  readApplicationByAppId,
+  readApplicationByUniqueName,
+  readExchangeOnlinePrincipal,
+  readServicePrincipal,
+  removeSecret,
+  updateApplication,
+  upsertApplication,
+  createServicePrincipal,
+  type Application,
+  type ExchangeOnlinePrincipal,
+  type ServicePrincipal,
+} from '../../entra/index.js';
+import type { TenantContext } from '../context.js';
+import type { Change, Resource, RunState } from '../resource.js';
+import { WaitingError } from '../runner.js';
+
+export const KEYS = {
+  exchangeOnline: 'entra.exchangeOnline',
+  application: 'entra.application',
+  credential: 'entra.credential',
+  servicePrincipal: 'entra.servicePrincipal',
+  consent: 'entra.consent',
+} as const;
+
+/** A secret closer than this to its end is replaced by a new one (the old one stays until it expires). */
+const RENEW_BEFORE_MS = 14 * 86_400_000;
+
+export function exchangeOnlineResource(ctx: TenantContext): Resource<ExchangeOnlinePrincipal> {
+  return {
+    key: KEYS.exchangeOnline,
+    title: 'Office 365 Exchange Online (SMTP.SendAsApp role id)',
+    dependsOn: [],
+    read: () => readExchangeOnlinePrincipal(ctx.mailboxGraph),
+    diff: () => [],
+    apply: async () => {
+      throw new Error('read-only resource');
+    },
+  };
+}
+
+/** The app as this run sees it: ours (by uniqueName), adopted by appId, or an external (ISV) app. */
+export interface AppState {
+  appId: string;
+  app?: Application;
+  /** Adopted app not registered in the home tenant (an ISV's): nothing to manage but its consent. */
+  external: boolean;
+}
+
+export function applicationResource(ctx: TenantContext): Resource<AppState> {
+  const o = ctx.options;
+  const multi = o.multiTenant || ctx.homeTenantId !== ctx.mailboxTenantId;
+  const audience = multi ? 'AzureADMultipleOrgs' : 'AzureADMyOrg';
+  const wanted = (run: RunState) => {
+    if (o.mailboxAccess === 'rbac') return [];
+    const exo = run.get<ExchangeOnlinePrincipal>(KEYS.exchangeOnline)!;
+    return [{ resourceAppId: EXCHANGE_ONLINE_APP_ID, resourceAccess: [{ id: exo.smtpSendAsAppRoleId, type: 'Role' as const }] }];
+  };
+  return {
+    key: KEYS.application,
+    title: o.appId ? `Application ${o.appId}` : `Application "${ctx.names.displayName}" (${ctx.names.uniqueName})`,
+    dependsOn: [KEYS.exchangeOnline],
+    async read() {
+      if (o.appId) {
+        const app = await readApplicationByAppId(ctx.homeGraph, o.appId);
+        return { appId: o.appId, app, external: !app };
+      }
+      const app = await readApplicationByUniqueName(ctx.homeGraph, ctx.names.uniqueName);
+      return app ? { appId: app.appId, app, external: false } : undefined;
+    },
+    diff(current, run) {
+      if (current?.external) return [];
+      if (!current?.app) return [{ action: 'create', what: 'app registration', to: { displayName: ctx.names.displayName, signInAudience: audience } }];
+      const app = current.app;
+      const changes: Change[] = [];
+      if (!o.appId && app.displayName !== ctx.names.displayName) changes.push({ action: 'update', what: 'displayName', from: app.displayName, to: ctx.names.displayName });
+      if (multi && app.signInAudience === 'AzureADMyOrg')
+        changes.push({ action: 'update', what: 'signInAudience', from: app.signInAudience, to: 'AzureADMultipleOrgs' });
+      if (mergeResourceAccess(app.requiredResourceAccess, wanted(run)))
+        changes.push({ action: 'update', what: 'API permission SMTP.SendAsApp (Office 365 Exchange Online)', to: 'Role' });
+      return changes;
+    },
+    async apply(run, changes, current) {
+      if (!current?.app) {
+        const app = await upsertApplication(ctx.homeGraph, {
+          uniqueName: ctx.names.uniqueName,
+          displayName: ctx.names.displayName,
+          signInAudience: audience,
+          requiredResourceAccess: wanted(run),
+        });
+        // A 204 (it existed after all: a crashed earlier run) may still lack something: bring it up to date.
+        const rest = this.diff({ appId: app.appId, app, external: false }, run);
+        if (rest.length > 0) return this.apply(run, rest, { appId: app.appId, app, external: false });
+        return { appId: app.appId, app, external: false };
+      }
+      const patch: Parameters<typeof updateApplication>[2] = {};
+      for (const c of changes) {
+        if (c.what === 'displayName') patch.displayName = ctx.names.displayName;
+        else if (c.what === 'signInAudience') patch.signInAudience = 'AzureADMultipleOrgs';
+        else patch.requiredResourceAccess = mergeResourceAccess(current.app.requiredResourceAccess, wanted(run));
+      }
+      await updateApplication(ctx.homeGraph, current.app.id, patch);
+      return { ...current, app: { ...current.app, ...patch } as Application };
+    },
+  };
+}
+
+export interface CredentialState {
+  type: 'secret' | 'certificate';
+  keyId?: string;
+  expires?: string;
+  /** Where the usable credential is held. */
+  sink: string;
+  /** Our credential exists in Entra but this run cannot see its value (no sink file holds it). */
+  heldElsewhere: boolean;
+  /** Our credentials in Entra that no sink holds and a crashed run left behind (to remove). */
+  orphanKeyIds: string[];
+}
+
+export function credentialResource(ctx: TenantContext): Resource<CredentialState> {
+  const o = ctx.options;
+  const sinkName = ctx.sink?.file ?? (o.showSecret ? 'stdout (--show-secret)' : 'none');
+  return {
+    key: KEYS.credential,
+    title: `Client ${o.credential} (to ${sinkName})`,
+    dependsOn: [KEYS.application],
+    async read(run) {
+      const state = run.get<AppState>(KEYS.application);
+      if (!state?.app) return undefined;
+      const ours = state.app.passwordCredentials.filter((p) => isOurs(p.displayName));
+      const file = ctx.sink?.read();
+      const pending = file?.pending;
+      const orphanKeyIds = pending ? ours.filter((p) => p.displayName === pending.displayName).map((p) => p.keyId) : [];
+      const held = file?.credential?.type === 'secret' ? ours.find((p) => p.keyId === (file.credential as { keyId: string }).keyId) : undefined;
+      const now = Date.now();
+      if (held && held.endDateTime && Date.parse(held.endDateTime) - now > RENEW_BEFORE_MS) {
+        return { type: 'secret', keyId: held.keyId, expires: held.endDateTime, sink: sinkName, heldElsewhere: false, orphanKeyIds };
+      }
+      if (!ctx.sink) {
+        const live = ours.filter((p) => p.endDateTime && Date.parse(p.endDateTime) - now > RENEW_BEFORE_MS);
+        const newest = live.sort((a, b) => Date.parse(b.endDateTime!) - Date.parse(a.endDateTime!))[0];
+        if (newest) return { type: 'secret', keyId: newest.keyId, expires: newest.endDateTime!, sink: sinkName, heldElsewhere: true, orphanKeyIds };
+      }
+      return orphanKeyIds.length > 0 ? { type: 'secret', sink: sinkName, heldElsewhere: false, orphanKeyIds } : undefined;
+    },
+    diff(current, run) {
+      const app = run.get<AppState>(KEYS.application);
+      if (app?.external) return [];
+      const changes: Change[] = [];
+      if (!current?.keyId) changes.push({ action: 'create', what: `client secret, lifetime ${o.secretLifetime.text}` });
+      for (const k of current?.orphanKeyIds ?? []) changes.push({ action: 'delete', what: `secret ${k} left by an interrupted run` });
+      return changes;
+    },
+    async apply(run, changes, current) {
+      const app = run.get<AppState>(KEYS.application)!.app!;
+      let result: CredentialState = current ?? { type: 'secret', sink: sinkName, heldElsewhere: false, orphanKeyIds: [] };
+      if (changes.some((c) => c.action === 'create')) {
+        if (!ctx.sink && !o.showSecret)
+          throw new Error('a new client secret is shown only once: give --secret-out FILE (or --show-secret with --output json) to receive it');
+        const displayName = credentialDisplayName(randomBytes(4).toString('hex'));
+        const base = { tenantId: ctx.mailboxTenantId, clientId: app.appId };
+        ctx.sink?.markPending(base, displayName);
+        const end = new Date(Date.now() + o.secretLifetime.ms);
+        const secret = await addSecret(ctx.homeGraph, app.id, displayName, end);
+        ctx.sink?.store(base, { type: 'secret', keyId: secret.keyId, secret: secret.secretText, expires: secret.endDateTime, displayName });
+        ctx.newSecret = { keyId: secret.keyId, value: secret.secretText, expires: secret.endDateTime };
+        result = { type: 'secret', keyId: secret.keyId, expires: secret.endDateTime, sink: sinkName, heldElsewhere: false, orphanKeyIds: result.orphanKeyIds };
+      }
+      for (const keyId of result.orphanKeyIds) await removeSecret(ctx.homeGraph, app.id, keyId);
+      return { ...result, orphanKeyIds: [] };
+    },
+  };
+}
+
+export function servicePrincipalResource(ctx: TenantContext): Resource<ServicePrincipal> {
+  return {
+    key: KEYS.servicePrincipal,
+    title: `Service principal in ${ctx.options.tenant}`,
+    dependsOn: [KEYS.application],
+    async read(run) {
+      const app = run.get<AppState>(KEYS.application);
+      return app ? readServicePrincipal(ctx.mailboxGraph, app.appId) : undefined;
+    },
+    diff: (current) => (current ? [] : [{ action: 'create', what: 'enterprise application (service principal)' }]),
+    async apply(run) {
+      const app = run.get<AppState>(KEYS.application)!;
+      try {
+        if (app.external) throw new ServicePrincipalNotAllowedError('an external app is installed by consent');
+        return await createServicePrincipal(ctx.mailboxGraph, app.appId);
+      } catch (err) {
+        if (!(err instanceof ServicePrincipalNotAllowedError) && !(err instanceof GraphRequestError && err.status === 403)) throw err;
+      }
+      const url = adminConsentUrl(ctx.profile.consentHost, ctx.mailboxTenantId, app.appId);
+      ctx.progress(`An administrator of ${ctx.options.tenant} must consent to the app. Open this URL as that administrator:\n  ${url}`);
+      const deadline = Date.now() + ctx.options.wait.ms;
+      let delay = 2000;
+      while (Date.now() < deadline) {
+        await abortableSleep(Math.min(delay, Math.max(0, deadline - Date.now())), ctx.signal);
+        const sp = await readServicePrincipal(ctx.mailboxGraph, app.appId);
+        if (sp) return sp;
+        delay = Math.min(delay * 2, 15_000);
+      }
+      throw new WaitingError(`waiting for admin consent in ${ctx.options.tenant}: open ${url} as its administrator, then rerun`);
+    },
+  };
+}
+
+export interface ConsentState {
+  granted: boolean;
+}
+
+export function consentResource(ctx: TenantContext): Resource<ConsentState> {
+  return {
+    key: KEYS.consent,
+    title: `Admin consent: SMTP.SendAsApp in ${ctx.options.tenant}`,
+    dependsOn: [KEYS.servicePrincipal, KEYS.exchangeOnline],
+    async read(run) {
+      const sp = run.get<ServicePrincipal>(KEYS.servicePrincipal);
+      const exo = run.get<ExchangeOnlinePrincipal>(KEYS.exchangeOnline)!;
+      if (!sp) return undefined;
+      const assignments = await readAppRoleAssignments(ctx.mailboxGraph, sp.id);
+      const granted = assignments.some((a) => a.resourceId === exo.id && a.appRoleId === exo.smtpSendAsAppRoleId);
+      return granted ? { granted } : undefined;
+    },
+    diff: (current) => (current?.granted ? [] : [{ action: 'create', what: 'app role assignment SMTP.SendAsApp' }]),
+    async apply(run) {
+      const sp = run.get<ServicePrincipal>(KEYS.servicePrincipal)!;
+      const exo = run.get<ExchangeOnlinePrincipal>(KEYS.exchangeOnline)!;
+      await grantAppRole(ctx.mailboxGraph, { principalId: sp.id, resourceId: exo.id, appRoleId: exo.smtpSendAsAppRoleId });
+      return { granted: true };
+    },
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * The proof: a token for the mailbox tenant with the app's own credential, its claims checked, then STARTTLS +
+ * AUTH XOAUTH2 for every mailbox (and a test message with --verify send). 535 5.7.3 and token errors that mean
+ * "not propagated yet" are retried with backoff until the wait runs out; every other failure is explained at once.
+ */
+import { ClientCertificateCredential, ClientSecretCredential } from '@azure/identity';
+import { identityClientOptions, type CloudProfile } from '../auth/index.js';
+import { abortableSleep } from '../entra/index.js';
+import { checkTokenClaims, explainTokenError, probeSmtp, type SmtpProbeResult } from '../smtp/index.js';
+
+export type AppCredential =
+  | { type: 'secret'; value: string }
+  | { type: 'certificate'; pem: string };
+
+export interface VerifyInput {
+  profile: CloudProfile;
+  tenantId: string;
+  appId: string;
+  credential: AppCredential;
+  mailboxes: string[];
+  /** RBAC mode: the token carries no roles. */
+  rbac: boolean;
+  sendTo?: string;
+  waitMs: number;
+  progress: (line: string) => void;
+  signal: AbortSignal;
+  /** First retry delay (tests shorten it). */
+  initialDelayMs?: number;
+}
+
+export interface MailboxProof {
+  mailbox: string;
+  status: 'passed' | 'failed';
+  reply: string;
+  cause?: string;
+  fix?: string;
+}
+
+export interface VerificationReport {
+  status: 'passed' | 'failed' | 'skipped';
+  /** The decisive reply (the first failure, or the success line). */
+  reply: string;
+  /** True when what failed is propagation that did not finish within the wait. */
+  timedOut: boolean;
+  cause?: string;
+  fix?: string;
+  claims?: { aud?: string; tid?: string; appid?: string; roles?: string[] };
+  mailboxes: MailboxProof[];
+  attempts: number;
+}
+
+export function skippedVerification(reason: string): VerificationReport {
+  return { status: 'skipped', reply: reason, timedOut: false, mailboxes: [], attempts: 0 };
+}
+
+async function appToken(v: VerifyInput): Promise<string> {
+  // A new credential per attempt: a cached token would keep the roles of before the consent.
+  const options = identityClientOptions(v.profile);
+  const cred =
+    v.credential.type === 'secret'
+      ? new ClientSecretCredential(v.tenantId, v.appId, v.credential.value, options)
+      : new ClientCertificateCredential(v.tenantId, v.appId, { certificate: v.credential.pem }, options);
+  const t = await cred.getToken(v.profile.exchangeScope, { abortSignal: v.signal });
+  return t.token;
+}
+
+export async function verifyDelivery(v: VerifyInput): Promise<VerificationReport> {
+  const deadline = Date.now() + v.waitMs;
+  let delay = v.initialDelayMs ?? 5000;
+  let attempts = 0;
+  let last: VerificationReport | undefined;
+  for (;;) {
+    attempts += 1;
+    last = await attempt(v, attempts);
+    const retryable = last.status === 'failed' && last.timedOut;
+    if (!retryable) return last;
+    if (Date.now() + delay > deadline) return last;
+    v.progress(`  not yet: ${last.reply} — retrying in ${Math.round(delay / 1000)} s (waiting up to ${Math.round(v.waitMs / 60000)} min for propagation)`);
+    await abortableSleep(delay, v.signal);
+    delay = Math.min(delay * 2, 60_000);
+  }
+}
+
+/** One try. `timedOut: true` marks a failure that propagation may still fix (the caller retries). */
+async function attempt(v: VerifyInput, n: number): Promise<VerificationReport> {
+  let token: string;
+  try {
+    token = await appToken(v);
+  } catch (err) {
+    const message = (err as Error).message ?? String(err);
+    const e = explainTokenError(message);
+    // Right after a secret or a service principal is created, Entra may not know it yet.
+    const propagation = e.propagation || e.id === 'wrong-secret';
+    const code = /AADSTS\d+/.exec(message)?.[0] ?? 'token error';
+    return { status: 'failed', reply: `${code}: ${message.split(/\r?\n/)[0]!.slice(0, 300)}`, timedOut: propagation, cause: e.cause, fix: e.fix, mailboxes: [], attempts: n };
+  }
+  const check = checkTokenClaims(token, { tenantId: v.tenantId, appId: v.appId, audience: 'https://outlook.office365.com', requireRole: !v.rbac });
+  if (!check.ok) {
+    const roleMissing = check.problems.some((p) => /roles/.test(p));
+    return {
+      status: 'failed',
+      reply: `token claims: ${check.problems.join('; ')}`,
+      timedOut: roleMissing,
+      cause: check.problems[0],
+      fix: roleMissing ? 'grant admin consent for SMTP.SendAsApp in the mailbox tenant (apply does it), then wait for propagation' : 'request the token from the mailbox tenant with scope https://outlook.office365.com/.default',
+      claims: check.claims,
+      mailboxes: [],
+      attempts: n,
+    };
+  }
+  const results: SmtpProbeResult[] = await Promise.all(
+    v.mailboxes.map((m) =>
+      probeSmtp({ host: v.profile.smtp.host, port: v.profile.smtp.port, ca: v.profile.caPem, mailbox: m, accessToken: token, sendTo: v.sendTo }),
+    ),
+  );
+  const mailboxes: MailboxProof[] = results.map((r, i) => ({
+    mailbox: v.mailboxes[i]!,
+    status: r.ok ? 'passed' : 'failed',
+    reply: r.reply,
+    ...(r.explanation ? { cause: r.explanation.cause, fix: r.explanation.fix } : {}),
+  }));
+  const failed = results.findIndex((r) => !r.ok);
+  if (failed < 0) return { status: 'passed', reply: results[0]?.reply ?? 'no mailbox', timedOut: false, claims: check.claims, mailboxes, attempts: n };
+  const f = results[failed]!;
+  return {
+    status: 'failed',
+    reply: `${v.mailboxes[failed]}: ${f.reply}`,
+    timedOut: results.every((r) => r.ok || r.explanation?.propagation === true),
+    cause: f.explanation?.cause,
+    fix: f.explanation?.fix,
+    claims: check.claims,
+    mailboxes,
+    attempts: n,
+  };
+}
