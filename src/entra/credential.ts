@@ -24,7 +24,12 @@ export interface NewSecret {
   displayName: string;
 }
 
-export async function addSecret(graph: GraphApi, appObjectId: string, displayName: string, endDateTime: Date): Promise<NewSecret> {
+export async function addSecret(
+  graph: GraphApi,
+  appObjectId: string,
+  displayName: string,
+  endDateTime: Date,
+): Promise<NewSecret> {
   // Not retried after a network failure: a repeat could leave a second secret behind. The crash-safety marker
   // in the sink lets the next run remove a secret whose answer was lost.
   const res = await graph.request<{ keyId: string; secretText: string; endDateTime: string }>(
@@ -78,6 +83,47 @@ export async function addCertificate(
     startDateTime: new Date(cert.validFrom).toISOString(),
     endDateTime: new Date(cert.validTo).toISOString(),
   };
-  await graph.request('PATCH', `/applications/${app.id}`, { keyCredentials: [...keep.filter((k) => k.key), newKey] }, { idempotent: true });
+  await graph.request(
+    'PATCH',
+    `/applications/${app.id}`,
+    { keyCredentials: [...keep.filter((k) => k.key), newKey] },
+    { idempotent: true },
+  );
   return { thumbprint, endDateTime: newKey.endDateTime };
+}
+
+/** A key pair and a self-signed certificate for the app (the private key never leaves this machine). */
+export async function makeSelfSignedCertificate(
+  subjectCn: string,
+  lifetimeMs: number,
+): Promise<{ certificatePem: string; privateKeyPem: string }> {
+  const { generateKeyPairSync, randomBytes } = await import('node:crypto');
+  const { default: forge } = await import('node-forge');
+  const pair = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(pair.publicKey);
+  cert.serialNumber = '01' + randomBytes(15).toString('hex');
+  const now = Date.now();
+  cert.validity.notBefore = new Date(now - 5 * 60_000);
+  cert.validity.notAfter = new Date(now + lifetimeMs);
+  const subject = [{ name: 'commonName', value: subjectCn }];
+  cert.setSubject(subject);
+  cert.setIssuer(subject);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+  ]);
+  cert.sign(forge.pki.privateKeyFromPem(pair.privateKey), forge.md.sha256.create());
+  return { certificatePem: forge.pki.certificateToPem(cert), privateKeyPem: pair.privateKey };
+}
+
+/** Removes keys from the app's keyCredentials (the PATCH replaces the set: the others are sent back). */
+export async function removeCertificates(graph: GraphApi, app: Application, keyIds: string[]): Promise<void> {
+  const full = await graph.get<{ keyCredentials: KeyCredential[] }>(`/applications/${app.id}?$select=keyCredentials`);
+  const keep = (full.body?.keyCredentials ?? []).filter((k) => !keyIds.includes(k.keyId));
+  await graph.request('PATCH', `/applications/${app.id}`, { keyCredentials: keep }, { idempotent: true });
 }

@@ -1,0 +1,214 @@
+/**
+ * End to end, one tenant: the built CLI against the emulator, and the tenant checked afterwards through the
+ * emulator's own state, not only through what the CLI says.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
+
+const TENANT = 'contoso.onmicrosoft.com';
+const SCANNER = 'scanner@contoso.onmicrosoft.com';
+const AP = 'ap@contoso.onmicrosoft.com';
+const SMTP_SEND_AS_APP = '7146a1f0-8703-45b3-9eae-527a64c00995';
+
+describe('apply, one tenant, FullAccess, secret', () => {
+  let emu: TestEmulator;
+  let dir: string;
+  let first: CliResult;
+  const outputs: string[] = [];
+  const base = (): string[] => [
+    '--endpoints',
+    emu.endpointsFile,
+    '--tenant',
+    TENANT,
+    '--mailbox',
+    SCANNER,
+    '--mailbox',
+    AP,
+    '--app-name',
+    'Scanner SMTP',
+    '--enable-smtp-auth',
+    'mailbox',
+    '--secret-out',
+    path.join(dir, 'secret.json'),
+    '--wait',
+    '1m',
+  ];
+
+  beforeAll(async () => {
+    emu = await startTestEmulator();
+    dir = mkdtempSync(path.join(tmpdir(), 'sendasapp-e2e-'));
+    first = await runCli(['apply', ...base(), '--yes', '--output', 'json']);
+    outputs.push(first.stdout, first.stderr);
+  });
+  afterAll(async () => emu.close());
+
+  it('exits 0 and reports the proof and every resource as JSON on stdout', () => {
+    expect(first.stderr).toContain('235 2.7.0 Authentication successful');
+    expect(first.code).toBe(0);
+    const out = first.json<Record<string, any>>();
+    expect(out.changed).toBe(true);
+    expect(out.tenant).toBe(emu.endpoints.tenants[0]!.id);
+    expect(out.verification.status).toBe('passed');
+    expect(out.verification.mailboxes.map((m: { mailbox: string }) => m.mailbox).sort()).toEqual([AP, SCANNER]);
+    expect(out.credential).toMatchObject({ type: 'secret', sink: path.join(dir, 'secret.json') });
+    expect(out.credential.secret).toBeUndefined();
+    const keys = out.resources.map((r: { key: string }) => r.key);
+    expect(keys).toEqual(
+      expect.arrayContaining([
+        'entra.application',
+        'entra.credential',
+        'entra.servicePrincipal',
+        'entra.consent',
+        'exchange.servicePrincipal',
+        `exchange.mailboxAccess:${SCANNER}`,
+        'exchange.smtpAuth',
+      ]),
+    );
+    expect(out.resources.every((r: { status: string }) => ['created', 'updated', 'unchanged'].includes(r.status))).toBe(
+      true,
+    );
+  });
+
+  it('left the tenant configured as the vendor guides describe (checked in the emulator)', async () => {
+    const out = first.json<Record<string, any>>();
+    const t = await emu.control.tenant(TENANT);
+    const app = t.applications.find((a: { appId: string }) => a.appId === out.application.appId);
+    expect(app.uniqueName).toBe('sendasapp-scanner-smtp');
+    expect(app.displayName).toBe('Scanner SMTP');
+    expect(app.signInAudience).toBe('AzureADMyOrg');
+    expect(app.requiredResourceAccess).toEqual([
+      {
+        resourceAppId: '00000002-0000-0ff1-ce00-000000000000',
+        resourceAccess: [{ id: SMTP_SEND_AS_APP, type: 'Role' }],
+      },
+    ]);
+    const sp = t.servicePrincipals.find((s: { appId: string }) => s.appId === app.appId);
+    expect(sp.id).toBe(out.servicePrincipal.id);
+    const exo = t.servicePrincipals.find((s: { appId: string }) => s.appId === '00000002-0000-0ff1-ce00-000000000000');
+    expect(
+      t.appRoleAssignments.filter(
+        (a: any) => a.principalId === sp.id && a.resourceId === exo.id && a.appRoleId === SMTP_SEND_AS_APP,
+      ),
+    ).toHaveLength(1);
+    // New-ServicePrincipal with the enterprise app's object id, never the registration's.
+    expect(t.exchange.servicePrincipals).toEqual([expect.objectContaining({ AppId: app.appId, ObjectId: sp.id })]);
+    for (const m of [SCANNER, AP]) {
+      const user = t.users.find((u: { mail: string }) => u.mail === m);
+      const perms = t.exchange.mailboxPermissions.filter(
+        (p: any) => p.mailboxUserId === user.id && p.trustee.id === sp.id,
+      );
+      expect(perms).toHaveLength(1);
+      expect(perms[0]).toMatchObject({ accessRights: ['FullAccess'], autoMapping: false });
+      expect(user.mailbox.smtpClientAuthenticationDisabled).toBe(false);
+    }
+    // The organization default stays as it was (only the mailboxes were enabled).
+    expect(t.exchange.transportConfig.SmtpClientAuthenticationDisabled).toBe(true);
+  });
+
+  it('wrote the secret once, with its keyId, to a 0600 file', async () => {
+    const file = path.join(dir, 'secret.json');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const sink = JSON.parse(readFileSync(file, 'utf8'));
+    const out = first.json<Record<string, any>>();
+    expect(sink.credential.keyId).toBe(out.credential.keyId);
+    expect(sink.pending).toBeNull();
+    const t = await emu.control.tenant(TENANT);
+    const app = t.applications.find((a: { appId: string }) => a.appId === out.application.appId);
+    expect(app.passwordCredentials.map((p: { keyId: string }) => p.keyId)).toEqual([sink.credential.keyId]);
+    expect(app.passwordCredentials[0].hint).toBe(sink.credential.secret.slice(0, 3));
+  });
+
+  it('a rerun changes nothing and sends no write request (counted in the emulator log)', async () => {
+    await emu.control.clearLog();
+    const again = await runCli(['apply', ...base(), '--yes', '--output', 'json']);
+    outputs.push(again.stdout, again.stderr);
+    expect(again.code).toBe(0);
+    const out = again.json<Record<string, any>>();
+    expect(out.changed).toBe(false);
+    expect(out.resources.every((r: { status: string }) => r.status === 'unchanged')).toBe(true);
+    expect(out.verification.status).toBe('passed');
+    const log = await emu.control.log();
+    const graph = log.filter((e) => e.service === 'graph');
+    const exchange = log.filter((e) => e.service === 'exchange');
+    expect(graph.filter((e) => e.write)).toEqual([]);
+    expect(exchange.filter((e) => e.write)).toEqual([]);
+    expect(graph.length).toBeLessThanOrEqual(4);
+  });
+
+  it('plan --detailed-exitcode says 0 when nothing is pending, and writes nothing', async () => {
+    await emu.control.clearLog();
+    const plan = await runCli(['plan', ...base(), '--detailed-exitcode']);
+    outputs.push(plan.stdout, plan.stderr);
+    expect(plan.code).toBe(0);
+    expect(plan.stderr).toContain('Nothing to change.');
+    expect((await emu.control.log()).filter((e) => e.write)).toEqual([]);
+  });
+
+  it('plan --detailed-exitcode says 4 for a new mailbox, and apply then grants only that one', async () => {
+    const it = 'it@contoso.onmicrosoft.com';
+    const plan = await runCli(['plan', ...base(), '--mailbox', it, '--detailed-exitcode', '--output', 'json']);
+    outputs.push(plan.stdout, plan.stderr);
+    expect(plan.code).toBe(4);
+    const pending = plan
+      .json<Record<string, any>>()
+      .resources.filter((r: { status: string }) => r.status === 'pending');
+    expect(pending.map((r: { key: string }) => r.key).sort()).toEqual([
+      `exchange.mailboxAccess:${it}`,
+      'exchange.smtpAuth',
+    ]);
+    await emu.control.clearLog();
+    const apply = await runCli(['apply', ...base(), '--mailbox', it, '--yes']);
+    outputs.push(apply.stdout, apply.stderr);
+    expect(apply.code).toBe(0);
+    const writes = (await emu.control.log()).filter((e) => e.write && e.service !== 'smtp');
+    expect(writes.map((w) => w.cmdlet).sort()).toEqual(['Add-MailboxPermission', 'Set-CASMailbox']);
+  });
+
+  it('status reports no drift and the secret expiry', async () => {
+    const status = await runCli(['status', ...base(), '--output', 'json']);
+    outputs.push(status.stdout, status.stderr);
+    expect(status.code).toBe(0);
+    const out = status.json<Record<string, any>>();
+    expect(out.drift).toEqual([]);
+    expect(out.credentials[0].daysLeft).toBeGreaterThan(300);
+  });
+
+  it('never prints the secret or a token', () => {
+    const sink = JSON.parse(readFileSync(path.join(dir, 'secret.json'), 'utf8'));
+    const all = outputs.join('\n');
+    expect(all).not.toContain(sink.credential.secret);
+    expect(all).not.toContain(emu.endpoints.operator.clientSecret);
+    expect(all).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\./);
+  });
+});
+
+describe('bad input', () => {
+  let emu: TestEmulator;
+  beforeAll(async () => {
+    emu = await startTestEmulator();
+  });
+  afterAll(async () => emu.close());
+
+  it.each([
+    [['--tenant', 'not_a_tenant', '--mailbox', SCANNER], '--tenant', 'verified domain'],
+    [['--tenant', TENANT, '--mailbox', 'scanner'], '--mailbox', 'mailbox address'],
+    [['--tenant', TENANT, '--mailbox', SCANNER, '--app-id', 'xyz'], '--app-id', 'GUID'],
+    [['--tenant', TENANT, '--mailbox', SCANNER, '--wait', 'forever'], '--wait', 'duration'],
+    [['--tenant', TENANT, '--mailbox', SCANNER, '--secret-lifetime', '12 months'], '--secret-lifetime', '12mo'],
+    [['--tenant', TENANT], '--mailbox', 'required'],
+    [['--tenant', TENANT, '--mailbox', SCANNER, '--bogus'], 'unknown option', "'--bogus'"],
+    [['--tenant', TENANT, '--mailbox', SCANNER, '-f', '/nonexistent.yaml'], '--file', 'cannot read'],
+  ])('apply %j exits 2 naming the field, and calls no tenant', async (args, field, form) => {
+    await emu.control.clearLog();
+    const r = await runCli(['apply', '--endpoints', emu.endpointsFile, '--yes', ...args]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(field);
+    expect(r.stderr).toContain(form);
+    expect(r.stdout).toBe('');
+    expect(await emu.control.log()).toEqual([]);
+  });
+});
