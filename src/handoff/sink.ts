@@ -18,6 +18,7 @@ const secretCredential = z.object({
 
 const certificateCredential = z.object({
   type: z.literal('certificate'),
+  keyId: z.string(),
   thumbprint: z.string(),
   certificatePem: z.string(),
   privateKeyPem: z.string(),
@@ -46,10 +47,13 @@ export class CredentialSink {
     try {
       data = JSON.parse(readFileSync(this.file, 'utf8'));
     } catch {
-      throw new Error(`${this.file} is not a sendasapp credential file (not JSON); move it away or choose another --secret-out`);
+      throw new Error(
+        `${this.file} is not a sendasapp credential file (not JSON); move it away or choose another --secret-out`,
+      );
     }
     const r = sinkFileSchema.safeParse(data);
-    if (!r.success) throw new Error(`${this.file} is not a sendasapp credential file; move it away or choose another --secret-out`);
+    if (!r.success)
+      throw new Error(`${this.file} is not a sendasapp credential file; move it away or choose another --secret-out`);
     return r.data;
   }
 
@@ -65,7 +69,12 @@ export class CredentialSink {
   /** Records that a credential named `displayName` is being created; the credential held so far is kept. */
   markPending(base: { tenantId?: string; clientId?: string }, displayName: string): void {
     const credential = this.read()?.credential ?? null;
-    this.write({ kind: 'sendasapp-credential', ...base, credential, pending: { displayName, startedAt: new Date().toISOString() } });
+    this.write({
+      kind: 'sendasapp-credential',
+      ...base,
+      credential,
+      pending: { displayName, startedAt: new Date().toISOString() },
+    });
   }
 
   store(base: { tenantId?: string; clientId?: string }, credential: StoredCredential): void {

@@ -37,4 +37,6 @@ export interface TenantContext {
   signal: AbortSignal;
   /** A new secret, kept for `--show-secret` output and the verification; never logged. */
   newSecret?: { keyId: string; value: string; expires: string };
+  /** A new certificate (private key + certificate PEM), for the verification; never logged. */
+  newCertificate?: { pem: string };
 }

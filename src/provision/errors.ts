@@ -19,7 +19,8 @@ export class OperatorError extends Error {
 /** Graph permissions each kind of call needs, for a 403. */
 function graphPermissionFor(err: GraphRequestError): string {
   if (/appRoleAssign/i.test(err.path)) return 'AppRoleAssignment.ReadWrite.All (and Application.Read.All)';
-  if (/servicePrincipals/i.test(err.path) && err.method !== 'GET') return 'Application.ReadWrite.All (or Cloud Application Administrator)';
+  if (/servicePrincipals/i.test(err.path) && err.method !== 'GET')
+    return 'Application.ReadWrite.All (or Cloud Application Administrator)';
   if (err.method === 'GET') return 'Application.Read.All';
   return 'Application.ReadWrite.All (or Application.ReadWrite.OwnedBy for apps it owns)';
 }
@@ -31,11 +32,15 @@ export function explainError(err: unknown): string {
       return `Graph refused ${err.method} ${err.path.split('?')[0]} (403 ${err.code}). Cause: the operator lacks the permission. Fix: grant the operator ${graphPermissionFor(err)} and admin consent, or sign in as an administrator`;
     if (err.status === 401)
       return `Graph rejected the operator's token (401 ${err.code}: ${err.graphMessage}). Fix: sign in again (check --auth, --cloud and the tenant)`;
-    if (/Credential lifetime exceeds/i.test(err.graphMessage) || /CredentialInvalidLifetime|InvalidLifetime/i.test(err.code))
+    if (
+      /Credential lifetime exceeds/i.test(err.graphMessage) ||
+      /CredentialInvalidLifetime|InvalidLifetime/i.test(err.code)
+    )
       return `Entra refused the secret's lifetime (${err.graphMessage}). Cause: a tenant app-management policy limits secret lifetimes. Fix: rerun with a shorter --secret-lifetime (e.g. 90d) or use --credential certificate`;
     return `Graph ${err.method} ${err.path.split('?')[0]} failed: ${err.status} ${err.code}: ${err.graphMessage}${err.requestId ? ` (request-id ${err.requestId})` : ''}`;
   }
-  if (err instanceof GraphNetworkError) return `${err.message}. Fix: check the network and rerun; the run converges where it stopped`;
+  if (err instanceof GraphNetworkError)
+    return `${err.message}. Fix: check the network and rerun; the run converges where it stopped`;
   if (err instanceof ExchangeError) {
     if (err.kind === 'access-denied')
       return `Exchange refused ${err.cmdlet}: ${err.exchangeMessage}. Cause: the operator is not an Exchange administrator (an app needs Exchange.ManageAsApp and the Exchange Administrator role). Fix: assign the role, or sign in as an Exchange administrator`;

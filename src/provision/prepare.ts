@@ -16,11 +16,20 @@ export interface PrepareOptions {
   progress: (line: string) => void;
   signal: AbortSignal;
   /** Replace the Exchange backend (the pwsh backend, tests). */
-  exchangeFactory?: (o: { profile: CloudProfile; tenantId: string; ctx: Omit<TenantContext, 'exchange' | 'mailboxes'> }) => ExchangeBackend;
+  exchangeFactory?: (o: {
+    profile: CloudProfile;
+    tenantId: string;
+    ctx: Omit<TenantContext, 'exchange' | 'mailboxes'>;
+  }) => ExchangeBackend;
 }
 
 /** Resolves a tenant id or domain to its id through the authority's OpenID metadata (no token needed). */
-export async function resolveTenantId(profile: CloudProfile, dispatcher: Agent, tenant: string, signal: AbortSignal): Promise<string> {
+export async function resolveTenantId(
+  profile: CloudProfile,
+  dispatcher: Agent,
+  tenant: string,
+  signal: AbortSignal,
+): Promise<string> {
   const url = `${profile.authorityHost}/${encodeURIComponent(tenant)}/v2.0/.well-known/openid-configuration`;
   let res: Response;
   try {
@@ -31,7 +40,8 @@ export async function resolveTenantId(profile: CloudProfile, dispatcher: Agent, 
       'check the network, the proxy, or --cloud / --endpoints',
     );
   }
-  const body = (await res.json().catch(() => undefined)) as { token_endpoint?: string; error_description?: string } | undefined;
+  const body = (await res.json().catch(() => undefined)) as
+    { token_endpoint?: string; error_description?: string } | undefined;
   if (!res.ok || !body?.token_endpoint) {
     throw new OperatorError(
       `tenant ${tenant} was not found in the ${profile.name} cloud${body?.error_description ? ` (${body.error_description.split(/\r?\n/)[0]})` : ''}`,
@@ -43,7 +53,10 @@ export async function resolveTenantId(profile: CloudProfile, dispatcher: Agent, 
   return m[1]!.toLowerCase();
 }
 
-export async function prepareContext(options: ProvisionOptions & { tenant: string }, p: PrepareOptions): Promise<TenantContext> {
+export async function prepareContext(
+  options: ProvisionOptions & { tenant: string },
+  p: PrepareOptions,
+): Promise<TenantContext> {
   const profile = resolveCloud(options);
   const dispatcher = createDispatcher(profile);
   const [mailboxTenantId, homeTenantId] = await Promise.all([
@@ -99,7 +112,11 @@ export async function prepareContext(options: ProvisionOptions & { tenant: strin
   const mailboxes = [...options.mailboxes];
   if (options.group) {
     for (const m of await groupMembers(exchange, options.group)) if (!mailboxes.includes(m)) mailboxes.push(m);
-    if (mailboxes.length === 0) throw new OperatorError(`group ${options.group} has no members`, 'add the sending mailboxes to the group, or give --mailbox');
+    if (mailboxes.length === 0)
+      throw new OperatorError(
+        `group ${options.group} has no members`,
+        'add the sending mailboxes to the group, or give --mailbox',
+      );
   }
   return { ...base, exchange, mailboxes };
 }

@@ -1,6 +1,7 @@
 /**
  * plan / apply / status for one tenant: the resources in dependency order, then (apply) the proof.
  */
+import { readFileSync } from 'node:fs';
 import { groupDistinguishedName } from '../exchange/index.js';
 import type { ServicePrincipal } from '../entra/index.js';
 import type { TenantContext } from './context.js';
@@ -42,7 +43,10 @@ export async function buildResources(ctx: TenantContext): Promise<Resource[]> {
   list.push(credentialResource(ctx) as Resource);
   if (o.mailboxAccess === 'rbac') {
     const dn = o.group ? await groupDistinguishedName(ctx.exchange, o.group) : undefined;
-    list.push(managementScopeResource(ctx, scopeFilter(dn, ctx.mailboxes)) as Resource, roleAssignmentResource(ctx) as Resource);
+    list.push(
+      managementScopeResource(ctx, scopeFilter(dn, ctx.mailboxes)) as Resource,
+      roleAssignmentResource(ctx) as Resource,
+    );
   } else {
     list.push(consentResource(ctx) as Resource);
     for (const m of ctx.mailboxes) list.push(mailboxAccessResource(ctx, m) as Resource);
@@ -57,9 +61,19 @@ export interface ProvisionReport {
   application: { appId?: string; id?: string; uniqueName?: string; displayName?: string };
   servicePrincipal: { id?: string };
   mailboxes: string[];
-  resources: Array<{ key: string; action: string; status: string; changes: Array<{ action: string; what: string }>; message?: string }>;
+  resources: Array<{
+    key: string;
+    action: string;
+    status: string;
+    changes: Array<{ action: string; what: string }>;
+    message?: string;
+  }>;
   credential?: { type: string; keyId?: string; expires?: string; sink: string; secret?: string };
-  smtpAuth?: { organizationDisabled: boolean; oauth2ClientProfileEnabled?: boolean; mailboxes: Array<{ mailbox: string; setting: boolean | null; effectiveDisabled: boolean }> };
+  smtpAuth?: {
+    organizationDisabled: boolean;
+    oauth2ClientProfileEnabled?: boolean;
+    mailboxes: Array<{ mailbox: string; setting: boolean | null; effectiveDisabled: boolean }>;
+  };
   verification?: VerificationReport;
   notes: string[];
   failed: boolean;
@@ -71,7 +85,10 @@ export interface ProvisionRunOptions {
   onEvent?: (e: RunEvent) => void;
 }
 
-export async function runProvision(ctx: TenantContext, r: ProvisionRunOptions): Promise<{ report: ProvisionReport; state: ReturnType<typeof createRunState> }> {
+export async function runProvision(
+  ctx: TenantContext,
+  r: ProvisionRunOptions,
+): Promise<{ report: ProvisionReport; state: ReturnType<typeof createRunState> }> {
   const state = createRunState(ctx.signal);
   const resources = await buildResources(ctx);
   const reports = await runResources(resources, { mode: r.mode, state, onEvent: r.onEvent, explain: explainError });
@@ -87,14 +104,28 @@ export async function runProvision(ctx: TenantContext, r: ProvisionRunOptions): 
         `SMTP AUTH is disabled for ${blocked.join(', ')} (${smtp.organizationDisabled ? 'organization default' : 'mailbox setting'}): the XOAUTH2 login will fail with 535 5.7.139 until you rerun with --enable-smtp-auth mailbox`,
       );
   }
-  if (smtp?.oauth2ClientProfileEnabled === false) notes.push('OAuth2ClientProfileEnabled (modern authentication) is off in OrganizationConfig: turn it on (Set-OrganizationConfig -OAuth2ClientProfileEnabled $true)');
-  if (app?.external) notes.push(`app ${app.appId} is not registered in the home tenant (a vendor's app): only its consent and the Exchange side are managed here`);
-  if (cred?.heldElsewhere) notes.push('a secret of ours exists but its value is not in a --secret-out file: the proof needs it (use verify --secret-file, or give --secret-out to get a new one)');
+  if (smtp?.oauth2ClientProfileEnabled === false)
+    notes.push(
+      'OAuth2ClientProfileEnabled (modern authentication) is off in OrganizationConfig: turn it on (Set-OrganizationConfig -OAuth2ClientProfileEnabled $true)',
+    );
+  if (app?.external)
+    notes.push(
+      `app ${app.appId} is not registered in the home tenant (a vendor's app): only its consent and the Exchange side are managed here`,
+    );
+  if (cred?.heldElsewhere)
+    notes.push(
+      'a secret of ours exists but its value is not in a --secret-out file: the proof needs it (use verify --secret-file, or give --secret-out to get a new one)',
+    );
   const report: ProvisionReport = {
     changed: reports.some((x) => x.status === 'created' || x.status === 'updated'),
     tenant: { id: ctx.mailboxTenantId, input: ctx.options.tenant },
     homeTenant: { id: ctx.homeTenantId },
-    application: { appId: app?.appId, id: app?.app?.id, uniqueName: app?.app?.uniqueName ?? undefined, displayName: app?.app?.displayName ?? undefined },
+    application: {
+      appId: app?.appId,
+      id: app?.app?.id,
+      uniqueName: app?.app?.uniqueName ?? undefined,
+      displayName: app?.app?.displayName ?? undefined,
+    },
     servicePrincipal: { id: sp?.id },
     mailboxes: ctx.mailboxes,
     resources: reports.map((x: ResourceReport) => ({
@@ -110,7 +141,11 @@ export async function runProvision(ctx: TenantContext, r: ProvisionRunOptions): 
           smtpAuth: {
             organizationDisabled: smtp.organizationDisabled,
             oauth2ClientProfileEnabled: smtp.oauth2ClientProfileEnabled,
-            mailboxes: ctx.mailboxes.map((m) => ({ mailbox: m, setting: smtp.mailboxes[m] ?? null, effectiveDisabled: effectiveDisabled(smtp, m) })),
+            mailboxes: ctx.mailboxes.map((m) => ({
+              mailbox: m,
+              setting: smtp.mailboxes[m] ?? null,
+              effectiveDisabled: effectiveDisabled(smtp, m),
+            })),
           },
         }
       : {}),
@@ -124,9 +159,18 @@ export async function runProvision(ctx: TenantContext, r: ProvisionRunOptions): 
 /** The app credential this run can prove with: the new secret, or the one in the sink file. */
 export function credentialForProof(ctx: TenantContext): AppCredential | undefined {
   if (ctx.newSecret) return { type: 'secret', value: ctx.newSecret.value };
+  if (ctx.newCertificate) return { type: 'certificate', pem: ctx.newCertificate.pem };
+  if (ctx.options.certificateFile) {
+    try {
+      return { type: 'certificate', pem: readFileSync(ctx.options.certificateFile, 'utf8') };
+    } catch {
+      return undefined;
+    }
+  }
   const file = ctx.sink?.read();
   if (file?.credential?.type === 'secret') return { type: 'secret', value: file.credential.secret };
-  if (file?.credential?.type === 'certificate') return { type: 'certificate', pem: `${file.credential.privateKeyPem}\n${file.credential.certificatePem}` };
+  if (file?.credential?.type === 'certificate')
+    return { type: 'certificate', pem: `${file.credential.privateKeyPem}\n${file.credential.certificatePem}` };
   return undefined;
 }
 
@@ -138,7 +182,9 @@ export async function proveDelivery(ctx: TenantContext, report: ProvisionReport)
   if (!report.application.appId) return skippedVerification('no application');
   if (!credential)
     return skippedVerification(
-      report.application.id ? 'no app credential in hand (give --secret-out, or run `sendasapp verify --secret-file`)' : "the vendor's credential is not in hand: the vendor runs `sendasapp verify`",
+      report.application.id
+        ? 'no app credential in hand (give --secret-out, or run `sendasapp verify --secret-file`)'
+        : "the vendor's credential is not in hand: the vendor runs `sendasapp verify`",
     );
   return verifyDelivery({
     profile: ctx.profile,

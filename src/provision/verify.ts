@@ -8,9 +8,7 @@ import { identityClientOptions, type CloudProfile } from '../auth/index.js';
 import { abortableSleep } from '../entra/index.js';
 import { checkTokenClaims, explainTokenError, probeSmtp, type SmtpProbeResult } from '../smtp/index.js';
 
-export type AppCredential =
-  | { type: 'secret'; value: string }
-  | { type: 'certificate'; pem: string };
+export type AppCredential = { type: 'secret'; value: string } | { type: 'certificate'; pem: string };
 
 export interface VerifyInput {
   profile: CloudProfile;
@@ -75,7 +73,9 @@ export async function verifyDelivery(v: VerifyInput): Promise<VerificationReport
     const retryable = last.status === 'failed' && last.timedOut;
     if (!retryable) return last;
     if (Date.now() + delay > deadline) return last;
-    v.progress(`  not yet: ${last.reply} — retrying in ${Math.round(delay / 1000)} s (waiting up to ${Math.round(v.waitMs / 60000)} min for propagation)`);
+    v.progress(
+      `  not yet: ${last.reply} — retrying in ${Math.round(delay / 1000)} s (waiting up to ${Math.round(v.waitMs / 60000)} min for propagation)`,
+    );
     await abortableSleep(delay, v.signal);
     delay = Math.min(delay * 2, 60_000);
   }
@@ -92,9 +92,22 @@ async function attempt(v: VerifyInput, n: number): Promise<VerificationReport> {
     // Right after a secret or a service principal is created, Entra may not know it yet.
     const propagation = e.propagation || e.id === 'wrong-secret';
     const code = /AADSTS\d+/.exec(message)?.[0] ?? 'token error';
-    return { status: 'failed', reply: `${code}: ${message.split(/\r?\n/)[0]!.slice(0, 300)}`, timedOut: propagation, cause: e.cause, fix: e.fix, mailboxes: [], attempts: n };
+    return {
+      status: 'failed',
+      reply: `${code}: ${message.split(/\r?\n/)[0]!.slice(0, 300)}`,
+      timedOut: propagation,
+      cause: e.cause,
+      fix: e.fix,
+      mailboxes: [],
+      attempts: n,
+    };
   }
-  const check = checkTokenClaims(token, { tenantId: v.tenantId, appId: v.appId, audience: 'https://outlook.office365.com', requireRole: !v.rbac });
+  const check = checkTokenClaims(token, {
+    tenantId: v.tenantId,
+    appId: v.appId,
+    audience: 'https://outlook.office365.com',
+    requireRole: !v.rbac,
+  });
   if (!check.ok) {
     const roleMissing = check.problems.some((p) => /roles/.test(p));
     return {
@@ -102,7 +115,9 @@ async function attempt(v: VerifyInput, n: number): Promise<VerificationReport> {
       reply: `token claims: ${check.problems.join('; ')}`,
       timedOut: roleMissing,
       cause: check.problems[0],
-      fix: roleMissing ? 'grant admin consent for SMTP.SendAsApp in the mailbox tenant (apply does it), then wait for propagation' : 'request the token from the mailbox tenant with scope https://outlook.office365.com/.default',
+      fix: roleMissing
+        ? 'grant admin consent for SMTP.SendAsApp in the mailbox tenant (apply does it), then wait for propagation'
+        : 'request the token from the mailbox tenant with scope https://outlook.office365.com/.default',
       claims: check.claims,
       mailboxes: [],
       attempts: n,
@@ -110,7 +125,14 @@ async function attempt(v: VerifyInput, n: number): Promise<VerificationReport> {
   }
   const results: SmtpProbeResult[] = await Promise.all(
     v.mailboxes.map((m) =>
-      probeSmtp({ host: v.profile.smtp.host, port: v.profile.smtp.port, ca: v.profile.caPem, mailbox: m, accessToken: token, sendTo: v.sendTo }),
+      probeSmtp({
+        host: v.profile.smtp.host,
+        port: v.profile.smtp.port,
+        ca: v.profile.caPem,
+        mailbox: m,
+        accessToken: token,
+        sendTo: v.sendTo,
+      }),
     ),
   );
   const mailboxes: MailboxProof[] = results.map((r, i) => ({
@@ -120,7 +142,15 @@ async function attempt(v: VerifyInput, n: number): Promise<VerificationReport> {
     ...(r.explanation ? { cause: r.explanation.cause, fix: r.explanation.fix } : {}),
   }));
   const failed = results.findIndex((r) => !r.ok);
-  if (failed < 0) return { status: 'passed', reply: results[0]?.reply ?? 'no mailbox', timedOut: false, claims: check.claims, mailboxes, attempts: n };
+  if (failed < 0)
+    return {
+      status: 'passed',
+      reply: results[0]?.reply ?? 'no mailbox',
+      timedOut: false,
+      claims: check.claims,
+      mailboxes,
+      attempts: n,
+    };
   const f = results[failed]!;
   return {
     status: 'failed',

@@ -3,12 +3,17 @@
  * principal in the mailbox tenant, and the SMTP.SendAsApp consent.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { OperatorError } from '../errors.js';
 import {
   EXCHANGE_ONLINE_APP_ID,
   GraphRequestError,
   ServicePrincipalNotAllowedError,
   abortableSleep,
   addSecret,
+  addCertificate,
+  makeSelfSignedCertificate,
+  removeCertificates,
   adminConsentUrl,
   credentialDisplayName,
   grantAppRole,
@@ -70,7 +75,12 @@ export function applicationResource(ctx: TenantContext): Resource<AppState> {
   const wanted = (run: RunState) => {
     if (o.mailboxAccess === 'rbac') return [];
     const exo = run.get<ExchangeOnlinePrincipal>(KEYS.exchangeOnline)!;
-    return [{ resourceAppId: EXCHANGE_ONLINE_APP_ID, resourceAccess: [{ id: exo.smtpSendAsAppRoleId, type: 'Role' as const }] }];
+    return [
+      {
+        resourceAppId: EXCHANGE_ONLINE_APP_ID,
+        resourceAccess: [{ id: exo.smtpSendAsAppRoleId, type: 'Role' as const }],
+      },
+    ];
   };
   return {
     key: KEYS.application,
@@ -86,14 +96,26 @@ export function applicationResource(ctx: TenantContext): Resource<AppState> {
     },
     diff(current, run) {
       if (current?.external) return [];
-      if (!current?.app) return [{ action: 'create', what: 'app registration', to: { displayName: ctx.names.displayName, signInAudience: audience } }];
+      if (!current?.app)
+        return [
+          {
+            action: 'create',
+            what: 'app registration',
+            to: { displayName: ctx.names.displayName, signInAudience: audience },
+          },
+        ];
       const app = current.app;
       const changes: Change[] = [];
-      if (!o.appId && app.displayName !== ctx.names.displayName) changes.push({ action: 'update', what: 'displayName', from: app.displayName, to: ctx.names.displayName });
+      if (!o.appId && app.displayName !== ctx.names.displayName)
+        changes.push({ action: 'update', what: 'displayName', from: app.displayName, to: ctx.names.displayName });
       if (multi && app.signInAudience === 'AzureADMyOrg')
         changes.push({ action: 'update', what: 'signInAudience', from: app.signInAudience, to: 'AzureADMultipleOrgs' });
       if (mergeResourceAccess(app.requiredResourceAccess, wanted(run)))
-        changes.push({ action: 'update', what: 'API permission SMTP.SendAsApp (Office 365 Exchange Online)', to: 'Role' });
+        changes.push({
+          action: 'update',
+          what: 'API permission SMTP.SendAsApp (Office 365 Exchange Online)',
+          to: 'Role',
+        });
       return changes;
     },
     async apply(run, changes, current) {
@@ -129,60 +151,176 @@ export interface CredentialState {
   sink: string;
   /** Our credential exists in Entra but this run cannot see its value (no sink file holds it). */
   heldElsewhere: boolean;
-  /** Our credentials in Entra that no sink holds and a crashed run left behind (to remove). */
+  /** Our credentials in Entra that a crashed run left behind (named by the sink's pending marker): removed. */
   orphanKeyIds: string[];
+}
+
+interface EntraCredential {
+  keyId: string;
+  displayName: string | null;
+  endDateTime: string | null;
+}
+
+function loadCertificateFile(file: string): { certificatePem: string; privateKeyPem: string } {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch {
+    throw new OperatorError(
+      `cannot read --certificate-file ${file}`,
+      'give a PEM file holding the private key and the certificate',
+    );
+  }
+  const cert = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
+  const key = /-----BEGIN (?:RSA |EC )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC )?PRIVATE KEY-----/.exec(pem)?.[0];
+  if (!cert || !key)
+    throw new OperatorError(
+      `--certificate-file ${file} lacks the certificate or its private key`,
+      'give one PEM file with both',
+    );
+  return { certificatePem: cert + '\n', privateKeyPem: key + '\n' };
 }
 
 export function credentialResource(ctx: TenantContext): Resource<CredentialState> {
   const o = ctx.options;
-  const sinkName = ctx.sink?.file ?? (o.showSecret ? 'stdout (--show-secret)' : 'none');
+  const kind = o.credential;
+  const sinkName =
+    ctx.sink?.file ?? (o.certificateFile ? o.certificateFile : o.showSecret ? 'stdout (--show-secret)' : 'none');
+  const credentialsOf = (app: Application): EntraCredential[] =>
+    kind === 'secret' ? app.passwordCredentials : app.keyCredentials;
   return {
     key: KEYS.credential,
-    title: `Client ${o.credential} (to ${sinkName})`,
+    title: `Client ${kind === 'secret' ? 'secret' : 'certificate'} (to ${sinkName})`,
     dependsOn: [KEYS.application],
     async read(run) {
       const state = run.get<AppState>(KEYS.application);
       if (!state?.app) return undefined;
-      const ours = state.app.passwordCredentials.filter((p) => isOurs(p.displayName));
+      const all = credentialsOf(state.app);
       const file = ctx.sink?.read();
       const pending = file?.pending;
-      const orphanKeyIds = pending ? ours.filter((p) => p.displayName === pending.displayName).map((p) => p.keyId) : [];
-      const held = file?.credential?.type === 'secret' ? ours.find((p) => p.keyId === (file.credential as { keyId: string }).keyId) : undefined;
+      const orphanKeyIds = pending ? all.filter((p) => p.displayName === pending.displayName).map((p) => p.keyId) : [];
+      const heldKeyId = file?.credential?.type === kind ? file.credential.keyId : undefined;
       const now = Date.now();
-      if (held && held.endDateTime && Date.parse(held.endDateTime) - now > RENEW_BEFORE_MS) {
-        return { type: 'secret', keyId: held.keyId, expires: held.endDateTime, sink: sinkName, heldElsewhere: false, orphanKeyIds };
-      }
+      const live = (c: EntraCredential): boolean =>
+        !!c.endDateTime && Date.parse(c.endDateTime) - now > RENEW_BEFORE_MS;
+      const held = all.find((p) => p.keyId === heldKeyId && live(p));
+      if (held)
+        return {
+          type: kind,
+          keyId: held.keyId,
+          expires: held.endDateTime!,
+          sink: sinkName,
+          heldElsewhere: false,
+          orphanKeyIds,
+        };
       if (!ctx.sink) {
-        const live = ours.filter((p) => p.endDateTime && Date.parse(p.endDateTime) - now > RENEW_BEFORE_MS);
-        const newest = live.sort((a, b) => Date.parse(b.endDateTime!) - Date.parse(a.endDateTime!))[0];
-        if (newest) return { type: 'secret', keyId: newest.keyId, expires: newest.endDateTime!, sink: sinkName, heldElsewhere: true, orphanKeyIds };
+        const newest = all
+          .filter((p) => isOurs(p.displayName) && live(p))
+          .sort((a, b) => Date.parse(b.endDateTime!) - Date.parse(a.endDateTime!))[0];
+        if (newest)
+          return {
+            type: kind,
+            keyId: newest.keyId,
+            expires: newest.endDateTime!,
+            sink: sinkName,
+            heldElsewhere: !o.certificateFile,
+            orphanKeyIds,
+          };
       }
-      return orphanKeyIds.length > 0 ? { type: 'secret', sink: sinkName, heldElsewhere: false, orphanKeyIds } : undefined;
+      return orphanKeyIds.length > 0 ? { type: kind, sink: sinkName, heldElsewhere: false, orphanKeyIds } : undefined;
     },
     diff(current, run) {
       const app = run.get<AppState>(KEYS.application);
       if (app?.external) return [];
       const changes: Change[] = [];
-      if (!current?.keyId) changes.push({ action: 'create', what: `client secret, lifetime ${o.secretLifetime.text}` });
-      for (const k of current?.orphanKeyIds ?? []) changes.push({ action: 'delete', what: `secret ${k} left by an interrupted run` });
+      if (!current?.keyId)
+        changes.push({
+          action: 'create',
+          what:
+            kind === 'secret'
+              ? `client secret, lifetime ${o.secretLifetime.text}`
+              : `certificate${o.certificateFile ? ` from ${o.certificateFile}` : `, self-signed, lifetime ${o.secretLifetime.text}`}`,
+        });
+      for (const k of current?.orphanKeyIds ?? [])
+        changes.push({ action: 'delete', what: `${kind} ${k} left by an interrupted run` });
       return changes;
     },
     async apply(run, changes, current) {
       const app = run.get<AppState>(KEYS.application)!.app!;
-      let result: CredentialState = current ?? { type: 'secret', sink: sinkName, heldElsewhere: false, orphanKeyIds: [] };
+      let result: CredentialState = current ?? { type: kind, sink: sinkName, heldElsewhere: false, orphanKeyIds: [] };
+      const orphans = result.orphanKeyIds;
+      if (orphans.length > 0) {
+        if (kind === 'secret') for (const keyId of orphans) await removeSecret(ctx.homeGraph, app.id, keyId);
+        else await removeCertificates(ctx.homeGraph, app, orphans);
+      }
       if (changes.some((c) => c.action === 'create')) {
-        if (!ctx.sink && !o.showSecret)
-          throw new Error('a new client secret is shown only once: give --secret-out FILE (or --show-secret with --output json) to receive it');
         const displayName = credentialDisplayName(randomBytes(4).toString('hex'));
         const base = { tenantId: ctx.mailboxTenantId, clientId: app.appId };
-        ctx.sink?.markPending(base, displayName);
-        const end = new Date(Date.now() + o.secretLifetime.ms);
-        const secret = await addSecret(ctx.homeGraph, app.id, displayName, end);
-        ctx.sink?.store(base, { type: 'secret', keyId: secret.keyId, secret: secret.secretText, expires: secret.endDateTime, displayName });
-        ctx.newSecret = { keyId: secret.keyId, value: secret.secretText, expires: secret.endDateTime };
-        result = { type: 'secret', keyId: secret.keyId, expires: secret.endDateTime, sink: sinkName, heldElsewhere: false, orphanKeyIds: result.orphanKeyIds };
+        if (kind === 'secret') {
+          if (!ctx.sink && !o.showSecret)
+            throw new OperatorError(
+              'a new client secret is shown only once and there is nowhere to put it',
+              'give --secret-out FILE (or --show-secret with --output json)',
+            );
+          ctx.sink?.markPending(base, displayName);
+          const secret = await addSecret(
+            ctx.homeGraph,
+            app.id,
+            displayName,
+            new Date(Date.now() + o.secretLifetime.ms),
+          );
+          ctx.sink?.store(base, {
+            type: 'secret',
+            keyId: secret.keyId,
+            secret: secret.secretText,
+            expires: secret.endDateTime,
+            displayName,
+          });
+          ctx.newSecret = { keyId: secret.keyId, value: secret.secretText, expires: secret.endDateTime };
+          result = {
+            type: 'secret',
+            keyId: secret.keyId,
+            expires: secret.endDateTime,
+            sink: sinkName,
+            heldElsewhere: false,
+            orphanKeyIds: [],
+          };
+        } else {
+          if (!ctx.sink && !o.certificateFile)
+            throw new OperatorError(
+              'a new private key must be kept somewhere',
+              'give --secret-out FILE (the key and certificate are written there), or --certificate-file with your own',
+            );
+          const material = o.certificateFile
+            ? loadCertificateFile(o.certificateFile)
+            : await makeSelfSignedCertificate(ctx.names.displayName, o.secretLifetime.ms);
+          ctx.sink?.markPending(base, displayName);
+          const uploaded = await addCertificate(ctx.homeGraph, app, material.certificatePem, displayName);
+          const fresh = await readApplicationByUniqueName(ctx.homeGraph, app.uniqueName ?? ctx.names.uniqueName);
+          const key =
+            fresh?.keyCredentials.find((k) => k.displayName === displayName) ??
+            fresh?.keyCredentials.find((k) => (k.customKeyIdentifier ?? '').toUpperCase() === uploaded.thumbprint);
+          const keyId = key?.keyId ?? uploaded.thumbprint;
+          ctx.sink?.store(base, {
+            type: 'certificate',
+            keyId,
+            thumbprint: uploaded.thumbprint,
+            certificatePem: material.certificatePem,
+            privateKeyPem: material.privateKeyPem,
+            expires: uploaded.endDateTime,
+            displayName,
+          });
+          ctx.newCertificate = { pem: `${material.privateKeyPem}${material.certificatePem}` };
+          result = {
+            type: 'certificate',
+            keyId,
+            expires: uploaded.endDateTime,
+            sink: sinkName,
+            heldElsewhere: false,
+            orphanKeyIds: [],
+          };
+        }
       }
-      for (const keyId of result.orphanKeyIds) await removeSecret(ctx.homeGraph, app.id, keyId);
       return { ...result, orphanKeyIds: [] };
     },
   };
@@ -204,10 +342,16 @@ export function servicePrincipalResource(ctx: TenantContext): Resource<ServicePr
         if (app.external) throw new ServicePrincipalNotAllowedError('an external app is installed by consent');
         return await createServicePrincipal(ctx.mailboxGraph, app.appId);
       } catch (err) {
-        if (!(err instanceof ServicePrincipalNotAllowedError) && !(err instanceof GraphRequestError && err.status === 403)) throw err;
+        if (
+          !(err instanceof ServicePrincipalNotAllowedError) &&
+          !(err instanceof GraphRequestError && err.status === 403)
+        )
+          throw err;
       }
       const url = adminConsentUrl(ctx.profile.consentHost, ctx.mailboxTenantId, app.appId);
-      ctx.progress(`An administrator of ${ctx.options.tenant} must consent to the app. Open this URL as that administrator:\n  ${url}`);
+      ctx.progress(
+        `An administrator of ${ctx.options.tenant} must consent to the app. Open this URL as that administrator:\n  ${url}`,
+      );
       const deadline = Date.now() + ctx.options.wait.ms;
       let delay = 2000;
       while (Date.now() < deadline) {
@@ -216,7 +360,9 @@ export function servicePrincipalResource(ctx: TenantContext): Resource<ServicePr
         if (sp) return sp;
         delay = Math.min(delay * 2, 15_000);
       }
-      throw new WaitingError(`waiting for admin consent in ${ctx.options.tenant}: open ${url} as its administrator, then rerun`);
+      throw new WaitingError(
+        `waiting for admin consent in ${ctx.options.tenant}: open ${url} as its administrator, then rerun`,
+      );
     },
   };
 }
@@ -242,7 +388,11 @@ export function consentResource(ctx: TenantContext): Resource<ConsentState> {
     async apply(run) {
       const sp = run.get<ServicePrincipal>(KEYS.servicePrincipal)!;
       const exo = run.get<ExchangeOnlinePrincipal>(KEYS.exchangeOnline)!;
-      await grantAppRole(ctx.mailboxGraph, { principalId: sp.id, resourceId: exo.id, appRoleId: exo.smtpSendAsAppRoleId });
+      await grantAppRole(ctx.mailboxGraph, {
+        principalId: sp.id,
+        resourceId: exo.id,
+        appRoleId: exo.smtpSendAsAppRoleId,
+      });
       return { granted: true };
     },
   };

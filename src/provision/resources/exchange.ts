@@ -45,11 +45,22 @@ export function exchangeServicePrincipalResource(ctx: TenantContext): Resource<E
     },
     diff(current, run) {
       const sp = run.get<ServicePrincipal>(ENTRA.servicePrincipal);
-      if (!current) return [{ action: 'create', what: 'Exchange service principal', to: sp?.id ?? '(enterprise app object id)' }];
+      if (!current)
+        return [{ action: 'create', what: 'Exchange service principal', to: sp?.id ?? '(enterprise app object id)' }];
       if (sp && current.ObjectId.toLowerCase() !== sp.id.toLowerCase()) {
         const app = run.get<AppState>(ENTRA.application);
-        const cause = app?.app && current.ObjectId.toLowerCase() === app.app.id.toLowerCase() ? " (the app registration's object id)" : '';
-        return [{ action: 'update', what: 'ObjectId: re-register with the enterprise app object id', from: `${current.ObjectId}${cause}`, to: sp.id }];
+        const cause =
+          app?.app && current.ObjectId.toLowerCase() === app.app.id.toLowerCase()
+            ? " (the app registration's object id)"
+            : '';
+        return [
+          {
+            action: 'update',
+            what: 'ObjectId: re-register with the enterprise app object id',
+            from: `${current.ObjectId}${cause}`,
+            to: sp.id,
+          },
+        ];
       }
       return [];
     },
@@ -58,7 +69,12 @@ export function exchangeServicePrincipalResource(ctx: TenantContext): Resource<E
       const sp = run.get<ServicePrincipal>(ENTRA.servicePrincipal)!;
       if (current) await removeExchangeServicePrincipal(ctx.exchange, current.Identity ?? current.ObjectId);
       await registerExchangeServicePrincipal(ctx.exchange, app.appId, sp.id, sp.displayName ?? ctx.names.displayName);
-      return { AppId: app.appId, ObjectId: sp.id, DisplayName: sp.displayName ?? ctx.names.displayName, Identity: sp.id };
+      return {
+        AppId: app.appId,
+        ObjectId: sp.id,
+        DisplayName: sp.displayName ?? ctx.names.displayName,
+        Identity: sp.id,
+      };
     },
   };
 }
@@ -77,10 +93,13 @@ export function mailboxAccessResource(ctx: TenantContext, mailbox: string): Reso
     async read(run) {
       const sp = run.get<ExchangeServicePrincipal>(EXO_KEYS.servicePrincipal);
       if (!sp) return undefined;
-      const granted = sendAs ? await hasSendAs(ctx.exchange, mailbox, sp) : await hasFullAccess(ctx.exchange, mailbox, sp);
+      const granted = sendAs
+        ? await hasSendAs(ctx.exchange, mailbox, sp)
+        : await hasFullAccess(ctx.exchange, mailbox, sp);
       return granted ? { granted } : undefined;
     },
-    diff: (current) => (current?.granted ? [] : [{ action: 'create', what: `${right} for the app${sendAs ? '' : ' (AutoMapping off)'}` }]),
+    diff: (current) =>
+      current?.granted ? [] : [{ action: 'create', what: `${right} for the app${sendAs ? '' : ' (AutoMapping off)'}` }],
     async apply(run) {
       const sp = run.get<ExchangeServicePrincipal>(EXO_KEYS.servicePrincipal)!;
       if (sendAs) await grantSendAs(ctx.exchange, mailbox, sp);
@@ -107,7 +126,9 @@ export function managementScopeResource(ctx: TenantContext, filter: string): Res
     },
     diff(current) {
       if (!current) return [{ action: 'create', what: 'management scope', to: filter }];
-      return current.filter === filter ? [] : [{ action: 'update', what: 'RecipientRestrictionFilter', from: current.filter, to: filter }];
+      return current.filter === filter
+        ? []
+        : [{ action: 'update', what: 'RecipientRestrictionFilter', from: current.filter, to: filter }];
     },
     async apply(_run, _changes, current) {
       await writeManagementScope(ctx.exchange, ctx.names.scopeName, filter, current !== undefined);
@@ -128,7 +149,8 @@ export function roleAssignmentResource(ctx: TenantContext): Resource<{ name: str
       const hit = rows.find((r) => (r.CustomResourceScope ?? '').toLowerCase() === ctx.names.scopeName.toLowerCase());
       return hit ? { name: hit.Name } : undefined;
     },
-    diff: (current) => (current ? [] : [{ action: 'create', what: 'management role assignment', to: ctx.names.roleAssignmentName }]),
+    diff: (current) =>
+      current ? [] : [{ action: 'create', what: 'management role assignment', to: ctx.names.roleAssignmentName }],
     async apply(run) {
       const app = run.get<AppState>(ENTRA.application)!;
       await assignSmtpRole(ctx.exchange, app.appId, ctx.names.scopeName, ctx.names.roleAssignmentName);
@@ -148,13 +170,19 @@ export function smtpAuthResource(ctx: TenantContext): Resource<SmtpAuthState> {
       if (!current || mode === 'none') return [];
       const changes: Change[] = [];
       if (mode === 'org' && current.organizationDisabled)
-        changes.push({ action: 'update', what: 'organization SmtpClientAuthenticationDisabled', from: true, to: false });
+        changes.push({
+          action: 'update',
+          what: 'organization SmtpClientAuthenticationDisabled',
+          from: true,
+          to: false,
+        });
       for (const m of ctx.mailboxes) {
         const own = current.mailboxes[m] ?? null;
         // org: the organization is switched on, so only an explicit mailbox "disabled" still blocks;
         // mailbox: every mailbox whose effective setting is "disabled" gets its own "enabled".
         const blocked = mode === 'org' ? own === true : effectiveDisabled(current, m);
-        if (blocked) changes.push({ action: 'update', what: `SmtpClientAuthenticationDisabled on ${m}`, from: own, to: false });
+        if (blocked)
+          changes.push({ action: 'update', what: `SmtpClientAuthenticationDisabled on ${m}`, from: own, to: false });
       }
       return changes;
     },
