@@ -43,7 +43,8 @@ export interface Application {
   keyCredentials: KeyCredential[];
 }
 
-const APP_SELECT = 'id,appId,displayName,uniqueName,signInAudience,requiredResourceAccess,passwordCredentials,keyCredentials';
+const APP_SELECT =
+  'id,appId,displayName,uniqueName,signInAudience,requiredResourceAccess,passwordCredentials,keyCredentials';
 
 function quote(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
@@ -59,7 +60,10 @@ export function uniqueNameFor(appName: string): string {
   return `sendasapp-${slug || 'app'}`;
 }
 
-export async function readApplicationByUniqueName(graph: GraphApi, uniqueName: string): Promise<Application | undefined> {
+export async function readApplicationByUniqueName(
+  graph: GraphApi,
+  uniqueName: string,
+): Promise<Application | undefined> {
   return graph.find<Application>(`/applications(uniqueName=${quote(uniqueName)})?$select=${APP_SELECT}`);
 }
 
@@ -102,7 +106,10 @@ export function mergeResourceAccess(
  * Creates the app if its uniqueName is free (201), or finds it (204 → read). The upsert makes a crash between
  * "create" and "remember" harmless: the next run finds the same object by the same key.
  */
-export async function upsertApplication(graph: GraphApi, desired: DesiredApplication): Promise<Application> {
+export async function upsertApplication(
+  graph: GraphApi,
+  desired: DesiredApplication,
+): Promise<Application & { createdNow?: boolean }> {
   const res = await graph.request<Application>(
     'PATCH',
     `/applications(uniqueName=${quote(desired.uniqueName)})`,
@@ -113,20 +120,33 @@ export async function upsertApplication(graph: GraphApi, desired: DesiredApplica
     },
     { headers: { Prefer: 'create-if-missing' }, idempotent: true },
   );
-  if (res.status === 201 && res.body?.id) return res.body;
+  if (res.status === 201 && res.body?.id) return { ...res.body, createdNow: true };
   // 204: it existed. Read it back (the write is trusted; the read may lag behind replication).
   return graph.untilReplicated(
     'application',
     async () => {
       const app = await readApplicationByUniqueName(graph, desired.uniqueName);
-      if (!app) throw new GraphRequestError('GET', 'applications', 404, 'Request_ResourceNotFound', 'not replicated yet', [], undefined);
+      if (!app)
+        throw new GraphRequestError(
+          'GET',
+          'applications',
+          404,
+          'Request_ResourceNotFound',
+          'not replicated yet',
+          [],
+          undefined,
+        );
       return app;
     },
     (e) => e instanceof GraphRequestError && e.status === 404,
   );
 }
 
-export async function updateApplication(graph: GraphApi, id: string, patch: Partial<Pick<Application, 'displayName' | 'signInAudience' | 'requiredResourceAccess'>>): Promise<void> {
+export async function updateApplication(
+  graph: GraphApi,
+  id: string,
+  patch: Partial<Pick<Application, 'displayName' | 'signInAudience' | 'requiredResourceAccess'>>,
+): Promise<void> {
   await graph.request('PATCH', `/applications/${id}`, patch, { idempotent: true });
 }
 

@@ -190,7 +190,8 @@ export class GraphApi {
       } catch (err) {
         const retryable =
           (err instanceof GraphNetworkError && (method !== 'POST' || opts.idempotent)) ||
-          (err instanceof GraphRequestError && (err.status === 429 || err.status === 503 || err.status === 504 || err.status === 502));
+          (err instanceof GraphRequestError &&
+            (err.status === 429 || err.status === 503 || err.status === 504 || err.status === 502));
         if (!retryable || Date.now() + delay > deadline) throw err;
         this.o.onRetry?.(`${method} ${path}: ${(err as Error).message}`, delay);
         await this.sleep(delay, this.o.signal);
@@ -217,7 +218,11 @@ export class GraphApi {
    * Retries `fn` while `isReplicationLag(err)` says the directory has not caught up yet (404 right after a create,
    * NoBackingApplicationObject, "not a valid reference"), backing off 1, 2, 4, 8, 16 s until the deadline.
    */
-  async untilReplicated<T>(what: string, fn: () => Promise<T>, isReplicationLag: (err: unknown) => boolean): Promise<T> {
+  async untilReplicated<T>(
+    what: string,
+    fn: () => Promise<T>,
+    isReplicationLag: (err: unknown) => boolean,
+  ): Promise<T> {
     const deadline = Date.now() + (this.o.retryDeadlineMs ?? 120_000);
     let delay = 1000;
     for (;;) {
@@ -238,5 +243,8 @@ export function isReplicationLag(err: unknown): boolean {
   if (!(err instanceof GraphRequestError)) return false;
   if (err.status === 404) return true;
   if (err.detailCodes.includes('NoBackingApplicationObject')) return true;
-  return err.status === 400 && /not a valid reference|does not reference a valid application object|does not exist/i.test(err.graphMessage);
+  return (
+    err.status === 400 &&
+    /not a valid reference|does not reference a valid application object|does not exist/i.test(err.graphMessage)
+  );
 }

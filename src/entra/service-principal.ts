@@ -28,7 +28,10 @@ export class ServicePrincipalNotAllowedError extends Error {}
  * (NoBackingApplicationObject): retried until it has replicated. A 403 means the operator may not create it
  * in this tenant (the tenant's admin must consent).
  */
-export async function createServicePrincipal(graph: GraphApi, appId: string): Promise<ServicePrincipal> {
+export async function createServicePrincipal(
+  graph: GraphApi,
+  appId: string,
+): Promise<ServicePrincipal & { createdNow?: boolean }> {
   try {
     const res = await graph.untilReplicated(
       'service principal',
@@ -41,7 +44,7 @@ export async function createServicePrincipal(graph: GraphApi, appId: string): Pr
         ),
       isReplicationLag,
     );
-    if (res.status === 201 && res.body?.id) return res.body;
+    if (res.status === 201 && res.body?.id) return { ...res.body, createdNow: true };
   } catch (err) {
     if (err instanceof GraphRequestError && err.status === 403) throw new ServicePrincipalNotAllowedError(err.message);
     throw err;
@@ -50,7 +53,16 @@ export async function createServicePrincipal(graph: GraphApi, appId: string): Pr
     'service principal',
     async () => {
       const sp = await readServicePrincipal(graph, appId);
-      if (!sp) throw new GraphRequestError('GET', 'servicePrincipals', 404, 'Request_ResourceNotFound', 'not replicated yet', [], undefined);
+      if (!sp)
+        throw new GraphRequestError(
+          'GET',
+          'servicePrincipals',
+          404,
+          'Request_ResourceNotFound',
+          'not replicated yet',
+          [],
+          undefined,
+        );
       return sp;
     },
     isReplicationLag,
@@ -67,7 +79,10 @@ export async function grantAppRole(graph: GraphApi, assignment: Omit<AppRoleAssi
   try {
     await graph.untilReplicated(
       'app role assignment',
-      () => graph.request('POST', `/servicePrincipals/${assignment.resourceId}/appRoleAssignedTo`, assignment, { idempotent: true }),
+      () =>
+        graph.request('POST', `/servicePrincipals/${assignment.resourceId}/appRoleAssignedTo`, assignment, {
+          idempotent: true,
+        }),
       isReplicationLag,
     );
   } catch (err) {

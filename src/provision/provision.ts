@@ -12,7 +12,6 @@ import {
   applicationResource,
   consentResource,
   credentialResource,
-  exchangeOnlineResource,
   servicePrincipalResource,
   type AppState,
   type CredentialState,
@@ -34,7 +33,6 @@ import { effectiveDisabled } from '../exchange/index.js';
 export async function buildResources(ctx: TenantContext): Promise<Resource[]> {
   const o = ctx.options;
   const list: Resource[] = [
-    exchangeOnlineResource(ctx) as Resource,
     applicationResource(ctx) as Resource,
     servicePrincipalResource(ctx) as Resource,
     exchangeServicePrincipalResource(ctx) as Resource,

@@ -39,6 +39,10 @@ export interface RunState {
   results: Map<string, unknown>;
   get<T>(key: string): T | undefined;
   notes: string[];
+  /** Keys of resources this run created or updated. */
+  changed: Set<string>;
+  /** Keys of resources this run created: what depends on a just-created object has nothing yet (no read needed). */
+  created: Set<string>;
   signal: AbortSignal;
 }
 
@@ -48,6 +52,8 @@ export function createRunState(signal: AbortSignal): RunState {
     results,
     get: <T>(key: string) => results.get(key) as T | undefined,
     notes: [],
+    changed: new Set<string>(),
+    created: new Set<string>(),
     signal,
   };
 }

@@ -89,6 +89,8 @@ export async function runResources(resources: Resource[], options: RunOptions): 
       state.signal.throwIfAborted();
       const next = await r.apply(state, changes, current);
       state.results.set(r.key, next);
+      state.changed.add(r.key);
+      if (action === 'create') state.created.add(r.key);
       return report({ action, status: action === 'create' ? 'created' : 'updated', changes });
     } catch (err) {
       if (err instanceof WaitingError)

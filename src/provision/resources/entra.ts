@@ -47,23 +47,12 @@ export const KEYS = {
 /** A secret closer than this to its end is replaced by a new one (the old one stays until it expires). */
 const RENEW_BEFORE_MS = 14 * 86_400_000;
 
-export function exchangeOnlineResource(ctx: TenantContext): Resource<ExchangeOnlinePrincipal> {
-  return {
-    key: KEYS.exchangeOnline,
-    title: 'Office 365 Exchange Online (SMTP.SendAsApp role id)',
-    dependsOn: [],
-    read: () => readExchangeOnlinePrincipal(ctx.mailboxGraph),
-    diff: () => [],
-    apply: async () => {
-      throw new Error('read-only resource');
-    },
-  };
-}
-
 /** The app as this run sees it: ours (by uniqueName), adopted by appId, or an external (ISV) app. */
 export interface AppState {
   appId: string;
   app?: Application;
+  /** Created by this run (201): nothing can depend on it yet, so dependents need not read. */
+  createdNow?: boolean;
   /** Adopted app not registered in the home tenant (an ISV's): nothing to manage but its consent. */
   external: boolean;
 }
@@ -75,6 +64,7 @@ export function applicationResource(ctx: TenantContext): Resource<AppState> {
   const wanted = (run: RunState) => {
     if (o.mailboxAccess === 'rbac') return [];
     const exo = run.get<ExchangeOnlinePrincipal>(KEYS.exchangeOnline)!;
+    if (!exo) throw new Error('Office 365 Exchange Online was not read');
     return [
       {
         resourceAppId: EXCHANGE_ONLINE_APP_ID,
@@ -85,13 +75,19 @@ export function applicationResource(ctx: TenantContext): Resource<AppState> {
   return {
     key: KEYS.application,
     title: o.appId ? `Application ${o.appId}` : `Application "${ctx.names.displayName}" (${ctx.names.uniqueName})`,
-    dependsOn: [KEYS.exchangeOnline],
-    async read() {
+    dependsOn: [],
+    async read(run) {
+      // Exchange Online's role id (needed to diff the permissions) is read in parallel with the app itself and
+      // published under its own key for the consent resource.
+      const exoRead = readExchangeOnlinePrincipal(ctx.mailboxGraph).then((exo) => {
+        run.results.set(KEYS.exchangeOnline, exo);
+        return exo;
+      });
       if (o.appId) {
-        const app = await readApplicationByAppId(ctx.homeGraph, o.appId);
+        const [app] = await Promise.all([readApplicationByAppId(ctx.homeGraph, o.appId), exoRead]);
         return { appId: o.appId, app, external: !app };
       }
-      const app = await readApplicationByUniqueName(ctx.homeGraph, ctx.names.uniqueName);
+      const [app] = await Promise.all([readApplicationByUniqueName(ctx.homeGraph, ctx.names.uniqueName), exoRead]);
       return app ? { appId: app.appId, app, external: false } : undefined;
     },
     diff(current, run) {
@@ -129,7 +125,7 @@ export function applicationResource(ctx: TenantContext): Resource<AppState> {
         // A 204 (it existed after all: a crashed earlier run) may still lack something: bring it up to date.
         const rest = this.diff({ appId: app.appId, app, external: false }, run);
         if (rest.length > 0) return this.apply(run, rest, { appId: app.appId, app, external: false });
-        return { appId: app.appId, app, external: false };
+        return { appId: app.appId, app, external: false, createdNow: app.createdNow };
       }
       const patch: Parameters<typeof updateApplication>[2] = {};
       for (const c of changes) {
@@ -333,13 +329,16 @@ export function servicePrincipalResource(ctx: TenantContext): Resource<ServicePr
     dependsOn: [KEYS.application],
     async read(run) {
       const app = run.get<AppState>(KEYS.application);
-      return app ? readServicePrincipal(ctx.mailboxGraph, app.appId) : undefined;
+      // An app this run just created (201) has no service principal anywhere yet.
+      if (!app || app.createdNow) return undefined;
+      return readServicePrincipal(ctx.mailboxGraph, app.appId);
     },
     diff: (current) => (current ? [] : [{ action: 'create', what: 'enterprise application (service principal)' }]),
     async apply(run) {
       const app = run.get<AppState>(KEYS.application)!;
       try {
-        if (app.external) throw new ServicePrincipalNotAllowedError('an external app is installed by consent');
+        // An external (ISV) multitenant app is installed the same way when the operator may create service
+        // principals (Application.ReadWrite.All or an application administrator); otherwise by consent below.
         return await createServicePrincipal(ctx.mailboxGraph, app.appId);
       } catch (err) {
         if (
@@ -375,11 +374,12 @@ export function consentResource(ctx: TenantContext): Resource<ConsentState> {
   return {
     key: KEYS.consent,
     title: `Admin consent: SMTP.SendAsApp in ${ctx.options.tenant}`,
-    dependsOn: [KEYS.servicePrincipal, KEYS.exchangeOnline],
+    dependsOn: [KEYS.servicePrincipal],
     async read(run) {
-      const sp = run.get<ServicePrincipal>(KEYS.servicePrincipal);
+      const sp = run.get<ServicePrincipal & { createdNow?: boolean }>(KEYS.servicePrincipal);
       const exo = run.get<ExchangeOnlinePrincipal>(KEYS.exchangeOnline)!;
-      if (!sp) return undefined;
+      // A service principal this run just created (201) holds no assignment yet.
+      if (!sp || sp.createdNow) return undefined;
       const assignments = await readAppRoleAssignments(ctx.mailboxGraph, sp.id);
       const granted = assignments.some((a) => a.resourceId === exo.id && a.appRoleId === exo.smtpSendAsAppRoleId);
       return granted ? { granted } : undefined;

@@ -41,7 +41,9 @@ export function exchangeServicePrincipalResource(ctx: TenantContext): Resource<E
     dependsOn: [ENTRA.servicePrincipal],
     async read(run) {
       const app = run.get<AppState>(ENTRA.application);
-      return app ? readExchangeServicePrincipal(ctx.exchange, app.appId) : undefined;
+      // Exchange registrations are keyed by app id: a just-created app has none.
+      if (!app || app.createdNow) return undefined;
+      return readExchangeServicePrincipal(ctx.exchange, app.appId);
     },
     diff(current, run) {
       const sp = run.get<ServicePrincipal>(ENTRA.servicePrincipal);
@@ -92,7 +94,8 @@ export function mailboxAccessResource(ctx: TenantContext, mailbox: string): Reso
     dependsOn: [EXO_KEYS.servicePrincipal],
     async read(run) {
       const sp = run.get<ExchangeServicePrincipal>(EXO_KEYS.servicePrincipal);
-      if (!sp) return undefined;
+      // A registration this run just made (or re-made with the right object id) holds no permission yet.
+      if (!sp || run.changed.has(EXO_KEYS.servicePrincipal)) return undefined;
       const granted = sendAs
         ? await hasSendAs(ctx.exchange, mailbox, sp)
         : await hasFullAccess(ctx.exchange, mailbox, sp);
