@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { CLI, graphThroughput, rssMb, spawnEmulator, writeLargeSeed } from './emulator.js';
+import { measureProvisioning } from './provision.js';
 
 interface Row {
   name: string;

@@ -1,3 +1,4 @@
 export * from './cloud.js';
 export * from './operator.js';
 export * from './http.js';
+export * from './cached-credential.js';

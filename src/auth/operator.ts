@@ -68,17 +68,34 @@ export function signInOperator(o: SignInOptions): OperatorSignIn {
   mode ??= o.isTty ? 'interactive' : 'environment';
   switch (mode) {
     case 'interactive':
-      return { credential: new InteractiveBrowserCredential({ ...common, tenantId: o.tenant, redirectUri: 'http://localhost' }), mode, principal: 'user' };
+      return {
+        credential: new InteractiveBrowserCredential({
+          ...common,
+          tenantId: o.tenant,
+          redirectUri: 'http://localhost',
+        }),
+        mode,
+        principal: 'user',
+      };
     case 'device-code':
       return {
-        credential: new DeviceCodeCredential({ ...common, tenantId: o.tenant, userPromptCallback: (info) => o.prompt(info.message) }),
+        credential: new DeviceCodeCredential({
+          ...common,
+          tenantId: o.tenant,
+          userPromptCallback: (info) => o.prompt(info.message),
+        }),
         mode,
         principal: 'user',
       };
     case 'client-secret': {
       const clientId = need(env, 'AZURE_CLIENT_ID', mode);
       return {
-        credential: new ClientSecretCredential(env.AZURE_TENANT_ID ?? o.tenant, clientId, need(env, 'AZURE_CLIENT_SECRET', mode), common),
+        credential: new ClientSecretCredential(
+          env.AZURE_TENANT_ID ?? o.tenant,
+          clientId,
+          need(env, 'AZURE_CLIENT_SECRET', mode),
+          common,
+        ),
         mode,
         principal: clientId,
       };
@@ -86,7 +103,12 @@ export function signInOperator(o: SignInOptions): OperatorSignIn {
     case 'client-certificate': {
       const clientId = need(env, 'AZURE_CLIENT_ID', mode);
       return {
-        credential: new ClientCertificateCredential(env.AZURE_TENANT_ID ?? o.tenant, clientId, { certificatePath: need(env, 'AZURE_CLIENT_CERTIFICATE_PATH', mode) }, common),
+        credential: new ClientCertificateCredential(
+          env.AZURE_TENANT_ID ?? o.tenant,
+          clientId,
+          { certificatePath: need(env, 'AZURE_CLIENT_CERTIFICATE_PATH', mode) },
+          common,
+        ),
         mode,
         principal: clientId,
       };
@@ -99,14 +121,24 @@ export function signInOperator(o: SignInOptions): OperatorSignIn {
         );
       return { credential: new EnvironmentCredential(common), mode, principal: env.AZURE_CLIENT_ID };
     case 'azure-cli':
-      return { credential: new AzureCliCredential({ tenantId: o.tenant, additionallyAllowedTenants: ['*'] }), mode, principal: 'user' };
+      return {
+        credential: new AzureCliCredential({ tenantId: o.tenant, additionallyAllowedTenants: ['*'] }),
+        mode,
+        principal: 'user',
+      };
     case 'managed-identity':
       return {
-        credential: env.AZURE_CLIENT_ID ? new ManagedIdentityCredential(env.AZURE_CLIENT_ID, common) : new ManagedIdentityCredential(common),
+        credential: env.AZURE_CLIENT_ID
+          ? new ManagedIdentityCredential(env.AZURE_CLIENT_ID, common)
+          : new ManagedIdentityCredential(common),
         mode,
         principal: env.AZURE_CLIENT_ID ?? 'managed identity',
       };
     case 'workload-identity':
-      return { credential: new WorkloadIdentityCredential({ ...common, tenantId: env.AZURE_TENANT_ID ?? o.tenant }), mode, principal: env.AZURE_CLIENT_ID ?? 'workload identity' };
+      return {
+        credential: new WorkloadIdentityCredential({ ...common, tenantId: env.AZURE_TENANT_ID ?? o.tenant }),
+        mode,
+        principal: env.AZURE_CLIENT_ID ?? 'workload identity',
+      };
   }
 }

@@ -39,4 +39,6 @@ export interface TenantContext {
   newSecret?: { keyId: string; value: string; expires: string };
   /** A new certificate (private key + certificate PEM), for the verification; never logged. */
   newCertificate?: { pem: string };
+  /** The app's own token, fetched ahead for the proof. */
+  proofToken?: Promise<string | undefined>;
 }

@@ -2,10 +2,10 @@
  * Builds the TenantContext of a run: cloud profile, operator sign-in, tenant ids, Graph and Exchange clients,
  * the mailboxes (a group expanded), the credential sink and the names of what we create.
  */
-import { createDispatcher, resolveCloud, signInOperator, type CloudProfile } from '../auth/index.js';
+import { CachedCredential, createDispatcher, resolveCloud, signInOperator, type CloudProfile } from '../auth/index.js';
 import type { ProvisionOptions } from '../config/index.js';
 import { GraphApi, uniqueNameFor } from '../entra/index.js';
-import { groupMembers, RestExchangeBackend, type ExchangeBackend } from '../exchange/index.js';
+import { coalesceReads, groupMembers, RestExchangeBackend, type ExchangeBackend } from '../exchange/index.js';
 import { CredentialSink } from '../handoff/sink.js';
 import type { Agent } from 'undici';
 import type { TenantContext } from './context.js';
@@ -59,17 +59,33 @@ export async function prepareContext(
 ): Promise<TenantContext> {
   const profile = resolveCloud(options);
   const dispatcher = createDispatcher(profile);
+  const signIn = signInOperator({
+    auth: options.auth,
+    profile,
+    tenant: options.homeTenant ?? options.tenant,
+    isTty: p.isTty,
+    prompt: p.progress,
+  });
+  const credential = new CachedCredential(signIn.credential);
+  // The tenant ids are resolved while the operator's first tokens are fetched (both need the sign-in service).
+  const warmUp = (tenant: string): Promise<unknown> =>
+    Promise.all([
+      credential.getToken(profile.graphScope, { tenantId: tenant, abortSignal: p.signal }),
+      credential.getToken(profile.exchangeScope, { tenantId: tenant, abortSignal: p.signal }),
+    ]).catch(() => undefined); // failures surface, explained, at the first real call
   const [mailboxTenantId, homeTenantId] = await Promise.all([
     resolveTenantId(profile, dispatcher, options.tenant, p.signal),
     options.homeTenant && options.homeTenant !== options.tenant
       ? resolveTenantId(profile, dispatcher, options.homeTenant, p.signal)
       : Promise.resolve(undefined),
+    warmUp(options.tenant),
   ]);
+  credential.alias(options.tenant, mailboxTenantId);
+  if (options.homeTenant && homeTenantId) credential.alias(options.homeTenant, homeTenantId);
   const home = homeTenantId ?? mailboxTenantId;
-  const signIn = signInOperator({ auth: options.auth, profile, tenant: home, isTty: p.isTty, prompt: p.progress });
   const graphFor = (tenantId: string): GraphApi =>
     new GraphApi({
-      credential: signIn.credential,
+      credential,
       profile,
       tenant: tenantId,
       dispatcher,
@@ -82,7 +98,7 @@ export async function prepareContext(
   const base = {
     options,
     profile,
-    credential: signIn.credential,
+    credential,
     dispatcher,
     homeTenantId: home,
     mailboxTenantId,
@@ -98,17 +114,19 @@ export async function prepareContext(
     progress: p.progress,
     signal: p.signal,
   };
-  const exchange =
+  // Reads the resources issue together share requests ($batch) where the backend can.
+  const exchange = coalesceReads(
     p.exchangeFactory?.({ profile, tenantId: mailboxTenantId, ctx: base }) ??
-    new RestExchangeBackend({
-      credential: signIn.credential,
-      adminUrl: profile.exchangeAdminUrl,
-      scope: profile.exchangeScope,
-      tenantId: mailboxTenantId,
-      dispatcher,
-      signal: p.signal,
-      onRetry: (what, ms) => p.progress(`  retrying in ${Math.round(ms / 1000)} s: ${what}`),
-    });
+      new RestExchangeBackend({
+        credential,
+        adminUrl: profile.exchangeAdminUrl,
+        scope: profile.exchangeScope,
+        tenantId: mailboxTenantId,
+        dispatcher,
+        signal: p.signal,
+        onRetry: (what, ms) => p.progress(`  retrying in ${Math.round(ms / 1000)} s: ${what}`),
+      }),
+  );
   const mailboxes = [...options.mailboxes];
   if (options.group) {
     for (const m of await groupMembers(exchange, options.group)) if (!mailboxes.includes(m)) mailboxes.push(m);

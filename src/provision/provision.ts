@@ -6,7 +6,7 @@ import { groupDistinguishedName } from '../exchange/index.js';
 import type { ServicePrincipal } from '../entra/index.js';
 import type { TenantContext } from './context.js';
 import { explainError } from './errors.js';
-import { createRunState, type Resource } from './resource.js';
+import { createRunState, type Resource, type RunState } from './resource.js';
 import {
   KEYS,
   applicationResource,
@@ -25,13 +25,21 @@ import {
   smtpAuthResource,
   EXO_KEYS,
 } from './resources/exchange.js';
+import { delegatedConsentUrl, delegatedResources, redirectUrisResource } from './resources/delegated.js';
 import { runResources, type ResourceReport, type RunEvent } from './runner.js';
-import { skippedVerification, verifyDelivery, type AppCredential, type VerificationReport } from './verify.js';
+import {
+  appToken,
+  skippedVerification,
+  verifyDelivery,
+  type AppCredential,
+  type VerificationReport,
+} from './verify.js';
 import type { SmtpAuthState } from '../exchange/index.js';
 import { effectiveDisabled } from '../exchange/index.js';
 
 export async function buildResources(ctx: TenantContext): Promise<Resource[]> {
   const o = ctx.options;
+  if (o.flow === 'delegated') return delegatedResources(ctx);
   const list: Resource[] = [
     applicationResource(ctx) as Resource,
     servicePrincipalResource(ctx) as Resource,
@@ -39,6 +47,7 @@ export async function buildResources(ctx: TenantContext): Promise<Resource[]> {
     smtpAuthResource(ctx) as Resource,
   ];
   list.push(credentialResource(ctx) as Resource);
+  if ((o.redirectUris?.length ?? 0) > 0) list.push(redirectUrisResource(ctx) as Resource);
   if (o.mailboxAccess === 'rbac') {
     const dn = o.group ? await groupDistinguishedName(ctx.exchange, o.group) : undefined;
     list.push(
@@ -89,7 +98,8 @@ export async function runProvision(
 ): Promise<{ report: ProvisionReport; state: ReturnType<typeof createRunState> }> {
   const state = createRunState(ctx.signal);
   const resources = await buildResources(ctx);
-  const reports = await runResources(resources, { mode: r.mode, state, onEvent: r.onEvent, explain: explainError });
+  const onEvent = r.mode === 'apply' ? prefetchProofToken(ctx, state, r.onEvent) : r.onEvent;
+  const reports = await runResources(resources, { mode: r.mode, state, onEvent, explain: explainError });
   const app = state.get<AppState>(KEYS.application);
   const sp = state.get<ServicePrincipal>(KEYS.servicePrincipal);
   const cred = state.get<CredentialState>(KEYS.credential);
@@ -109,6 +119,10 @@ export async function runProvision(
   if (app?.external)
     notes.push(
       `app ${app.appId} is not registered in the home tenant (a vendor's app): only its consent and the Exchange side are managed here`,
+    );
+  if (ctx.options.flow === 'delegated' && app?.appId)
+    notes.push(
+      `delegated SMTP: each sending user (or an administrator for all: ${delegatedConsentUrl(ctx.profile.consentHost, ctx.mailboxTenantId, app.appId, ctx.options.redirectUris?.[0])}) consents to SMTP.Send at the first sign-in in the sending system; no Exchange mailbox permission is needed`,
     );
   if (cred?.heldElsewhere)
     notes.push(
@@ -154,6 +168,33 @@ export async function runProvision(
   return { report, state };
 }
 
+const DONE = new Set(['created', 'updated', 'unchanged']);
+
+/**
+ * Starts fetching the app's own token as soon as its credential and its permission (consent, or in rbac mode the
+ * service principal) are in place, so that the proof does not wait for it after the Exchange steps.
+ */
+function prefetchProofToken(ctx: TenantContext, state: RunState, next?: (e: RunEvent) => void): (e: RunEvent) => void {
+  const done = new Set<string>();
+  const needed = [KEYS.credential, ctx.options.mailboxAccess === 'rbac' ? KEYS.servicePrincipal : KEYS.consent];
+  return (e) => {
+    next?.(e);
+    if (e.type !== 'end' || !DONE.has(e.report.status)) return;
+    done.add(e.report.key);
+    if (ctx.proofToken || !needed.every((k) => done.has(k)) || ctx.options.verify === 'none') return;
+    const credential = credentialForProof(ctx);
+    const appId = state.get<AppState>(KEYS.application)?.appId;
+    if (!credential || !appId) return;
+    ctx.proofToken = appToken({
+      profile: ctx.profile,
+      tenantId: ctx.mailboxTenantId,
+      appId,
+      credential,
+      signal: ctx.signal,
+    }).catch(() => undefined);
+  };
+}
+
 /** The app credential this run can prove with: the new secret, or the one in the sink file. */
 export function credentialForProof(ctx: TenantContext): AppCredential | undefined {
   if (ctx.newSecret) return { type: 'secret', value: ctx.newSecret.value };
@@ -175,6 +216,8 @@ export function credentialForProof(ctx: TenantContext): AppCredential | undefine
 export async function proveDelivery(ctx: TenantContext, report: ProvisionReport): Promise<VerificationReport> {
   const o = ctx.options;
   if (o.verify === 'none') return skippedVerification('--verify none');
+  if (o.flow === 'delegated')
+    return skippedVerification('delegated SMTP: the login needs a user who signs in in the sending system');
   if (report.failed || report.waiting) return skippedVerification('not all resources are in place');
   const credential = credentialForProof(ctx);
   if (!report.application.appId) return skippedVerification('no application');
@@ -195,6 +238,7 @@ export async function proveDelivery(ctx: TenantContext, report: ProvisionReport)
     waitMs: o.wait.ms,
     progress: ctx.progress,
     signal: ctx.signal,
+    firstToken: ctx.proofToken,
   });
 }
 

@@ -24,6 +24,8 @@ export interface VerifyInput {
   signal: AbortSignal;
   /** First retry delay (tests shorten it). */
   initialDelayMs?: number;
+  /** A token fetched ahead (while Exchange was still being configured), used by the first attempt. */
+  firstToken?: Promise<string | undefined>;
 }
 
 export interface MailboxProof {
@@ -51,7 +53,9 @@ export function skippedVerification(reason: string): VerificationReport {
   return { status: 'skipped', reply: reason, timedOut: false, mailboxes: [], attempts: 0 };
 }
 
-async function appToken(v: VerifyInput): Promise<string> {
+export async function appToken(
+  v: Pick<VerifyInput, 'profile' | 'tenantId' | 'appId' | 'credential' | 'signal'>,
+): Promise<string> {
   // A new credential per attempt: a cached token would keep the roles of before the consent.
   const options = identityClientOptions(v.profile);
   const cred =
@@ -85,7 +89,8 @@ export async function verifyDelivery(v: VerifyInput): Promise<VerificationReport
 async function attempt(v: VerifyInput, n: number): Promise<VerificationReport> {
   let token: string;
   try {
-    token = await appToken(v);
+    const ahead = n === 1 ? await v.firstToken?.catch(() => undefined) : undefined;
+    token = ahead ?? (await appToken(v));
   } catch (err) {
     const message = (err as Error).message ?? String(err);
     const e = explainTokenError(message);
