@@ -337,7 +337,8 @@ export function buildWorld(seedInput: Seed | undefined): World {
     },
     meta: { createdAtMs: 0 },
     homeTenantId: home.id,
-    secrets: [{ keyId, hash: sha256Hex(clientSecret) }],
+    // Seeded: replicated long ago, like the rest of the default world.
+    secrets: [{ keyId, hash: sha256Hex(clientSecret), createdAtMs: 0 }],
   };
   const knobs: Knobs = { ...defaultKnobs(), ...(seed.knobs as Partial<Knobs> | undefined) };
   const seedsParsed = tenantSeeds.map((t) => tenantSeed.parse(t));

@@ -92,6 +92,11 @@ export interface PasswordSecret {
   keyId: string;
   /** sha256 of the secret text, hex. */
   hash: string;
+  /**
+   * When the secret was added (epoch ms), for replication: the token service does not know it for
+   * `knobs.replicationDelayMs` afterwards. Absent: the password credential's startDateTime stands in.
+   */
+  createdAtMs?: number;
 }
 
 export interface ApplicationRecord {
