@@ -4,12 +4,18 @@
  */
 import { CachedCredential, createDispatcher, resolveCloud, signInOperator, type CloudProfile } from '../auth/index.js';
 import type { ProvisionOptions } from '../config/index.js';
-import { GraphApi, uniqueNameFor } from '../entra/index.js';
-import { coalesceReads, groupMembers, RestExchangeBackend, type ExchangeBackend } from '../exchange/index.js';
+import { GraphApi, isSignInFailure, uniqueNameFor } from '../entra/index.js';
+import {
+  coalesceReads,
+  createPwshExchangeFactory,
+  groupMembers,
+  RestExchangeBackend,
+  type ExchangeBackend,
+} from '../exchange/index.js';
 import { CredentialSink } from '../handoff/sink.js';
 import type { Agent } from 'undici';
 import type { TenantContext } from './context.js';
-import { OperatorError } from './errors.js';
+import { OperatorError, operatorSignInError } from './errors.js';
 
 export interface PrepareOptions {
   isTty: boolean;
@@ -68,11 +74,15 @@ export async function prepareContext(
   });
   const credential = new CachedCredential(signIn.credential);
   // The tenant ids are resolved while the operator's first tokens are fetched (both need the sign-in service).
-  const warmUp = (tenant: string): Promise<unknown> =>
-    Promise.all([
-      credential.getToken(profile.graphScope, { tenantId: tenant, abortSignal: p.signal }),
-      credential.getToken(profile.exchangeScope, { tenantId: tenant, abortSignal: p.signal }),
-    ]).catch(() => undefined); // failures surface, explained, at the first real call
+  // A person signs in once (Graph first); the Exchange token then comes silently from the same sign-in.
+  const interactive = signIn.principal === 'user';
+  const warmUp = async (tenant: string): Promise<void> => {
+    const get = (scope: string) => credential.getToken(scope, { tenantId: tenant, abortSignal: p.signal });
+    if (interactive) {
+      await get(profile.graphScope);
+      await get(profile.exchangeScope);
+    } else await Promise.all([get(profile.graphScope), get(profile.exchangeScope)]);
+  };
   const [mailboxTenantId, homeTenantId] = await Promise.all([
     resolveTenantId(profile, dispatcher, options.tenant, p.signal),
     options.homeTenant && options.homeTenant !== options.tenant
@@ -114,9 +124,11 @@ export async function prepareContext(
     progress: p.progress,
     signal: p.signal,
   };
+  // --exchange pwsh: ExchangeOnlineManagement in one pwsh session for the run (rest stays the default).
+  const exchangeFactory = p.exchangeFactory ?? (options.exchange === 'pwsh' ? createPwshExchangeFactory() : undefined);
   // Reads the resources issue together share requests ($batch) where the backend can.
   const exchange = coalesceReads(
-    p.exchangeFactory?.({ profile, tenantId: mailboxTenantId, ctx: base }) ??
+    exchangeFactory?.({ profile, tenantId: mailboxTenantId, ctx: base }) ??
       new RestExchangeBackend({
         credential,
         adminUrl: profile.exchangeAdminUrl,
