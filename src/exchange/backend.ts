@@ -5,13 +5,7 @@
  */
 
 export type ExchangeErrorKind =
-  | 'not-found'
-  | 'already-exists'
-  | 'access-denied'
-  | 'throttled'
-  | 'transient'
-  | 'invalid-input'
-  | 'unknown';
+  'not-found' | 'already-exists' | 'access-denied' | 'throttled' | 'transient' | 'invalid-input' | 'unknown';
 
 /** A cmdlet failed. `exchangeMessage` is Exchange's own text (never holds a secret: parameters are not echoed). */
 export class ExchangeError extends Error {
@@ -28,11 +22,20 @@ export class ExchangeError extends Error {
 
 export type CmdletParameters = Record<string, string | number | boolean | null | string[]>;
 
+export interface ExchangeCall {
+  cmdlet: string;
+  parameters?: CmdletParameters;
+}
+
 export interface ExchangeBackend {
   readonly name: 'rest' | 'pwsh';
   invoke<T = Record<string, unknown>>(cmdlet: string, parameters?: CmdletParameters): Promise<T[]>;
-  /** Several independent reads in one round trip where the backend can (REST $batch); else one after another. */
-  invokeMany?(calls: Array<{ cmdlet: string; parameters?: CmdletParameters }>): Promise<Array<unknown[] | ExchangeError>>;
+  /**
+   * Several independent reads in one round trip where the backend can (REST $batch). Answers in the order of
+   * `calls`: each call's rows, or its ExchangeError (as `invoke` would have thrown it). Optional: `invokeAll` falls
+   * back to `invoke`, one call after another, for a backend without it.
+   */
+  invokeMany?(calls: ExchangeCall[]): Promise<Array<unknown[] | ExchangeError>>;
   /** Requests sent so far (for reports and benchmarks). */
   readonly requestCount: number;
   close(): Promise<void>;

@@ -3,6 +3,7 @@
  * access (FullAccess, SendAs, or an RBAC role over a management scope) and the SMTP AUTH settings.
  */
 import { ExchangeError, type ExchangeBackend } from './backend.js';
+import { invokeAllOrThrow } from './batching.js';
 
 export interface ExchangeServicePrincipal {
   Identity?: string;
@@ -19,7 +20,10 @@ function lower(v: unknown): string {
  * The Exchange registration of an app. `Get-ServicePrincipal` answers ALL principals for an unknown identity
  * (m365-facts fact 6), so the answer is filtered on AppId.
  */
-export async function readExchangeServicePrincipal(exo: ExchangeBackend, appId: string): Promise<ExchangeServicePrincipal | undefined> {
+export async function readExchangeServicePrincipal(
+  exo: ExchangeBackend,
+  appId: string,
+): Promise<ExchangeServicePrincipal | undefined> {
   try {
     const rows = await exo.invoke<ExchangeServicePrincipal>('Get-ServicePrincipal', { Identity: appId });
     return rows.find((r) => lower(r.AppId) === appId.toLowerCase());
@@ -69,13 +73,21 @@ function rights(v: string[] | string | undefined): string[] {
   return typeof v === 'string' ? v.split(/[\s,]+/) : [];
 }
 
-export async function hasFullAccess(exo: ExchangeBackend, mailbox: string, sp: ExchangeServicePrincipal): Promise<boolean> {
+export async function hasFullAccess(
+  exo: ExchangeBackend,
+  mailbox: string,
+  sp: ExchangeServicePrincipal,
+): Promise<boolean> {
   const rows = await exo.invoke<MailboxPermissionRow>('Get-MailboxPermission', { Identity: mailbox });
   const forms = trusteeForms(sp);
   return rows.some((r) => forms.has(lower(r.User)) && rights(r.AccessRights).includes('FullAccess') && r.Deny !== true);
 }
 
-export async function grantFullAccess(exo: ExchangeBackend, mailbox: string, sp: ExchangeServicePrincipal): Promise<void> {
+export async function grantFullAccess(
+  exo: ExchangeBackend,
+  mailbox: string,
+  sp: ExchangeServicePrincipal,
+): Promise<void> {
   try {
     await exo.invoke('Add-MailboxPermission', {
       Identity: mailbox,
@@ -99,12 +111,19 @@ interface RecipientPermissionRow {
 export async function hasSendAs(exo: ExchangeBackend, mailbox: string, sp: ExchangeServicePrincipal): Promise<boolean> {
   const rows = await exo.invoke<RecipientPermissionRow>('Get-RecipientPermission', { Identity: mailbox });
   const forms = trusteeForms(sp);
-  return rows.some((r) => forms.has(lower(r.Trustee)) && rights(r.AccessRights).includes('SendAs') && r.AccessControlType !== 'Deny');
+  return rows.some(
+    (r) => forms.has(lower(r.Trustee)) && rights(r.AccessRights).includes('SendAs') && r.AccessControlType !== 'Deny',
+  );
 }
 
 export async function grantSendAs(exo: ExchangeBackend, mailbox: string, sp: ExchangeServicePrincipal): Promise<void> {
   try {
-    await exo.invoke('Add-RecipientPermission', { Identity: mailbox, Trustee: sp.ObjectId, AccessRights: ['SendAs'], Confirm: false });
+    await exo.invoke('Add-RecipientPermission', {
+      Identity: mailbox,
+      Trustee: sp.ObjectId,
+      AccessRights: ['SendAs'],
+      Confirm: false,
+    });
   } catch (err) {
     if (err instanceof ExchangeError && err.kind === 'already-exists') return;
     throw err;
@@ -113,10 +132,13 @@ export async function grantSendAs(exo: ExchangeBackend, mailbox: string, sp: Exc
 
 /** Members' primary addresses of a mail-enabled group. */
 export async function groupMembers(exo: ExchangeBackend, group: string): Promise<string[]> {
-  const rows = await exo.invoke<{ PrimarySmtpAddress?: string; RecipientTypeDetails?: string }>('Get-DistributionGroupMember', {
-    Identity: group,
-    ResultSize: 'Unlimited',
-  });
+  const rows = await exo.invoke<{ PrimarySmtpAddress?: string; RecipientTypeDetails?: string }>(
+    'Get-DistributionGroupMember',
+    {
+      Identity: group,
+      ResultSize: 'Unlimited',
+    },
+  );
   return rows.map((r) => lower(r.PrimarySmtpAddress)).filter(Boolean);
 }
 
@@ -149,21 +171,27 @@ function tri(v: unknown): boolean | null {
   return null;
 }
 
+/** Organization and mailbox settings, read together (one `$batch` on the REST backend for up to 8 mailboxes). */
 export async function readSmtpAuth(exo: ExchangeBackend, mailboxes: string[]): Promise<SmtpAuthState> {
-  const [transport, org, ...cas] = await Promise.all([
-    exo.invoke<{ SmtpClientAuthenticationDisabled?: unknown }>('Get-TransportConfig'),
-    exo.invoke<{ OAuth2ClientProfileEnabled?: unknown }>('Get-OrganizationConfig'),
-    ...mailboxes.map((m) => exo.invoke<{ SmtpClientAuthenticationDisabled?: unknown }>('Get-CASMailbox', { Identity: m })),
-  ]);
-  const orgFlag = tri(org[0]?.OAuth2ClientProfileEnabled);
+  type Row = { SmtpClientAuthenticationDisabled?: unknown; OAuth2ClientProfileEnabled?: unknown };
+  const [transport, org, ...cas] = (await invokeAllOrThrow(exo, [
+    { cmdlet: 'Get-TransportConfig' },
+    { cmdlet: 'Get-OrganizationConfig' },
+    ...mailboxes.map((m) => ({ cmdlet: 'Get-CASMailbox', parameters: { Identity: m } })),
+  ])) as Row[][];
+  const orgFlag = tri(org?.[0]?.OAuth2ClientProfileEnabled);
   return {
-    organizationDisabled: tri(transport[0]?.SmtpClientAuthenticationDisabled) === true,
+    organizationDisabled: tri(transport?.[0]?.SmtpClientAuthenticationDisabled) === true,
     mailboxes: Object.fromEntries(mailboxes.map((m, i) => [m, tri(cas[i]?.[0]?.SmtpClientAuthenticationDisabled)])),
     oauth2ClientProfileEnabled: orgFlag === null ? undefined : orgFlag,
   };
 }
 
-export async function setMailboxSmtpAuth(exo: ExchangeBackend, mailbox: string, disabled: boolean | null): Promise<void> {
+export async function setMailboxSmtpAuth(
+  exo: ExchangeBackend,
+  mailbox: string,
+  disabled: boolean | null,
+): Promise<void> {
   await exo.invoke('Set-CASMailbox', { Identity: mailbox, SmtpClientAuthenticationDisabled: disabled });
 }
 
@@ -190,7 +218,12 @@ export async function readManagementScope(exo: ExchangeBackend, name: string): P
   }
 }
 
-export async function writeManagementScope(exo: ExchangeBackend, name: string, filter: string, exists: boolean): Promise<void> {
+export async function writeManagementScope(
+  exo: ExchangeBackend,
+  name: string,
+  filter: string,
+  exists: boolean,
+): Promise<void> {
   if (exists) await exo.invoke('Set-ManagementScope', { Identity: name, RecipientRestrictionFilter: filter });
   else await exo.invoke('New-ManagementScope', { Name: name, RecipientRestrictionFilter: filter });
 }
@@ -214,7 +247,12 @@ export async function readRoleAssignments(exo: ExchangeBackend, appId: string): 
 
 export async function assignSmtpRole(exo: ExchangeBackend, appId: string, scope: string, name: string): Promise<void> {
   try {
-    await exo.invoke('New-ManagementRoleAssignment', { Name: name, App: appId, Role: RBAC_SMTP_ROLE, CustomResourceScope: scope });
+    await exo.invoke('New-ManagementRoleAssignment', {
+      Name: name,
+      App: appId,
+      Role: RBAC_SMTP_ROLE,
+      CustomResourceScope: scope,
+    });
   } catch (err) {
     if (err instanceof ExchangeError && err.kind === 'already-exists') return;
     throw err;

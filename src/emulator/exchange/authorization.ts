@@ -20,6 +20,72 @@ export function exchangeServicePrincipal(tenant: TenantRecord, appId: string): E
   return tenant.exchange.servicePrincipals.find((s) => s.AppId.toLowerCase() === key);
 }
 
+/** The recipient properties the emulated OPATH subset understands (Exchange knows many more). */
+export const FILTERABLE_RECIPIENT_PROPERTIES = [
+  'MemberOfGroup',
+  'PrimarySmtpAddress',
+  'WindowsEmailAddress',
+  'Alias',
+  'UserPrincipalName',
+  'DisplayName',
+] as const;
+
+const CLAUSE_RE = /^\(?\s*(\w+)\s+-(eq|ne|like)\s+(['"])(.*)\3\s*\)?$/i;
+
+interface FilterClause {
+  text: string;
+  /** 0-based offset of the clause in the filter as given. */
+  offset: number;
+}
+
+/** Splits a filter into -or groups of -and clauses (the grammar both the evaluator and the checker use). */
+function splitFilter(filter: string): FilterClause[][] {
+  const lead = filter.length - filter.trimStart().length;
+  const trimmed = filter.trim();
+  const unwrapped = /^\((.*)\)$/s.exec(trimmed);
+  const text = unwrapped ? unwrapped[1]! : trimmed;
+  const base = lead + (unwrapped ? 1 : 0);
+  const groups: FilterClause[][] = [];
+  let cursor = 0;
+  for (const orPart of text.split(/\s+-or\s+/i)) {
+    const orOffset = text.indexOf(orPart, cursor);
+    cursor = orOffset + orPart.length;
+    const clauses: FilterClause[] = [];
+    let inner = 0;
+    for (const clause of orPart.split(/\s+-and\s+/i)) {
+      const at = orPart.indexOf(clause, inner);
+      inner = at + clause.length;
+      const pad = clause.length - clause.trimStart().length;
+      clauses.push({ text: clause.trim(), offset: base + orOffset + at + pad });
+    }
+    groups.push(clauses);
+  }
+  return groups;
+}
+
+export type RecipientFilterCheck =
+  | { ok: true }
+  | { ok: false; problem: 'syntax'; /** 1-based position of the clause that can't be parsed. */ position: number }
+  | { ok: false; problem: 'property'; property: string };
+
+/**
+ * Checks a recipient filter against the grammar `recipientFilterMatches` evaluates, so that the admin API refuses
+ * exactly the filters the SMTP decision could not evaluate.
+ */
+export function checkRecipientFilter(filter: string): RecipientFilterCheck {
+  if (filter.trim() === '') return { ok: false, problem: 'syntax', position: 1 };
+  for (const group of splitFilter(filter)) {
+    for (const clause of group) {
+      const m = CLAUSE_RE.exec(clause.text);
+      if (!m) return { ok: false, problem: 'syntax', position: clause.offset + 1 };
+      const prop = m[1]!;
+      if (!FILTERABLE_RECIPIENT_PROPERTIES.some((p) => p.toLowerCase() === prop.toLowerCase()))
+        return { ok: false, problem: 'property', property: prop };
+    }
+  }
+  return { ok: true };
+}
+
 /**
  * Evaluates a recipient filter (the OPATH subset Exchange management scopes use) against a mailbox user:
  * clauses `Property -eq|-ne|-like 'value'`, joined by -and / -or, optionally in parentheses.
@@ -27,13 +93,11 @@ export function exchangeServicePrincipal(tenant: TenantRecord, appId: string): E
  * Returns undefined when the filter cannot be parsed.
  */
 export function recipientFilterMatches(tenant: TenantRecord, filter: string, user: UserRecord): boolean | undefined {
-  const text = filter.trim().replace(/^\((.*)\)$/s, '$1');
-  const orParts = text.split(/\s+-or\s+/i);
   let any = false;
-  for (const orPart of orParts) {
+  for (const group of splitFilter(filter)) {
     let all = true;
-    for (const clause of orPart.split(/\s+-and\s+/i)) {
-      const m = /^\(?\s*(\w+)\s+-(eq|ne|like)\s+(['"])(.*)\3\s*\)?$/i.exec(clause.trim());
+    for (const clause of group) {
+      const m = CLAUSE_RE.exec(clause.text);
       if (!m) return undefined;
       const [, prop, op, , rawValue] = m as unknown as [string, string, string, string, string];
       const value = rawValue.toLowerCase();

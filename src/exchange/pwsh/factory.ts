@@ -1,0 +1,106 @@
+/**
+ * `--exchange pwsh`: builds the pwsh backend for a tenant run from the cloud profile and the operator's sign-in.
+ *
+ * By default the bridge connects with -AccessToken, a token the operator credential (@azure/identity) obtains for
+ * the cloud's Exchange scope, so the operator signs in once for Graph and Exchange. The module's own sign-ins are
+ * chosen with SENDASAPP_EXO_CONNECT:
+ *   certificate       -AppId (SENDASAPP_EXO_APP_ID or AZURE_CLIENT_ID) -CertificateFilePath (SENDASAPP_EXO_CERTIFICATE_PATH,
+ *                     a PFX) [-CertificatePassword (SENDASAPP_EXO_CERTIFICATE_PASSWORD)] -Organization
+ *   managed-identity  -ManagedIdentity -Organization [-ManagedIdentityAccountId (AZURE_CLIENT_ID)]
+ *   device            -Device [-UserPrincipalName (SENDASAPP_EXO_UPN)]
+ * SENDASAPP_EXO_DELEGATED_ORGANIZATION (a partner managing a customer) sends -DelegatedOrganization instead of
+ * -Organization. SENDASAPP_PWSH names the PowerShell executable (default `pwsh` on PATH).
+ */
+import type { TokenCredential } from '@azure/identity';
+import type { CloudProfile } from '../../auth/index.js';
+import { ConfigError } from '../../config/index.js';
+import { PwshExchangeBackend, type PwshBackendOptions, type PwshConnect } from './backend.js';
+
+/** What prepareContext hands an exchangeFactory (structurally; exchange/ does not import provision/). */
+export interface PwshFactoryInput {
+  profile: CloudProfile;
+  tenantId: string;
+  ctx: {
+    credential: TokenCredential;
+    progress: (line: string) => void;
+    signal: AbortSignal;
+  };
+}
+
+export interface PwshFactoryOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Overrides (tests: a stand-in executable, short timeouts). */
+  backend?: Partial<PwshBackendOptions>;
+}
+
+export const EXO_CONNECT_MODES = ['access-token', 'certificate', 'managed-identity', 'device'] as const;
+
+function need(env: NodeJS.ProcessEnv, name: string, mode: string): string {
+  const v = env[name];
+  if (!v) throw new ConfigError(name, `is required with SENDASAPP_EXO_CONNECT=${mode}`);
+  return v;
+}
+
+export function pwshConnectFor(input: PwshFactoryInput, env: NodeJS.ProcessEnv = process.env): PwshConnect {
+  const { profile, tenantId, ctx } = input;
+  const mode = (env.SENDASAPP_EXO_CONNECT || 'access-token').toLowerCase();
+  const delegated = env.SENDASAPP_EXO_DELEGATED_ORGANIZATION || undefined;
+  const common = {
+    exchangeEnvironmentName: profile.exchangeEnvironmentName,
+    // Only the emulator (or a hand-written endpoints file) needs an explicit endpoint; real clouds go by environment name.
+    ...(profile.name === 'emulator' ? { connectionUri: profile.exchangeAdminUrl } : {}),
+  };
+  switch (mode) {
+    case 'access-token':
+      return {
+        ...common,
+        mode: 'access-token',
+        organization: tenantId,
+        delegatedOrganization: delegated,
+        getToken: async () => {
+          const t = await ctx.credential.getToken(profile.exchangeScope, { tenantId, abortSignal: ctx.signal });
+          return { token: t?.token ?? '', expiresOnTimestamp: t?.expiresOnTimestamp };
+        },
+      };
+    case 'certificate':
+      return {
+        ...common,
+        mode: 'certificate',
+        appId: env.SENDASAPP_EXO_APP_ID || need(env, 'AZURE_CLIENT_ID', mode),
+        certificateFilePath: need(env, 'SENDASAPP_EXO_CERTIFICATE_PATH', mode),
+        certificatePassword: env.SENDASAPP_EXO_CERTIFICATE_PASSWORD || undefined,
+        organization: tenantId,
+      };
+    case 'managed-identity':
+      return {
+        ...common,
+        mode: 'managed-identity',
+        organization: tenantId,
+        managedIdentityAccountId: env.AZURE_CLIENT_ID || undefined,
+      };
+    case 'device':
+      return {
+        ...common,
+        mode: 'device',
+        userPrincipalName: env.SENDASAPP_EXO_UPN || undefined,
+        delegatedOrganization: delegated,
+      };
+    default:
+      throw new ConfigError('SENDASAPP_EXO_CONNECT', `must be one of ${EXO_CONNECT_MODES.join(', ')} (got "${mode}")`);
+  }
+}
+
+/** An exchangeFactory for prepareContext: one PwshExchangeBackend (one pwsh process) per tenant run. */
+export function createPwshExchangeFactory(o: PwshFactoryOptions = {}): (input: PwshFactoryInput) => PwshExchangeBackend {
+  const env = o.env ?? process.env;
+  return (input) =>
+    new PwshExchangeBackend({
+      connect: pwshConnectFor(input, env),
+      executable: env.SENDASAPP_PWSH || undefined,
+      signal: input.ctx.signal,
+      onOutput: (line) => input.ctx.progress(`  pwsh: ${line}`),
+      onRetry: (what, ms) =>
+        input.ctx.progress(ms > 0 ? `  retrying in ${Math.round(ms / 1000)} s: ${what}` : `  ${what}`),
+      ...o.backend,
+    });
+}
