@@ -15,7 +15,7 @@ import {
 } from '@microsoft/microsoft-graph-client';
 import type { TokenCredential } from '@azure/identity';
 import type { Agent } from 'undici';
-import type { CloudProfile } from '../auth/index.js';
+import { isSignInError, type CloudProfile } from '../auth/index.js';
 
 export interface GraphErrorBody {
   code: string;
@@ -238,17 +238,6 @@ export class GraphApi {
       }
     }
   }
-}
-
-/** The operator's sign-in failed (not the network): never retried, explained from its AADSTS code. */
-export function isSignInError(err: unknown): boolean {
-  const e = err as { name?: string; message?: string } | undefined;
-  return (
-    e?.name === 'AuthenticationError' ||
-    e?.name === 'CredentialUnavailableError' ||
-    e?.name === 'AuthenticationRequiredError' ||
-    /AADSTS\d+/.test(e?.message ?? '')
-  );
 }
 
 /** Whether an error is the directory not having replicated a just-created object yet. */

@@ -4,6 +4,7 @@
  * followed by re-POSTing the same body to `@odata.nextLink`. Independent calls can share one request through
  * `POST {exchangeAdminUrl}/{tenant}/$batch` (`invokeMany`).
  */
+import { isSignInError } from '../auth/sign-in-error.js';
 import type { TokenCredential } from '@azure/identity';
 import type { Agent } from 'undici';
 import {
@@ -206,7 +207,7 @@ export class RestExchangeBackend implements ExchangeBackend {
         r = await this.post(url, cmdlet, body);
       } catch (err) {
         if (this.o.signal?.aborted) throw this.o.signal.reason;
-        if (err instanceof ExchangeError) throw err;
+        if (err instanceof ExchangeError || isSignInError(err)) throw err;
         if (Date.now() + delay > deadline)
           throw new ExchangeError(cmdlet, 'transient', `no answer from Exchange: ${(err as Error).message}`);
         this.o.onRetry?.(`${cmdlet}: no answer (${(err as Error).message})`, delay);
@@ -299,6 +300,7 @@ export class RestExchangeBackend implements ExchangeBackend {
         );
       } catch (err) {
         if (this.o.signal?.aborted) throw this.o.signal.reason;
+        if (isSignInError(err)) throw err;
         if (err instanceof ExchangeError) {
           for (const i of pending) results[i] = err;
           return;

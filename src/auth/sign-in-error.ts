@@ -1,0 +1,10 @@
+/** The operator's sign-in failed (not the network): never retried, explained from its AADSTS code. */
+export function isSignInError(err: unknown): boolean {
+  const e = err as { name?: string; message?: string } | undefined;
+  return (
+    e?.name === 'AuthenticationError' ||
+    e?.name === 'CredentialUnavailableError' ||
+    e?.name === 'AuthenticationRequiredError' ||
+    /AADSTS\d+/.test(e?.message ?? '')
+  );
+}
