@@ -1,0 +1,162 @@
+/**
+ * Maps a Graph call (method + OData path) to its handler, and turns a GraphFailure into Graph's error body. Used for
+ * direct requests and for each item of a JSON batch.
+ */
+import type { Caller, EmulatorContext } from '../context.js';
+import {
+  addPasswordHandler,
+  deleteApplication,
+  getApplication,
+  listApplications,
+  patchApplication,
+  postApplication,
+  removePasswordHandler,
+} from './applications.js';
+import {
+  type AssignmentView,
+  deleteAssignment,
+  getAssignment,
+  listAssignments,
+  postAssignment,
+} from './appRoleAssignments.js';
+import type { GraphCall } from './call.js';
+import { getDomain, getOrganization, listDomains, listOrganization } from './directory.js';
+import { GraphFailure, type GraphResult, errorResult, methodNotAllowed, segmentNotFound } from './errors.js';
+import { type Key, type Segment, parseSegments } from './odata.js';
+import {
+  deleteServicePrincipal,
+  getServicePrincipal,
+  listServicePrincipals,
+  patchServicePrincipal,
+  postServicePrincipal,
+} from './servicePrincipals.js';
+
+export interface CallInit {
+  ctx: EmulatorContext;
+  caller: Caller;
+  method: string;
+  /** Path after `/v1.0`, still percent-encoded. */
+  rawPath: string;
+  query: URLSearchParams;
+  headers: Record<string, string>;
+  body: GraphCall['body'];
+  requestId: string;
+  clientRequestId: string;
+  baseUrl: string;
+}
+
+function actionName(s: Segment): string {
+  return s.name.startsWith('microsoft.graph.') ? s.name.slice('microsoft.graph.'.length) : s.name;
+}
+
+/** `set/{id}` or `set(key)`: the key of the addressed item and the segments after it. */
+function itemKey(head: Segment, rest: Segment[]): { key: Key | undefined; rest: Segment[] } {
+  if (head.key) return { key: head.key, rest };
+  const next = rest[0];
+  if (next && !next.key) return { key: { kind: 'id', value: next.name }, rest: rest.slice(1) };
+  if (next) throw segmentNotFound(next.raw);
+  return { key: undefined, rest };
+}
+
+function only(method: string, handlers: Record<string, () => GraphResult>): GraphResult {
+  const h = handlers[method];
+  if (!h) throw methodNotAllowed();
+  return h();
+}
+
+function applications(call: GraphCall, head: Segment, tail: Segment[]): GraphResult {
+  const { key, rest } = itemKey(head, tail);
+  if (!key) return only(call.method, { GET: () => listApplications(call), POST: () => postApplication(call) });
+  if (rest.length === 0)
+    return only(call.method, {
+      GET: () => getApplication(call, key),
+      PATCH: () => patchApplication(call, key),
+      DELETE: () => deleteApplication(call, key),
+    });
+  const action = rest[0]!;
+  if (rest.length === 1 && !action.key) {
+    const name = actionName(action);
+    if (name === 'addPassword') return only(call.method, { POST: () => addPasswordHandler(call, key) });
+    if (name === 'removePassword') return only(call.method, { POST: () => removePasswordHandler(call, key) });
+  }
+  throw segmentNotFound(action.raw);
+}
+
+function assignments(call: GraphCall, view: AssignmentView, key: Key, rest: Segment[]): GraphResult {
+  const nav = rest[0]!;
+  const after = rest.slice(1);
+  let id: string | undefined;
+  if (nav.key) {
+    if (nav.key.kind !== 'id' || after.length > 0) throw segmentNotFound(nav.raw);
+    id = nav.key.value;
+  } else if (after.length === 1 && !after[0]!.key) id = after[0]!.name;
+  else if (after.length > 0) throw segmentNotFound(after[0]!.raw);
+  if (id === undefined)
+    return only(call.method, {
+      GET: () => listAssignments(call, view, key),
+      POST: () => postAssignment(call, view, key),
+    });
+  const assignmentId = id;
+  return only(call.method, {
+    GET: () => getAssignment(call, view, key, assignmentId),
+    DELETE: () => deleteAssignment(call, view, key, assignmentId),
+  });
+}
+
+function servicePrincipals(call: GraphCall, head: Segment, tail: Segment[]): GraphResult {
+  const { key, rest } = itemKey(head, tail);
+  if (!key)
+    return only(call.method, { GET: () => listServicePrincipals(call), POST: () => postServicePrincipal(call) });
+  if (rest.length === 0)
+    return only(call.method, {
+      GET: () => getServicePrincipal(call, key),
+      PATCH: () => patchServicePrincipal(call, key),
+      DELETE: () => deleteServicePrincipal(call, key),
+    });
+  const nav = rest[0]!;
+  if (nav.name === 'appRoleAssignedTo' || nav.name === 'appRoleAssignments')
+    return assignments(call, nav.name, key, rest);
+  throw segmentNotFound(nav.raw);
+}
+
+function directory(
+  call: GraphCall,
+  head: Segment,
+  tail: Segment[],
+  list: (c: GraphCall) => GraphResult,
+  get: (c: GraphCall, k: Key) => GraphResult,
+): GraphResult {
+  const { key, rest } = itemKey(head, tail);
+  if (rest.length > 0) throw segmentNotFound(rest[0]!.raw);
+  if (!key) return only(call.method, { GET: () => list(call) });
+  return only(call.method, { GET: () => get(call, key) });
+}
+
+function dispatch(call: GraphCall): GraphResult {
+  const [head, ...tail] = call.segments;
+  if (!head) throw segmentNotFound('v1.0');
+  switch (head.name) {
+    case 'applications':
+      return applications(call, head, tail);
+    case 'servicePrincipals':
+      return servicePrincipals(call, head, tail);
+    case 'organization':
+      return directory(call, head, tail, listOrganization, getOrganization);
+    case 'domains':
+      return directory(call, head, tail, listDomains, getDomain);
+    default:
+      throw segmentNotFound(head.raw);
+  }
+}
+
+/** Runs one Graph call; every failure becomes Graph's error answer. */
+export function executeGraphCall(init: CallInit): GraphResult {
+  const ids = { requestId: init.requestId, clientRequestId: init.clientRequestId };
+  try {
+    const call: GraphCall = { ...init, segments: parseSegments(init.rawPath) };
+    return dispatch(call);
+  } catch (err) {
+    if (err instanceof GraphFailure) return errorResult(err, ids);
+    throw err;
+  }
+}
