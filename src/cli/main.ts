@@ -77,6 +77,22 @@ async function registerTenantCommands(): Promise<void> {
   await lazyOptions(apply);
   apply.action(withExit(async (f) => (await import('./provision-commands.js')).applyCommand(f)));
 
+  const handoff = program
+    .command('handoff')
+    .description(
+      'Read the tenant and print what the sending system needs (--target business-central, enaio-server, enaio-webclient, xeams, postfix, env, json), in the words of its setup screen.',
+    );
+  await lazyOptions(handoff);
+  handoff.action(withExit(async (f) => (await import('./handoff-command.js')).handoffCommand(f)));
+
+  const setup = program
+    .command('setup')
+    .description(
+      'The prompted setup for people: asks, shows the plan, applies, proves, hands off, and writes the config file for `apply -f`.',
+    );
+  await lazyOptions(setup);
+  setup.action(withExit(async (f) => (await import('./setup-command.js')).setupCommand(f)));
+
   const status = program
     .command('status')
     .description('Read-only report of every resource, drift against the configuration, and credential expiry.')
@@ -113,6 +129,15 @@ async function registerTenantCommands(): Promise<void> {
     )
     .addOption(new Option('--output <format>', 'text or json').choices(['text', 'json']).default('text'))
     .action(withExit(async (f) => (await import('./demo-command.js')).demoCommand(f)));
+
+  program
+    .command('doctor')
+    .description(
+      'Check this machine for --exchange pwsh (PowerShell 7.4+, ExchangeOnlineManagement) and print the install commands for what is missing.',
+    )
+    .option('--pwsh <path>', 'the PowerShell executable to check (default: SENDASAPP_PWSH, else pwsh on PATH)')
+    .addOption(new Option('--output <format>', 'text or json').choices(['text', 'json']).default('text'))
+    .action(withExit(async (f) => (await import('./doctor-command.js')).doctorCommand(f)));
 
   program
     .command('schema')

@@ -20,7 +20,7 @@ export interface CommandFlags extends Record<string, unknown> {
   detailedExitcode?: boolean;
 }
 
-function loadOptions(flags: CommandFlags, needMailboxes = true): ProvisionOptions & { tenant: string } {
+export function loadOptions(flags: CommandFlags, needMailboxes = true): ProvisionOptions & { tenant: string } {
   try {
     const o = resolveOptions({ flags, file: flags.file });
     requireTarget(o, needMailboxes);
@@ -46,7 +46,7 @@ function interruptible(): { signal: AbortSignal; dispose: () => void } {
   };
 }
 
-async function withContext<T>(
+export async function withContext<T>(
   options: ProvisionOptions & { tenant: string },
   mode: 'plan' | 'apply' | 'status',
   fn: (ctx: TenantContext) => Promise<T>,
@@ -162,12 +162,34 @@ export async function applyCommand(flags: CommandFlags): Promise<number> {
       }
     }
     for (const l of summary(report)) reporter.progress(l);
-    if (options.output === 'json') printJson(jsonReport(report, ctx, verification));
+    let handoff: Awaited<ReturnType<typeof renderApplyHandoff>> | undefined;
+    if (options.target && !report.failed) handoff = await renderApplyHandoff(ctx, report);
+    if (options.output === 'json')
+      printJson({
+        ...jsonReport(report, ctx, verification),
+        ...(handoff
+          ? {
+              handoff: {
+                target: handoff.target,
+                file: handoff.file ?? null,
+                ...(handoff.file ? {} : { content: handoff.content }),
+              },
+            }
+          : {}),
+      });
     if (report.failed) return ExitCode.failed;
     if (report.waiting) return ExitCode.proofNotPassed;
     if (verification?.status === 'failed') return ExitCode.proofNotPassed;
     return ExitCode.ok;
   });
+}
+
+/** `apply --target`: the hand-off of the sending system, from this run's report (no second read). */
+async function renderApplyHandoff(ctx: TenantContext, report: ProvisionReport) {
+  const { renderFor, emitHandoff } = await import('./handoff-command.js');
+  const out = renderFor(ctx, report);
+  emitHandoff(out, ctx.options, ctx.options.output === 'json');
+  return out;
 }
 
 export async function statusCommand(flags: CommandFlags): Promise<number> {

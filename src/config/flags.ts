@@ -30,6 +30,17 @@ export const AUTH_MODES = [
   'workload-identity',
 ] as const;
 
+/** The sending systems a hand-off can be rendered for (templates/handoff/<target>.tmpl). */
+export const HANDOFF_TARGETS = [
+  'business-central',
+  'enaio-server',
+  'enaio-webclient',
+  'xeams',
+  'postfix',
+  'env',
+  'json',
+] as const;
+
 export const OPTION_FLAGS: OptionFlag[] = [
   {
     key: 'tenant',
@@ -124,6 +135,21 @@ export const OPTION_FLAGS: OptionFlag[] = [
     defaultText: 'none',
   },
   {
+    key: 'flow',
+    flag: '--flow <flow>',
+    env: 'SENDASAPP_FLOW',
+    description:
+      'how the sending system gets its tokens: app (client credentials, SMTP.SendAsApp) or delegated (a user signs in, SMTP.Send)',
+    defaultText: 'app',
+  },
+  {
+    key: 'redirectUris',
+    flag: '--redirect-uri <uri>',
+    env: 'SENDASAPP_REDIRECT_URI',
+    description: "a Web redirect URI of the sending system's sign-in (--flow delegated; repeatable)",
+    list: true,
+  },
+  {
     key: 'verify',
     flag: '--verify <mode>',
     env: 'SENDASAPP_VERIFY',
@@ -142,6 +168,25 @@ export const OPTION_FLAGS: OptionFlag[] = [
     env: 'SENDASAPP_WAIT',
     description: 'how long to wait for propagation (consent, SMTP permission cache)',
     defaultText: '30m',
+  },
+  {
+    key: 'target',
+    flag: '--target <system>',
+    env: 'SENDASAPP_TARGET',
+    description: `render the hand-off for the sending system: ${HANDOFF_TARGETS.join(', ')}`,
+  },
+  {
+    key: 'handoffOut',
+    flag: '--out <file>',
+    env: 'SENDASAPP_HANDOFF_OUT',
+    description: 'write the hand-off to this file instead of stdout',
+  },
+  {
+    key: 'includeSecret',
+    flag: '--include-secret',
+    env: 'SENDASAPP_INCLUDE_SECRET',
+    description: "put the secret's value into the hand-off (the --out file is then created with mode 0600)",
+    boolean: true,
   },
   {
     key: 'auth',

@@ -6,7 +6,14 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from './errors.js';
-import { configFileSchema, DEFAULTS, OPTION_SPECS, type OptionSpec, type ProvisionOptions } from './options.js';
+import {
+  checkCombinations,
+  configFileSchema,
+  DEFAULTS,
+  OPTION_SPECS,
+  type OptionSpec,
+  type ProvisionOptions,
+} from './options.js';
 
 /** The attribute commander gives a flag: `--app-name <name>` → `appName`. */
 export function flagAttribute(spec: OptionSpec): string {
@@ -117,6 +124,7 @@ export function resolveOptions(sources: Sources): ProvisionOptions {
     throw new ConfigError('--certificate-file', 'goes with --credential certificate');
   if (o.endpoints && sources.flags.cloud !== undefined)
     throw new ConfigError('--cloud', 'cannot be combined with --endpoints (the endpoints file is the cloud profile)');
+  checkCombinations(o);
   return o;
 }
 

@@ -4,9 +4,10 @@
  */
 import { z } from 'zod';
 import { displayName, duration, guid, mailbox, tenantRef } from './primitives.js';
-import { AUTH_MODES, OPTION_FLAGS, type OptionFlag } from './flags.js';
+import { AUTH_MODES, HANDOFF_TARGETS, OPTION_FLAGS, type OptionFlag } from './flags.js';
+import { ConfigError } from './errors.js';
 
-export { AUTH_MODES };
+export { AUTH_MODES, HANDOFF_TARGETS };
 
 export interface OptionSpec extends OptionFlag {
   schema: z.ZodType;
@@ -21,6 +22,23 @@ export const VERIFY_MODES = ['none', 'auth', 'send'] as const;
 export const CLOUDS = ['global', 'usgov', 'usgov-dod', 'china'] as const;
 export const EXCHANGE_BACKENDS = ['rest', 'pwsh'] as const;
 export const OUTPUT_FORMATS = ['text', 'json'] as const;
+export const FLOWS = ['app', 'delegated'] as const;
+
+/** A Web redirect URI: https, or http only for localhost (Entra's rule for Web platform URIs). */
+const redirectUri = z
+  .string()
+  .trim()
+  .refine(
+    (s) => {
+      try {
+        const u = new URL(s);
+        return u.protocol === 'https:' || (u.protocol === 'http:' && /^(localhost|127\.0\.0\.1)$/i.test(u.hostname));
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must be an https URL (or http://localhost), such as https://bc.contoso.com/BC/OAuthLanding.htm' },
+  );
 
 function oneOf<T extends readonly [string, ...string[]]>(values: T) {
   return z.enum(values, { message: `must be one of ${values.join(', ')}` });
@@ -49,6 +67,11 @@ const SCHEMAS: Record<string, z.ZodType> = {
   endpoints: path,
   exchange: oneOf(EXCHANGE_BACKENDS),
   output: oneOf(OUTPUT_FORMATS),
+  flow: oneOf(FLOWS),
+  redirectUris: z.array(redirectUri),
+  target: oneOf(HANDOFF_TARGETS),
+  handoffOut: path,
+  includeSecret: z.boolean(),
 };
 
 export const OPTION_SPECS: OptionSpec[] = OPTION_FLAGS.map((f) => ({ ...f, schema: SCHEMAS[f.key]! }));
@@ -81,6 +104,12 @@ export interface ProvisionOptions {
   endpoints?: string;
   exchange: (typeof EXCHANGE_BACKENDS)[number];
   output: (typeof OUTPUT_FORMATS)[number];
+  /** How the sending system gets tokens (absent = app). */
+  flow?: (typeof FLOWS)[number];
+  redirectUris?: string[];
+  target?: (typeof HANDOFF_TARGETS)[number];
+  handoffOut?: string;
+  includeSecret?: boolean;
 }
 
 export const DEFAULTS = {
@@ -97,4 +126,36 @@ export const DEFAULTS = {
   cloud: 'global',
   exchange: 'rest',
   output: 'text',
+  flow: 'app',
+  redirectUris: [] as string[],
+  includeSecret: false,
 } as const;
+
+/** Sending systems that take only a client secret (Business Central: "We currently don't support certificate-based authentication"). */
+export const SECRET_ONLY_TARGETS: ReadonlyArray<(typeof HANDOFF_TARGETS)[number]> = [
+  'business-central',
+  'enaio-server',
+  'enaio-webclient',
+  'xeams',
+  'postfix',
+];
+
+/** Combinations of options that cannot work together; a ConfigError names the flag. */
+export function checkCombinations(o: ProvisionOptions): void {
+  const delegated = o.flow === 'delegated';
+  if (delegated && o.credential !== 'secret')
+    throw new ConfigError(
+      '--credential',
+      'must be secret with --flow delegated (the sending system redeems codes with it)',
+    );
+  if (delegated && o.appId)
+    throw new ConfigError(
+      '--app-id',
+      'cannot be combined with --flow delegated (the delegated app is registered here)',
+    );
+  if (o.target && o.credential === 'certificate' && SECRET_ONLY_TARGETS.includes(o.target))
+    throw new ConfigError(
+      '--credential',
+      `${o.target} cannot use a certificate${o.target === 'business-central' ? ' (Business Central: no certificate support)' : ''}; use --credential secret`,
+    );
+}

@@ -5,3 +5,5 @@ export * from './provision.js';
 export * from './resource.js';
 export * from './runner.js';
 export * from './verify.js';
+export { delegatedConsentUrl, DELEGATED_SMTP_SCOPES } from './resources/delegated.js';
+export { adminConsentUrl } from '../entra/index.js';

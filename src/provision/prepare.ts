@@ -4,7 +4,7 @@
  */
 import { CachedCredential, createDispatcher, resolveCloud, signInOperator, type CloudProfile } from '../auth/index.js';
 import type { ProvisionOptions } from '../config/index.js';
-import { GraphApi, isSignInFailure, uniqueNameFor } from '../entra/index.js';
+import { GraphApi, uniqueNameFor } from '../entra/index.js';
 import {
   coalesceReads,
   createPwshExchangeFactory,
@@ -15,7 +15,7 @@ import {
 import { CredentialSink } from '../handoff/sink.js';
 import type { Agent } from 'undici';
 import type { TenantContext } from './context.js';
-import { OperatorError, operatorSignInError } from './errors.js';
+import { OperatorError } from './errors.js';
 
 export interface PrepareOptions {
   isTty: boolean;

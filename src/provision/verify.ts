@@ -66,9 +66,19 @@ export async function appToken(
   return t.token;
 }
 
+/**
+ * First retry delay of the proof, in ms: 5 s, doubling up to 60 s. The environment variable
+ * SENDASAPP_RETRY_BASE_MS (100–60000) shortens it for tests and rehearsals against the emulator, whose permission
+ * cache lasts seconds instead of Exchange's 30 min to 2 h; production runs leave it unset.
+ */
+export function proofRetryBaseMs(env: NodeJS.ProcessEnv = process.env): number {
+  const v = Number(env.SENDASAPP_RETRY_BASE_MS);
+  return Number.isInteger(v) && v >= 100 && v <= 60_000 ? v : 5000;
+}
+
 export async function verifyDelivery(v: VerifyInput): Promise<VerificationReport> {
   const deadline = Date.now() + v.waitMs;
-  let delay = v.initialDelayMs ?? 5000;
+  let delay = v.initialDelayMs ?? proofRetryBaseMs();
   let attempts = 0;
   let last: VerificationReport | undefined;
   for (;;) {

@@ -177,6 +177,18 @@ function loadCertificateFile(file: string): { certificatePem: string; privateKey
   return { certificatePem: cert + '\n', privateKeyPem: key + '\n' };
 }
 
+/**
+ * TEST-ONLY crash point. With SENDASAPP_TEST_CRASH_AFTER=<step> (addPassword | addCertificate) the process kills
+ * itself (SIGKILL, as a crash or `kill -9` would) right after that step, before the credential reaches the sink:
+ * the one window no stderr line separates, used by test/e2e/crash-safety.test.ts to prove that the next run
+ * removes the orphan named by the sink's pending marker. Never set it outside tests.
+ */
+function crashPointForTests(step: 'addPassword' | 'addCertificate'): void {
+  if (process.env.SENDASAPP_TEST_CRASH_AFTER !== step) return;
+  process.kill(process.pid, 'SIGKILL');
+  process.exit(137); // not reached: SIGKILL cannot be caught
+}
+
 export function credentialResource(ctx: TenantContext): Resource<CredentialState> {
   const o = ctx.options;
   const kind = o.credential;
@@ -242,12 +254,18 @@ export function credentialResource(ctx: TenantContext): Resource<CredentialState
       return changes;
     },
     async apply(run, changes, current) {
-      const app = run.get<AppState>(KEYS.application)!.app!;
+      let app = run.get<AppState>(KEYS.application)!.app!;
       let result: CredentialState = current ?? { type: kind, sink: sinkName, heldElsewhere: false, orphanKeyIds: [] };
       const orphans = result.orphanKeyIds;
       if (orphans.length > 0) {
         if (kind === 'secret') for (const keyId of orphans) await removeSecret(ctx.homeGraph, app.id, keyId);
         else await removeCertificates(ctx.homeGraph, app, orphans);
+        // The upload below sends back the keys it is given (the PATCH replaces the set): not the removed ones.
+        app = {
+          ...app,
+          keyCredentials: app.keyCredentials.filter((k) => !orphans.includes(k.keyId)),
+          passwordCredentials: app.passwordCredentials.filter((p) => !orphans.includes(p.keyId)),
+        };
       }
       if (changes.some((c) => c.action === 'create')) {
         const displayName = credentialDisplayName(randomBytes(4).toString('hex'));
@@ -265,6 +283,7 @@ export function credentialResource(ctx: TenantContext): Resource<CredentialState
             displayName,
             new Date(Date.now() + o.secretLifetime.ms),
           );
+          crashPointForTests('addPassword');
           ctx.sink?.store(base, {
             type: 'secret',
             keyId: secret.keyId,
@@ -292,7 +311,9 @@ export function credentialResource(ctx: TenantContext): Resource<CredentialState
             : await makeSelfSignedCertificate(ctx.names.displayName, o.secretLifetime.ms);
           ctx.sink?.markPending(base, displayName);
           const uploaded = await addCertificate(ctx.homeGraph, app, material.certificatePem, displayName);
-          const fresh = await readApplicationByUniqueName(ctx.homeGraph, app.uniqueName ?? ctx.names.uniqueName);
+          crashPointForTests('addCertificate');
+          // By appId: an adopted app (--app-id) has no uniqueName of ours.
+          const fresh = await readApplicationByAppId(ctx.homeGraph, app.appId);
           const key =
             fresh?.keyCredentials.find((k) => k.displayName === displayName) ??
             fresh?.keyCredentials.find((k) => (k.customKeyIdentifier ?? '').toUpperCase() === uploaded.thumbprint);

@@ -118,6 +118,16 @@ export function scopeFilter(groupDn: string | undefined, mailboxes: string[]): s
   return mailboxes.map((m) => `PrimarySmtpAddress -eq '${m.replace(/'/g, "''")}'`).join(' -or ');
 }
 
+/** Filters compare as Exchange treats them: case, spacing and outer parentheses do not matter. */
+function sameFilter(a: string, b: string): boolean {
+  const norm = (f: string): string => {
+    let t = f.trim().replace(/\s+/g, ' ').toLowerCase();
+    while (/^\(.*\)$/.test(t)) t = t.slice(1, -1).trim();
+    return t;
+  };
+  return norm(a) === norm(b);
+}
+
 export function managementScopeResource(ctx: TenantContext, filter: string): Resource<{ filter: string }> {
   return {
     key: EXO_KEYS.scope,
@@ -125,11 +135,14 @@ export function managementScopeResource(ctx: TenantContext, filter: string): Res
     dependsOn: [],
     async read() {
       const s = await readManagementScope(ctx.exchange, ctx.names.scopeName);
-      return s ? { filter: s.RecipientRestrictionFilter } : undefined;
+      // Get-ManagementScope reports the filter as RecipientFilter (RecipientRestrictionFilter is only the name
+      // of the New-/Set-ManagementScope parameter).
+      const row = s as (typeof s & { RecipientFilter?: string | null }) | undefined;
+      return row ? { filter: row.RecipientFilter ?? row.RecipientRestrictionFilter ?? '' } : undefined;
     },
     diff(current) {
       if (!current) return [{ action: 'create', what: 'management scope', to: filter }];
-      return current.filter === filter
+      return sameFilter(current.filter, filter)
         ? []
         : [{ action: 'update', what: 'RecipientRestrictionFilter', from: current.filter, to: filter }];
     },

@@ -1,0 +1,161 @@
+/**
+ * `sendasapp handoff --target <system>`: reads the tenant (the same resources as `plan`, no write) and renders what
+ * the sending system needs, from templates/handoff/, to stdout or `--out FILE`. Also used at the end of
+ * `apply --target` and `setup`.
+ */
+import { ConfigError, type ProvisionOptions } from '../config/index.js';
+import {
+  HandoffError,
+  renderHandoff,
+  TARGETS,
+  writeHandoffFile,
+  type HandoffFacts,
+  type HandoffTarget,
+} from '../handoff/index.js';
+import {
+  adminConsentUrl,
+  delegatedConsentUrl,
+  runProvision,
+  type ProvisionReport,
+  type TenantContext,
+} from '../provision/index.js';
+import { CliError, ExitCode } from './exit-codes.js';
+import { printJson, stderrReporter } from './output.js';
+import { loadOptions, withContext, type CommandFlags } from './provision-commands.js';
+
+/** The facts of a hand-off, from a provisioning report (plan or apply) of this run. */
+export function handoffFacts(ctx: TenantContext, report: ProvisionReport): HandoffFacts {
+  const o = ctx.options;
+  const appId = report.application.appId;
+  if (!appId)
+    throw new CliError(
+      `the app is not registered yet in ${o.homeTenant ?? o.tenant}: run \`sendasapp apply\` with the same options first`,
+      ExitCode.failed,
+    );
+  const flow = o.flow ?? 'app';
+  const vendorApp = Boolean(o.appId) && !report.application.id;
+  // The admin-consent URL, when someone still has to consent: delegated SMTP (each user or an admin), or an app
+  // whose service principal or SMTP.SendAsApp grant is not in the mailbox tenant yet.
+  const consentPending = report.resources.some(
+    (r) =>
+      (r.key === 'entra.servicePrincipal' || r.key === 'entra.consent') &&
+      r.status !== 'unchanged' &&
+      r.status !== 'created',
+  );
+  const consent =
+    flow === 'delegated'
+      ? delegatedConsentUrl(ctx.profile.consentHost, report.tenant.id, appId, o.redirectUris?.[0])
+      : consentPending
+        ? adminConsentUrl(ctx.profile.consentHost, report.tenant.id, appId)
+        : undefined;
+  let secretValue: string | undefined;
+  if (o.includeSecret) {
+    if (vendorApp) throw new CliError("--include-secret: a vendor app's secret is the vendor's", ExitCode.badInput);
+    secretValue = ctx.newSecret?.value;
+    if (secretValue === undefined && ctx.sink) {
+      const held = ctx.sink.read()?.credential;
+      if (held?.type === 'secret' && (!report.credential?.keyId || held.keyId === report.credential.keyId))
+        secretValue = held.secret;
+    }
+    if (secretValue === undefined)
+      throw new CliError(
+        `--include-secret: no secret of this app is held${o.secretOut ? ` in ${o.secretOut}` : ''}; give the --secret-out file apply wrote`,
+        ExitCode.failed,
+      );
+  }
+  return {
+    flow,
+    tenantId: report.tenant.id,
+    tenantInput: o.tenant,
+    homeTenantId: report.homeTenant.id,
+    clientId: appId,
+    appName: report.application.displayName ?? o.appName,
+    vendorApp,
+    credential: report.credential
+      ? {
+          type: report.credential.type === 'certificate' ? 'certificate' : 'secret',
+          keyId: report.credential.keyId,
+          expires: report.credential.expires,
+        }
+      : undefined,
+    sinkFile: o.secretOut,
+    secretValue,
+    mailboxes: report.mailboxes,
+    group: o.group,
+    mailboxAccess: o.mailboxAccess,
+    redirectUris: o.redirectUris ?? [],
+    adminConsentUrl: consent,
+    smtpAuthBlocked: (report.smtpAuth?.mailboxes ?? []).filter((m) => m.effectiveDisabled).map((m) => m.mailbox),
+    pending: report.resources
+      .filter((r) => !['unchanged', 'created', 'updated'].includes(r.status))
+      .map((r) => `${r.key} (${r.status})`),
+    notes: report.notes.filter((n) => !/^SMTP AUTH is disabled/.test(n) && !/^delegated SMTP: each/.test(n)),
+  };
+}
+
+export interface HandoffOutput {
+  target: HandoffTarget;
+  file?: string;
+  content: string;
+}
+
+/** Renders the hand-off of `options.target` and writes it to `--out` (0600 with a secret) or returns it for stdout. */
+export function renderFor(ctx: TenantContext, report: ProvisionReport): HandoffOutput {
+  const o = ctx.options;
+  const target = o.target!;
+  if (o.includeSecret && !o.handoffOut)
+    throw new CliError(
+      '--include-secret needs --out FILE: the secret is written only to a file created with mode 0600',
+      ExitCode.badInput,
+    );
+  let content: string;
+  try {
+    content = renderHandoff(target, handoffFacts(ctx, report), ctx.profile);
+  } catch (err) {
+    if (err instanceof HandoffError) throw new CliError(err.message, ExitCode.badInput);
+    throw err;
+  }
+  if (o.handoffOut) {
+    writeHandoffFile(o.handoffOut, content, o.includeSecret === true);
+    return { target, file: o.handoffOut, content };
+  }
+  return { target, content };
+}
+
+/** Writes a rendered hand-off where it belongs (stdout unless --out) and says so on stderr. */
+export function emitHandoff(out: HandoffOutput, o: ProvisionOptions, json: boolean): void {
+  if (out.file)
+    process.stderr.write(
+      `Hand-off for ${TARGETS[out.target].label} written to ${out.file}${o.includeSecret ? ' (mode 0600, holds the secret)' : ''}.\n`,
+    );
+  else if (!json) process.stdout.write(out.content.endsWith('\n') ? out.content : `${out.content}\n`);
+}
+
+export async function handoffCommand(flags: CommandFlags): Promise<number> {
+  const options = loadOptions(flags);
+  if (!options.target)
+    throw new CliError(
+      new ConfigError('--target', `is required: one of ${Object.keys(TARGETS).join(', ')}`).message,
+      ExitCode.badInput,
+    );
+  return withContext(options, 'plan', async (ctx) => {
+    const reporter = stderrReporter('plan');
+    reporter.progress(
+      `Reading ${options.tenant} (${ctx.mailboxTenantId}) for the ${TARGETS[options.target!].label} hand-off…`,
+    );
+    const { report } = await runProvision(ctx, { mode: 'plan' });
+    const pending = report.resources.filter((r) => r.status !== 'unchanged');
+    for (const r of pending) reporter.progress(`  ! not in place: ${r.key} (${r.status})`);
+    const out = renderFor(ctx, report);
+    emitHandoff(out, options, options.output === 'json');
+    if (options.output === 'json')
+      printJson({
+        target: out.target,
+        file: out.file ?? null,
+        ...(out.file ? {} : { content: out.content }),
+        pending: pending.map((r) => r.key),
+      });
+    if (report.failed) return ExitCode.failed;
+    return ExitCode.ok;
+  });
+}
