@@ -4,7 +4,7 @@
  */
 import { X509Certificate, createHash } from 'node:crypto';
 import type { Application, KeyCredential } from './application.js';
-import { GraphApi } from './graph.js';
+import { GraphApi, isReplicationLag } from './graph.js';
 
 /** Display names of credentials this tool made start with this, so it recognises its own. */
 export const CREDENTIAL_PREFIX = 'sendasapp';
@@ -32,10 +32,16 @@ export async function addSecret(
 ): Promise<NewSecret> {
   // Not retried after a network failure: a repeat could leave a second secret behind. The crash-safety marker
   // in the sink lets the next run remove a secret whose answer was lost.
-  const res = await graph.request<{ keyId: string; secretText: string; endDateTime: string }>(
-    'POST',
-    `/applications/${appObjectId}/addPassword`,
-    { passwordCredential: { displayName, endDateTime: endDateTime.toISOString() } },
+  // A 404 right after the app was created is replication lag: nothing was added, so asking again is safe.
+  const res = await graph.untilReplicated(
+    'application (addPassword)',
+    () =>
+      graph.request<{ keyId: string; secretText: string; endDateTime: string }>(
+        'POST',
+        `/applications/${appObjectId}/addPassword`,
+        { passwordCredential: { displayName, endDateTime: endDateTime.toISOString() } },
+      ),
+    isReplicationLag,
   );
   const body = res.body;
   if (!body?.secretText || !body.keyId) throw new Error('addPassword answered without a secret');
@@ -83,11 +89,16 @@ export async function addCertificate(
     startDateTime: new Date(cert.validFrom).toISOString(),
     endDateTime: new Date(cert.validTo).toISOString(),
   };
-  await graph.request(
-    'PATCH',
-    `/applications/${app.id}`,
-    { keyCredentials: [...keep.filter((k) => k.key), newKey] },
-    { idempotent: true },
+  await graph.untilReplicated(
+    'application (keyCredentials)',
+    () =>
+      graph.request(
+        'PATCH',
+        `/applications/${app.id}`,
+        { keyCredentials: [...keep.filter((k) => k.key), newKey] },
+        { idempotent: true },
+      ),
+    isReplicationLag,
   );
   return { thumbprint, endDateTime: newKey.endDateTime };
 }

@@ -154,7 +154,7 @@ export class GraphApi {
     } catch (err) {
       if (this.o.signal?.aborted) throw this.o.signal.reason;
       // The operator's token could not be had: Graph was never asked, and retrying will not help.
-      if (isSignInFailure(err)) throw err;
+      if (isSignInError(err)) throw err;
       throw new GraphNetworkError(method, path, err);
     }
     const text = res.status === 204 ? '' : await res.text();
@@ -249,11 +249,4 @@ export function isReplicationLag(err: unknown): boolean {
     err.status === 400 &&
     /not a valid reference|does not reference a valid application object|does not exist/i.test(err.graphMessage)
   );
-}
-
-/** A failure to get a token (wrong or expired credential, app not consented): an AADSTS error from Entra. */
-export function isSignInFailure(err: unknown): boolean {
-  const e = err as { name?: string; message?: string } | undefined;
-  if (e?.name === 'AuthenticationError' || e?.name === 'CredentialUnavailableError') return true;
-  return /AADSTS\d{4,}/.test(e?.message ?? String(err));
 }

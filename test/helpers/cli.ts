@@ -21,6 +21,8 @@ export interface CliOptions {
   env?: Record<string, string | undefined>;
   /** Kill the process (SIGKILL) as soon as stderr contains this text. */
   killWhen?: RegExp;
+  /** Called with all of stderr so far whenever more arrives (to act while the CLI waits, e.g. open a URL). */
+  onStderr?: (stderrSoFar: string) => void;
   timeoutMs?: number;
 }
 
@@ -40,6 +42,7 @@ export function runCli(args: string[], o: CliOptions = {}): Promise<CliResult> {
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
       if (o.killWhen?.test(stderr)) child.kill('SIGKILL');
+      o.onStderr?.(stderr);
     });
     child.on('error', reject);
     child.on('close', (code, signal) => {

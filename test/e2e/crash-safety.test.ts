@@ -1,0 +1,175 @@
+/**
+ * End to end, crash safety: apply is killed (SIGKILL) after a given step — as a crash, an OOM kill or a cancelled
+ * pipeline would — and run again. The second run must converge with no duplicate application, service principal,
+ * assignment, Exchange registration or mailbox permission, and no orphaned secret or certificate: the app's
+ * credentials are exactly the one the sink holds.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
+import type { CliOptions, CliResult } from '../helpers/cli.js';
+import { CONTOSO, Runs, SMTP_SEND_AS_APP, expectNoLeaks, footprint, sinkSecrets, userId } from '../helpers/e2e.js';
+
+const SCANNER = `scanner@${CONTOSO}`;
+const AP = `ap@${CONTOSO}`;
+
+describe('crash safety: SIGKILL after a step, then rerun', () => {
+  let emu: TestEmulator;
+  let dir: string;
+  const runs = new Runs();
+  const sinks: string[] = [];
+  const slug = (name: string): string => name.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+  const sinkFor = (name: string): string => path.join(dir, `${slug(name)}.json`);
+  const args = (name: string, extra: string[] = []): string[] => {
+    sinks.push(sinkFor(name));
+    return [
+      'apply',
+      '--endpoints',
+      emu.endpointsFile,
+      '--tenant',
+      CONTOSO,
+      '--mailbox',
+      SCANNER,
+      '--mailbox',
+      AP,
+      '--app-name',
+      name,
+      '--enable-smtp-auth',
+      'mailbox',
+      '--secret-out',
+      sinkFor(name),
+      '--wait',
+      '30s',
+      '--yes',
+      '--output',
+      'json',
+      ...extra,
+    ];
+  };
+
+  /** Runs apply until it is killed, then again; returns both runs. */
+  async function crashThenRerun(
+    name: string,
+    crash: CliOptions,
+    extra: string[] = [],
+  ): Promise<{ killed: CliResult; rerun: CliResult }> {
+    const killed = await runs.run(args(name, extra), crash);
+    const rerun = await runs.run(args(name, extra));
+    return { killed, rerun };
+  }
+
+  /** The app's objects in contoso are each there once, and its credentials are exactly the sink's one. */
+  async function expectConverged(name: string, rerun: CliResult, kind: 'secret' | 'certificate' = 'secret') {
+    expect(rerun.code, rerun.stderr).toBe(0);
+    const out = rerun.json<Record<string, any>>();
+    expect(out.verification.status).toBe('passed');
+    const t = await emu.control.tenant(CONTOSO);
+    const apps = t.applications.filter((a: any) => a.uniqueName === `sendasapp-${slug(name)}`);
+    expect(apps).toHaveLength(1);
+    const app = apps[0];
+    const f = footprint(t, app.appId);
+    expect(f.servicePrincipals).toHaveLength(1);
+    expect(f.assignments.filter((a: any) => a.appRoleId === SMTP_SEND_AS_APP)).toHaveLength(1);
+    expect(f.assignments).toHaveLength(1);
+    expect(f.exchangeServicePrincipals).toHaveLength(1);
+    expect(f.exchangeServicePrincipals[0].ObjectId).toBe(f.servicePrincipals[0].id);
+    for (const m of [SCANNER, AP])
+      expect(f.mailboxPermissions.filter((p: any) => p.mailboxUserId === userId(t, m))).toHaveLength(1);
+    const sink = JSON.parse(readFileSync(sinkFor(name), 'utf8'));
+    expect(sink.pending).toBeNull();
+    const held = kind === 'secret' ? app.passwordCredentials : app.keyCredentials;
+    expect(held.map((c: any) => c.keyId)).toEqual([sink.credential.keyId]);
+    const other = kind === 'secret' ? app.keyCredentials : app.passwordCredentials;
+    expect(other).toEqual([]);
+    return { app, sink };
+  }
+
+  beforeAll(async () => {
+    emu = await startTestEmulator();
+    dir = mkdtempSync(path.join(tmpdir(), 'sendasapp-e2e-crash-'));
+  });
+  afterAll(async () => emu?.close());
+
+  it('killed right after "Client secret … created": the rerun keeps that secret and completes the rest', async () => {
+    const name = 'Crash After Secret';
+    const { killed, rerun } = await crashThenRerun(name, { killWhen: /Client secret .*: created/ });
+    expect(killed.signal).toBe('SIGKILL');
+    const before = JSON.parse(readFileSync(sinkFor(name), 'utf8'));
+    const { sink } = await expectConverged(name, rerun);
+    expect(sink.credential.keyId).toBe(before.credential.keyId);
+  });
+
+  it('killed right after "Service principal … created": the rerun converges without a second one', async () => {
+    const name = 'Crash After SP';
+    const { killed, rerun } = await crashThenRerun(name, { killWhen: /Service principal in .*: created/ });
+    expect(killed.signal).toBe('SIGKILL');
+    await expectConverged(name, rerun);
+  });
+
+  it('killed mid-Exchange (after the first FullAccess): the rerun grants only what is missing', async () => {
+    const name = 'Crash Mid Exchange';
+    const { killed, rerun } = await crashThenRerun(name, { killWhen: /FullAccess on \S+: created/ });
+    expect(killed.signal).toBe('SIGKILL');
+    await expectConverged(name, rerun);
+    const out = rerun.json<Record<string, any>>();
+    const statuses = Object.fromEntries(out.resources.map((r: any) => [r.key, r.status]));
+    // At least one mailbox was granted before the kill, so the rerun left it as it was.
+    expect([statuses[`exchange.mailboxAccess:${SCANNER}`], statuses[`exchange.mailboxAccess:${AP}`]]).toContain(
+      'unchanged',
+    );
+  });
+
+  it('killed between addPassword and the sink write: the rerun removes the orphan named by the pending marker', async () => {
+    const name = 'Crash Before Sink';
+    const killed = await runs.run(args(name), { env: { SENDASAPP_TEST_CRASH_AFTER: 'addPassword' } });
+    expect(killed.signal).toBe('SIGKILL');
+    // The crash left a secret in Entra that no file holds, and the marker that names it.
+    const marker = JSON.parse(readFileSync(sinkFor(name), 'utf8'));
+    expect(marker.credential).toBeNull();
+    expect(marker.pending.displayName).toMatch(/^sendasapp /);
+    const t = await emu.control.tenant(CONTOSO);
+    const app = t.applications.find((a: any) => a.uniqueName === `sendasapp-${slug(name)}`);
+    expect(app.passwordCredentials.map((p: any) => p.displayName)).toEqual([marker.pending.displayName]);
+    const orphan = app.passwordCredentials[0].keyId;
+
+    const rerun = await runs.run(args(name));
+    expect(rerun.stderr).toContain(`delete secret ${orphan} left by an interrupted run`);
+    const { sink } = await expectConverged(name, rerun);
+    expect(sink.credential.keyId).not.toBe(orphan);
+    const removals = (await emu.control.log()).filter((e) => e.path.endsWith('/removePassword'));
+    expect(removals.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('killed between the certificate upload and the sink write: the rerun removes the orphaned certificate', async () => {
+    const name = 'Crash Before Cert Sink';
+    const extra = ['--credential', 'certificate'];
+    const killed = await runs.run(args(name, extra), { env: { SENDASAPP_TEST_CRASH_AFTER: 'addCertificate' } });
+    expect(killed.signal).toBe('SIGKILL');
+    const marker = JSON.parse(readFileSync(sinkFor(name), 'utf8'));
+    expect(marker.credential).toBeNull();
+    const t = await emu.control.tenant(CONTOSO);
+    const app = t.applications.find((a: any) => a.uniqueName === `sendasapp-${slug(name)}`);
+    expect(app.keyCredentials.map((k: any) => k.displayName)).toEqual([marker.pending.displayName]);
+    const orphan = app.keyCredentials[0].keyId;
+
+    const rerun = await runs.run(args(name, extra));
+    const { sink } = await expectConverged(name, rerun, 'certificate');
+    expect(sink.credential.keyId).not.toBe(orphan);
+  });
+
+  it('a third run after each recovery changes nothing', async () => {
+    await emu.control.clearLog();
+    const again = await runs.run(args('Crash Before Sink'));
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.json<Record<string, any>>().changed).toBe(false);
+    expect((await emu.control.log()).filter((e) => e.write && e.service !== 'smtp')).toEqual([]);
+  });
+
+  it('never prints a secret, a private key or a token', async () => {
+    const secrets = [...new Set(sinks)].filter((f) => existsSync(f)).flatMap((f) => sinkSecrets(f));
+    expect(secrets.length).toBeGreaterThanOrEqual(5);
+    await expectNoLeaks(emu, runs.outputs, secrets);
+  });
+});

@@ -1,0 +1,125 @@
+/**
+ * End to end with every realism knob of the emulator on at once: directory replication delay, Exchange's
+ * permission cache, throttling of every 7th Graph and Exchange call (429 + Retry-After), one injected Graph 503
+ * and one Exchange 503, and some latency. apply must still converge, create each object once, and show that it
+ * waited for the permission cache (535 5.7.3 retried).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
+import type { CliResult } from '../helpers/cli.js';
+import { CONTOSO, Runs, SMTP_SEND_AS_APP, expectNoLeaks, footprint, sinkSecrets } from '../helpers/e2e.js';
+
+const SCANNER = `scanner@${CONTOSO}`;
+const AP = `ap@${CONTOSO}`;
+/** The proof's first retry after 1 s instead of 5 s (the emulator's permission cache lasts seconds). */
+const FAST_RETRY = { SENDASAPP_RETRY_BASE_MS: '1000' };
+
+describe('realism knobs all on: replication, permission cache, throttling, 503s, latency', () => {
+  let emu: TestEmulator;
+  let dir: string;
+  let first: CliResult;
+  let wallMs: number;
+  const runs = new Runs();
+  const secretFile = (): string => path.join(dir, 'secret.json');
+  const args = (): string[] => [
+    'apply',
+    '--endpoints',
+    emu.endpointsFile,
+    '--tenant',
+    CONTOSO,
+    '--mailbox',
+    SCANNER,
+    '--mailbox',
+    AP,
+    '--app-name',
+    'Realistic Sender',
+    '--enable-smtp-auth',
+    'mailbox',
+    '--secret-out',
+    secretFile(),
+    '--wait',
+    '2m',
+    '--yes',
+    '--output',
+    'json',
+  ];
+
+  beforeAll(async () => {
+    emu = await startTestEmulator();
+    dir = mkdtempSync(path.join(tmpdir(), 'sendasapp-e2e-realism-'));
+    await emu.control.setKnobs({
+      latency: { token: 5, graph: 5, exchange: 8, smtp: 3 },
+      replicationDelayMs: 1500,
+      // Exchange's cache lasts 30 min to 2 h; here a few seconds, longer than apply needs after the FullAccess
+      // grant (about 3 s with the replication waits), so that the proof meets 535 5.7.3 and must retry.
+      permissionCacheSeconds: 6,
+      throttle: { every: 7, retryAfterSeconds: 1, services: ['graph', 'exchange'] },
+      faults: [
+        { service: 'graph', call: 3, kind: '503' },
+        { service: 'exchange', call: 2, kind: '503' },
+      ],
+    });
+    await emu.control.clearLog();
+    const started = Date.now();
+    first = await runs.run(args(), { timeoutMs: 150_000, env: FAST_RETRY });
+    wallMs = Date.now() - started;
+  }, 170_000);
+  afterAll(async () => emu?.close());
+
+  it('converges: exit 0 and the proof passes', () => {
+    expect(first.code, first.stderr).toBe(0);
+    const out = first.json<Record<string, any>>();
+    expect(out.verification.status).toBe('passed');
+    expect(out.resources.every((r: any) => ['created', 'updated', 'unchanged'].includes(r.status))).toBe(true);
+  });
+
+  it('met every knob on the way: 429s, a Graph 503 and an Exchange 503 were answered and retried', async () => {
+    const log = await emu.control.log();
+    const graph = log.filter((e) => e.service === 'graph');
+    const exchange = log.filter((e) => e.service === 'exchange');
+    expect(graph.some((e) => e.status === 429)).toBe(true);
+    expect(exchange.some((e) => e.status === 429)).toBe(true);
+    expect(graph.some((e) => e.status === 503)).toBe(true);
+    expect(exchange.some((e) => e.status === 503)).toBe(true);
+  });
+
+  it('retried 535 5.7.3 visibly while the permission cache caught up', () => {
+    expect(first.stderr).toMatch(/not yet: .*535 5\.7\.3.*retrying in \d+ s/);
+    const out = first.json<Record<string, any>>();
+    expect(out.verification.attempts).toBeGreaterThan(1);
+  });
+
+  it('made one application, one service principal, one assignment, one secret, one Exchange SP, one FullAccess each', async () => {
+    const out = first.json<Record<string, any>>();
+    const t = await emu.control.tenant(CONTOSO);
+    const apps = t.applications.filter((a: any) => a.uniqueName === 'sendasapp-realistic-sender');
+    expect(apps).toHaveLength(1);
+    expect(apps[0].passwordCredentials).toHaveLength(1);
+    const sink = JSON.parse(readFileSync(secretFile(), 'utf8'));
+    expect(apps[0].passwordCredentials[0].keyId).toBe(sink.credential.keyId);
+    const f = footprint(t, out.application.appId);
+    expect(f.servicePrincipals).toHaveLength(1);
+    expect(f.assignments.filter((a: any) => a.appRoleId === SMTP_SEND_AS_APP)).toHaveLength(1);
+    expect(f.exchangeServicePrincipals).toHaveLength(1);
+    expect(f.mailboxPermissions).toHaveLength(2);
+  });
+
+  it('kept wall time reasonable', () => {
+    expect(wallMs).toBeLessThan(60_000);
+  });
+
+  it('a rerun under the same knobs changes nothing', async () => {
+    await emu.control.clearLog();
+    const again = await runs.run(args(), { timeoutMs: 100_000, env: FAST_RETRY });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.json<Record<string, any>>().changed).toBe(false);
+    expect((await emu.control.log()).filter((e) => e.write && e.service !== 'smtp')).toEqual([]);
+  }, 110_000);
+
+  it('never prints the secret or a token', async () => {
+    await expectNoLeaks(emu, runs.outputs, sinkSecrets(secretFile()));
+  });
+});

@@ -1,0 +1,125 @@
+/**
+ * Shared bits of the end-to-end scenarios: the default world's names, a run recorder that keeps every stdout and
+ * stderr for the leak scan, the leak scan itself, and changes to the operator's permissions in a tenant.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { expect } from 'vitest';
+import { GRAPH_APP_ROLES, EXCHANGE_APP_ROLES } from '../../src/emulator/seed.js';
+import { newGuid } from '../../src/emulator/state.js';
+import type { TestEmulator } from './emulator.js';
+import { runCli, type CliOptions, type CliResult } from './cli.js';
+
+export const CONTOSO = 'contoso.onmicrosoft.com';
+export const FABRIKAM = 'fabrikam.onmicrosoft.com';
+export const EXO_APP_ID = '00000002-0000-0ff1-ce00-000000000000';
+export const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
+export const SMTP_SEND_AS_APP = '7146a1f0-8703-45b3-9eae-527a64c00995';
+
+export const mailbox = (alias: string, domain: string): string => `${alias}@${domain}`;
+
+/** A JWT (header.payload.): what must never show in any output. */
+export const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\./;
+
+/** Runs the CLI and keeps its stdout and stderr for the leak scan at the end of a file. */
+export class Runs {
+  readonly outputs: string[] = [];
+
+  async run(args: string[], o: CliOptions = {}): Promise<CliResult> {
+    const r = await runCli(args, o);
+    this.outputs.push(r.stdout, r.stderr);
+    return r;
+  }
+}
+
+/** The secret material a sink file holds (secret value, private key), for the leak scan. */
+export function sinkSecrets(file: string): string[] {
+  if (!existsSync(file)) return [];
+  const sink = JSON.parse(readFileSync(file, 'utf8')) as {
+    credential: { type: string; secret?: string; privateKeyPem?: string } | null;
+  };
+  const c = sink.credential;
+  if (!c) return [];
+  if (c.type === 'secret' && c.secret) return [c.secret];
+  if (c.privateKeyPem) return [pemBody(c.privateKeyPem)];
+  return [];
+}
+
+/** The base64 body of a PEM block (a line of it is enough to recognise a leak). */
+export function pemBody(pem: string): string {
+  const lines = pem.split(/\r?\n/).filter((l) => l && !l.startsWith('-----'));
+  return lines.slice(0, 2).join('');
+}
+
+/**
+ * Asserts that no output and no entry of the emulator's request log carries a secret, a private key or a JWT.
+ * `secrets` are the values that must not appear (client secrets, PEM bodies, the operator secret).
+ */
+export async function expectNoLeaks(emu: TestEmulator, outputs: string[], secrets: string[]): Promise<void> {
+  const log = JSON.stringify(await emu.control.log());
+  const all = [...outputs, log];
+  const values = [...new Set([...secrets, emu.endpoints.operator.clientSecret])].filter((s) => s.length >= 8);
+  expect(values.length).toBeGreaterThan(0);
+  for (const text of all) {
+    for (const v of values) expect(text.includes(v), `a secret value appears in: ${text.slice(0, 200)}`).toBe(false);
+    for (const v of values.filter((x) => x.length > 40))
+      // A PEM line or a secret split across lines would still be a leak: look for a 40-character piece too.
+      expect(text.includes(v.slice(0, 40))).toBe(false);
+    expect(text).not.toMatch(JWT_PATTERN);
+    expect(text).not.toMatch(/-----BEGIN (?:RSA |EC )?PRIVATE KEY-----/);
+  }
+}
+
+/**
+ * Gives the operator app exactly these app roles in a tenant (Graph and Exchange Online), as an admin who
+ * revoked consent would leave it. Role names are those of seed.ts GRAPH_APP_ROLES / EXCHANGE_APP_ROLES.
+ */
+export function setOperatorRoles(emu: TestEmulator, tenant: string, roles: string[]): void {
+  const t = emu.store.findTenant(tenant);
+  if (!t) throw new Error(`no tenant ${tenant}`);
+  const opAppId = emu.store.world.operator.clientId;
+  const op = t.servicePrincipals.find((s) => s.entity.appId === opAppId);
+  if (!op) throw new Error(`the operator has no service principal in ${tenant}`);
+  t.appRoleAssignments = t.appRoleAssignments.filter((a) => a.entity.principalId !== op.entity.id);
+  for (const name of roles) {
+    const graphRole = GRAPH_APP_ROLES.find(([, v]) => v === name);
+    const exoRole = EXCHANGE_APP_ROLES.find(([, v]) => v === name);
+    const roleId = (graphRole ?? exoRole)?.[0];
+    if (!roleId) throw new Error(`unknown role ${name}`);
+    const resource = t.servicePrincipals.find((s) => s.entity.appId === (graphRole ? GRAPH_APP_ID : EXO_APP_ID))!;
+    t.appRoleAssignments.push({
+      entity: {
+        id: newGuid(),
+        appRoleId: roleId,
+        principalId: op.entity.id,
+        principalType: 'ServicePrincipal',
+        principalDisplayName: op.entity.displayName,
+        resourceId: resource.entity.id,
+        resourceDisplayName: resource.entity.displayName,
+        createdDateTime: new Date().toISOString(),
+        deletedDateTime: null,
+      },
+      meta: { createdAtMs: 0 },
+    });
+  }
+  emu.store.changed();
+}
+
+/** Objects of the app in a tenant dump, by appId: for counting what a run left behind. */
+export function footprint(t: any, appId: string) {
+  const sps = t.servicePrincipals.filter((s: any) => s.appId === appId);
+  const spIds = new Set(sps.map((s: { id: string }) => s.id));
+  return {
+    applications: t.applications.filter((a: any) => a.appId === appId),
+    servicePrincipals: sps,
+    assignments: t.appRoleAssignments.filter((a: any) => spIds.has(a.principalId)),
+    exchangeServicePrincipals: t.exchange.servicePrincipals.filter((s: any) => s.AppId === appId),
+    mailboxPermissions: t.exchange.mailboxPermissions.filter((p: any) => spIds.has(p.trustee.id)),
+  };
+}
+
+/** A user's id by mailbox address in a tenant dump. */
+export function userId(t: any, address: string): string {
+  const u = t.users.find((x: any) => x.mail === address);
+  if (!u) throw new Error(`no user ${address}`);
+  return u.id as string;
+}
