@@ -189,7 +189,12 @@ export class PwshExchangeBackend implements ExchangeBackend {
         await this.refreshToken(proc, name);
         const id = this.nextId++;
         this.stats.requests += 1;
-        answer = await proc.request(id, encodeLine({ id, cmdlet: name, parameters }), this.timeoutFor(name), this.o.signal);
+        answer = await proc.request(
+          id,
+          encodeLine({ id, cmdlet: name, parameters }),
+          this.timeoutFor(name),
+          this.o.signal,
+        );
       } catch (err) {
         if (err instanceof BridgeFailure) {
           await this.recover(err, name);
@@ -244,7 +249,9 @@ export class PwshExchangeBackend implements ExchangeBackend {
       stderr: 'pipe',
       buffer: false,
       reject: false,
-      cleanup: true,
+      // Not execa's cleanup: its signal-exit hook re-raises SIGINT when it thinks it is the last listener, which
+      // would kill sendasapp on Ctrl-C before the run can report what it changed. BridgeProcess kills on exit.
+      cleanup: false,
       windowsHide: true,
       extendEnv: true,
       env: { POWERSHELL_TELEMETRY_OPTOUT: '1', POWERSHELL_UPDATECHECK: 'Off', ...this.o.env },
@@ -262,7 +269,11 @@ export class PwshExchangeBackend implements ExchangeBackend {
       case 'access-token': {
         const t = await c.getToken();
         if (!t?.token)
-          throw new ExchangeError('Connect-ExchangeOnline', 'access-denied', 'the operator credential returned no Exchange token');
+          throw new ExchangeError(
+            'Connect-ExchangeOnline',
+            'access-denied',
+            'the operator credential returned no Exchange token',
+          );
         this.redactor.add(t.token);
         this.tokenExpires = t.expiresOnTimestamp;
         p.AccessToken = t.token;

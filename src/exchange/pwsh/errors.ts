@@ -11,7 +11,8 @@ import type { ExchangeErrorKind } from '../backend.js';
 import type { BridgeErrorInfo } from './protocol.js';
 
 /** Errors the bridge raises itself, before any cmdlet runs. */
-const BRIDGE_INPUT = /^(CmdletNotAllowed|InvalidParameterName|InvalidParameterValue|ReservedParameter|BadRequest|NotConnected)\b/;
+const BRIDGE_INPUT =
+  /^(CmdletNotAllowed|InvalidParameterName|InvalidParameterValue|ReservedParameter|BadRequest|NotConnected)\b/;
 
 export function classifyBridgeError(e: BridgeErrorInfo): ExchangeErrorKind {
   const category = e.category ?? '';

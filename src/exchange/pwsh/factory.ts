@@ -91,7 +91,9 @@ export function pwshConnectFor(input: PwshFactoryInput, env: NodeJS.ProcessEnv =
 }
 
 /** An exchangeFactory for prepareContext: one PwshExchangeBackend (one pwsh process) per tenant run. */
-export function createPwshExchangeFactory(o: PwshFactoryOptions = {}): (input: PwshFactoryInput) => PwshExchangeBackend {
+export function createPwshExchangeFactory(
+  o: PwshFactoryOptions = {},
+): (input: PwshFactoryInput) => PwshExchangeBackend {
   const env = o.env ?? process.env;
   return (input) =>
     new PwshExchangeBackend({

@@ -16,7 +16,15 @@ import {
 
 export interface PwshProbe {
   ready: boolean;
-  pwsh: { executable: string; found: boolean; version?: string; edition?: string; os?: string; ok: boolean; required: string };
+  pwsh: {
+    executable: string;
+    found: boolean;
+    version?: string;
+    edition?: string;
+    os?: string;
+    ok: boolean;
+    required: string;
+  };
   module: {
     found: boolean;
     installed: Array<{ version: string; path?: string; needsPwsh: string }>;
@@ -89,7 +97,10 @@ export async function probePwsh(o: ProbeOptions = {}): Promise<PwshProbe> {
     .filter((m): m is { version: string; path?: string } => typeof m.version === 'string')
     .map((m) => ({ version: m.version, path: m.path, needsPwsh: pwshNeededFor(m.version) }))
     .sort((a, b) => compareVersions(b.version, a.version));
-  const selected = selectModule(version, installed.map((m) => m.version));
+  const selected = selectModule(
+    version,
+    installed.map((m) => m.version),
+  );
   if (installed.length === 0) problems.push('the ExchangeOnlineManagement module is not installed');
   else if (!selected)
     problems.push(

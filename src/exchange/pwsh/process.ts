@@ -71,10 +71,17 @@ export class BridgeProcess {
       if (this.stderrTail.length > STDERR_TAIL) this.stderrTail.shift();
       if (clean.trim()) this.onOutput(clean, 'stderr');
     });
-    this.exited = child.then(
-      (r) => this.onExit(r as unknown as Record<string, unknown>),
-      (err: unknown) => this.onExit(err as Record<string, unknown>),
-    );
+    // If sendasapp exits without close() (an uncaught error, process.exit), the bridge must not outlive it.
+    const onParentExit = (): void => {
+      if (!this.exit) child.kill('SIGKILL');
+    };
+    process.once('exit', onParentExit);
+    this.exited = child
+      .then(
+        (r) => this.onExit(r as unknown as Record<string, unknown>),
+        (err: unknown) => this.onExit(err as Record<string, unknown>),
+      )
+      .finally(() => process.off('exit', onParentExit));
   }
 
   get pid(): number | undefined {

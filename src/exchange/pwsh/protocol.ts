@@ -80,10 +80,8 @@ export interface ResponseMessage {
 /** One protocol line: JSON with every non-ASCII character escaped, and a newline. */
 export function encodeLine(message: unknown): string {
   return (
-    JSON.stringify(message).replace(
-      /[\u007f-\uffff]/g,
-      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-    ) + '\n'
+    JSON.stringify(message).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) +
+    '\n'
   );
 }
 

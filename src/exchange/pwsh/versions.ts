@@ -13,8 +13,14 @@ export const LAST_MODULE_FOR_PWSH_74 = '3.9.2';
 
 /** Compares dotted versions numerically ('7.10' > '7.9'); a pre-release suffix is ignored. */
 export function compareVersions(a: string, b: string): number {
-  const pa = a.split(/[-+]/)[0]!.split('.').map((n) => Number.parseInt(n, 10) || 0);
-  const pb = b.split(/[-+]/)[0]!.split('.').map((n) => Number.parseInt(n, 10) || 0);
+  const pa = a
+    .split(/[-+]/)[0]!
+    .split('.')
+    .map((n) => Number.parseInt(n, 10) || 0);
+  const pb = b
+    .split(/[-+]/)[0]!
+    .split('.')
+    .map((n) => Number.parseInt(n, 10) || 0);
   for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
     const d = (pa[i] ?? 0) - (pb[i] ?? 0);
     if (d !== 0) return d < 0 ? -1 : 1;

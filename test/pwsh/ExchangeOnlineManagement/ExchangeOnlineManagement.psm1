@@ -1,0 +1,581 @@
+# TEST DOUBLE of ExchangeOnlineManagement (see the .psd1). Connect-ExchangeOnline, Disconnect-ExchangeOnline and the
+# cmdlets sendasapp uses, with their real parameter names. Where the real type is an Exchange type that does not exist
+# outside the module (MailboxIdParameter, Unlimited, MultiValuedProperty, RecipientAccessRight[] …), the parameter is a
+# [string] / [string[]] / [object] with the real valid values; .NET types (Boolean, SwitchParameter, SecureString,
+# X509Certificate2, String[]) are the real ones.
+#
+# Each cmdlet forwards its bound parameters to the emulator:
+#   POST {ConnectionUri}/{Organization}/InvokeCommand  {"CmdletInput":{"CmdletName","Parameters"}}  (pages followed)
+# and turns the emulator's error bodies into PowerShell errors shaped like the real module's:
+#   CategoryInfo  ObjectNotFound: (…) [Get-Mailbox], ManagementObjectNotFoundException
+#   message       Ex6F9304|Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException|The operation couldn't …
+#
+# Test hooks (environment):
+#   SENDASAPP_TEST_EXO_LOG        a file: one JSON line per connect / invoke / disconnect (never a token)
+#   SENDASAPP_TEST_EXO_STATE      a directory for one-shot fault markers
+#   SENDASAPP_TEST_EXO_CRASH_ON   a cmdlet name: the first call ends the process (exit 70)
+#   SENDASAPP_TEST_EXO_HANG_ON    a cmdlet name: the first call never returns
+# Only -AccessToken connections are supported, and -ConnectionUri is required (the emulator's .../adminapi/beta).
+
+Set-StrictMode -Version 1.0
+
+$script:Connection = $null
+
+$script:CommonParameters = @(
+    'Verbose', 'Debug', 'ErrorAction', 'WarningAction', 'InformationAction', 'ProgressAction', 'ErrorVariable',
+    'WarningVariable', 'InformationVariable', 'OutVariable', 'OutBuffer', 'PipelineVariable', 'WhatIf', 'Confirm'
+)
+
+function Write-TestLog {
+    param([string] $EventName, [System.Collections.IDictionary] $Data)
+    $path = $env:SENDASAPP_TEST_EXO_LOG
+    if ([string]::IsNullOrEmpty($path)) { return }
+    $entry = [ordered]@{ event = $EventName; pid = $PID }
+    if ($null -ne $Data) { foreach ($key in $Data.Keys) { $entry[$key] = $Data[$key] } }
+    $line = ConvertTo-Json -InputObject $entry -Depth 8 -Compress -EscapeHandling EscapeNonAscii
+    [System.IO.File]::AppendAllText($path, $line + [Environment]::NewLine)
+}
+
+# A one-shot fault: true the first time (across processes) the named cmdlet is called.
+function Test-Fault {
+    param([string] $Variable, [string] $CmdletName)
+    $target = [Environment]::GetEnvironmentVariable($Variable)
+    if ([string]::IsNullOrEmpty($target) -or $target -ne $CmdletName) { return $false }
+    $dir = $env:SENDASAPP_TEST_EXO_STATE
+    if ([string]::IsNullOrEmpty($dir)) { return $true }
+    $marker = [System.IO.Path]::Combine($dir, "$Variable.done")
+    if ([System.IO.File]::Exists($marker)) { return $false }
+    [System.IO.File]::WriteAllText($marker, 'x')
+    return $true
+}
+
+function Test-Loopback {
+    param([string] $Uri)
+    $hostName = ([uri] $Uri).Host
+    return ($hostName -eq '127.0.0.1' -or $hostName -eq 'localhost' -or $hostName -eq '::1' -or $hostName -eq '[::1]')
+}
+
+function Get-ErrorCategory {
+    param([string] $ShortType, [int] $Status)
+    switch -Regex ($ShortType) {
+        '^CommandNotFoundException$' { return [System.Management.Automation.ErrorCategory]::ObjectNotFound }
+        'NotFound' { return [System.Management.Automation.ErrorCategory]::ObjectNotFound }
+        'AlreadyExists' { return [System.Management.Automation.ErrorCategory]::ResourceExists }
+        'AccessDenied' { return [System.Management.Automation.ErrorCategory]::PermissionDenied }
+        'InvalidOAuthToken' { return [System.Management.Automation.ErrorCategory]::AuthenticationError }
+        'ResourceUnhealthy' { return [System.Management.Automation.ErrorCategory]::LimitsExceeded }
+        'ServerUnavailable' { return [System.Management.Automation.ErrorCategory]::ConnectionError }
+        'Parameter|Argument|Format' { return [System.Management.Automation.ErrorCategory]::InvalidArgument }
+        'InvalidOperation|Ambiguous' { return [System.Management.Automation.ErrorCategory]::InvalidOperation }
+    }
+    if ($Status -eq 401) { return [System.Management.Automation.ErrorCategory]::AuthenticationError }
+    if ($Status -eq 403) { return [System.Management.Automation.ErrorCategory]::PermissionDenied }
+    if ($Status -eq 429) { return [System.Management.Automation.ErrorCategory]::LimitsExceeded }
+    if ($Status -ge 500) { return [System.Management.Automation.ErrorCategory]::ConnectionError }
+    return [System.Management.Automation.ErrorCategory]::NotSpecified
+}
+
+# The emulator's error body as the module's error record.
+function Write-ExchangeError {
+    param([System.Management.Automation.PSCmdlet] $Caller, [string] $CmdletName, [int] $Status, $Body, [string] $Target)
+    $errorObject = $null
+    if ($null -ne $Body -and $null -ne $Body.PSObject.Properties['error']) { $errorObject = $Body.error }
+    $detail = $null
+    $type = ''
+    $text = "HTTP $Status"
+    if ($null -ne $errorObject) {
+        if ($null -ne $errorObject.PSObject.Properties['details'] -and @($errorObject.details).Count -gt 0) {
+            $detail = [string] @($errorObject.details)[0].message
+        }
+        $inner = $null
+        if ($null -ne $errorObject.PSObject.Properties['innererror']) { $inner = $errorObject.innererror }
+        if ($null -ne $inner -and $null -ne $inner.PSObject.Properties['internalexception']) {
+            $type = [string] $inner.internalexception.type
+            $text = [string] $inner.internalexception.message
+        } elseif ($null -ne $errorObject.PSObject.Properties['message']) {
+            $text = [string] $errorObject.message
+        }
+    }
+    $short = if ($type) { ($type -split '\.')[-1] } else { "Http$Status" }
+    $message = if ($detail) { $detail } elseif ($type) { "|$type|$text" } else { $text }
+    $category = Get-ErrorCategory -ShortType $short -Status $Status
+    $errorId = "[Server=EMULATOR,RequestId=$([guid]::NewGuid()),TimeStamp=$([DateTime]::UtcNow.ToString('o'))] [FailureCategory=Cmdlet-$short] $CmdletName"
+    $exception = [System.InvalidOperationException]::new($message)
+    $record = [System.Management.Automation.ErrorRecord]::new($exception, $errorId, $category, $Target)
+    $record.CategoryInfo.Reason = $short
+    $Caller.WriteError($record)
+}
+
+function Invoke-EmulatorCmdlet {
+    param(
+        [System.Management.Automation.PSCmdlet] $Caller,
+        [string] $CmdletName,
+        [System.Collections.IDictionary] $BoundParameters
+    )
+    if ($null -eq $script:Connection) {
+        $exception = [System.InvalidOperationException]::new('You must call the Connect-ExchangeOnline cmdlet before calling any other cmdlets.')
+        $Caller.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($exception, 'NotConnected', 'InvalidOperation', $null))
+    }
+    if ($script:Connection.CommandName.Count -gt 0 -and -not ($script:Connection.CommandName -contains $CmdletName)) {
+        $exception = [System.Management.Automation.CommandNotFoundException]::new("The term '$CmdletName' is not recognized as a name of a cmdlet, function, script file, or executable program.")
+        $Caller.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($exception, 'CommandNotFoundException', 'ObjectNotFound', $CmdletName))
+    }
+    $parameters = [ordered]@{}
+    foreach ($key in $BoundParameters.Keys) {
+        if ($script:CommonParameters -contains $key) { continue }
+        $value = $BoundParameters[$key]
+        if ($value -is [System.Management.Automation.SwitchParameter]) { $value = $value.IsPresent }
+        $parameters[$key] = $value
+    }
+    Write-TestLog -EventName 'invoke' -Data ([ordered]@{ cmdlet = $CmdletName; parameters = $parameters })
+    if (Test-Fault -Variable 'SENDASAPP_TEST_EXO_CRASH_ON' -CmdletName $CmdletName) { [Environment]::Exit(70) }
+    if (Test-Fault -Variable 'SENDASAPP_TEST_EXO_HANG_ON' -CmdletName $CmdletName) { Start-Sleep -Seconds 3600 }
+
+    $body = ConvertTo-Json -InputObject @{ CmdletInput = @{ CmdletName = $CmdletName; Parameters = $parameters } } -Depth 8 -Compress
+    $tenant = $script:Connection.Organization
+    $headers = @{
+        Authorization         = 'Bearer ' + $script:Connection.Token
+        Accept                = 'application/json'
+        Prefer                = 'odata.maxpagesize=1000'
+        'X-CmdletName'        = $CmdletName
+        'X-ResponseFormat'    = 'json'
+        'X-ClientApplication' = 'ExoManagementModule'
+        'X-AnchorMailbox'     = 'APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@' + $tenant
+    }
+    $next = $script:Connection.Uri.TrimEnd('/') + '/' + [uri]::EscapeDataString($tenant) + '/InvokeCommand'
+    $target = ''
+    if ($parameters.Contains('Identity')) { $target = [string] $parameters['Identity'] }
+    while ($next) {
+        $status = 0
+        $response = Invoke-RestMethod -Method Post -Uri $next -Headers $headers -Body $body -ContentType 'application/json' `
+            -SkipHttpErrorCheck -StatusCodeVariable status -SkipCertificateCheck:(Test-Loopback -Uri $next) -ErrorAction Stop
+        if ($status -ge 400) {
+            Write-ExchangeError -Caller $Caller -CmdletName $CmdletName -Status $status -Body $response -Target $target
+            return
+        }
+        if ($null -ne $response -and $null -ne $response.PSObject.Properties['@adminapi.warnings']) {
+            foreach ($warning in @($response.'@adminapi.warnings')) { if ($warning) { $Caller.WriteWarning([string] $warning) } }
+        }
+        if ($null -ne $response -and $null -ne $response.PSObject.Properties['value']) {
+            foreach ($row in @($response.value)) { $row }
+        }
+        $next = $null
+        if ($null -ne $response -and $null -ne $response.PSObject.Properties['@odata.nextLink']) { $next = [string] $response.'@odata.nextLink' }
+    }
+}
+
+# ---- connection ---------------------------------------------------------------------------------------------------
+
+function Connect-ExchangeOnline {
+    [CmdletBinding()]
+    param(
+        [Parameter(Position = 0)] [string] $ConnectionUri,
+        [Parameter(Position = 1)] [string] $AzureADAuthorizationEndpointUri,
+        [Parameter(Position = 2)]
+        [ValidateSet('O365Default', 'O365GermanyCloud', 'O365China', 'O365USGovGCCHigh', 'O365USGovDoD')]
+        [string] $ExchangeEnvironmentName = 'O365Default',
+        [Parameter(Position = 3)] [System.Management.Automation.Remoting.PSSessionOption] $PSSessionOption,
+        [Parameter(Position = 4)] [string] $DelegatedOrganization,
+        [Parameter(Position = 5)] [string] $Prefix,
+        [Parameter(Position = 6)] [string[]] $CommandName,
+        [Parameter(Position = 7)] [string[]] $FormatTypeName,
+        [string] $AccessToken,
+        [string] $AppId,
+        [switch] $BypassMailboxAnchoring,
+        [System.Security.Cryptography.X509Certificates.X509Certificate2] $Certificate,
+        [string] $CertificateFilePath,
+        [securestring] $CertificatePassword,
+        [string] $CertificateThumbprint,
+        [pscredential] $Credential,
+        [switch] $Device,
+        [switch] $DisableWAM,
+        [switch] $EnableErrorReporting,
+        [string] $EXOModuleBasePath,
+        [switch] $InlineCredential,
+        [switch] $LoadCmdletHelp,
+        [string] $LogDirectoryPath,
+        [string] $LogLevel,
+        [switch] $ManagedIdentity,
+        [string] $ManagedIdentityAccountId,
+        [string] $Organization,
+        [uint32] $PageSize = 1000,
+        [switch] $ShowBanner,
+        [bool] $ShowProgress,
+        [System.Security.Cryptography.X509Certificates.X509Certificate2] $SigningCertificate,
+        [switch] $SkipLoadingCmdletHelp,
+        [switch] $SkipLoadingFormatData,
+        [bool] $TrackPerformance,
+        [bool] $UseMultithreading,
+        [string] $UserPrincipalName,
+        [switch] $UseRPSSession
+    )
+    # The real banner shows unless -ShowBanner:$false is given.
+    $bannerShown = -not $PSBoundParameters.ContainsKey('ShowBanner') -or $ShowBanner.IsPresent
+    Write-TestLog -EventName 'connect' -Data ([ordered]@{
+            organization          = $Organization
+            delegatedOrganization = $DelegatedOrganization
+            connectionUri         = $ConnectionUri
+            environment           = $ExchangeEnvironmentName
+            commandName           = @($CommandName)
+            showBanner            = $bannerShown
+            skipLoadingFormatData = $SkipLoadingFormatData.IsPresent
+            hasAccessToken        = -not [string]::IsNullOrEmpty($AccessToken)
+            accessTokenOnCommandLine = ([Environment]::CommandLine.Contains([string] $AccessToken) -and -not [string]::IsNullOrEmpty($AccessToken))
+        })
+    if ([string]::IsNullOrEmpty($AccessToken)) {
+        $exception = [System.NotSupportedException]::new('The sendasapp test module connects with -AccessToken only.')
+        $PSCmdlet.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($exception, 'TestModuleAccessTokenOnly', 'NotImplemented', $null))
+    }
+    $org = if ($DelegatedOrganization) { $DelegatedOrganization } elseif ($Organization) { $Organization } else { '' }
+    if (-not $org) {
+        $exception = [System.ArgumentException]::new('Either one of Organization, DelegatedOrganization or UserPrincipalName should be provided with the AccessToken.')
+        $PSCmdlet.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($exception, 'MissingOrganization', 'InvalidArgument', $null))
+    }
+    if ([string]::IsNullOrEmpty($ConnectionUri)) {
+        $exception = [System.ArgumentException]::new('The sendasapp test module needs -ConnectionUri (the emulator''s .../adminapi/beta).')
+        $PSCmdlet.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($exception, 'MissingConnectionUri', 'InvalidArgument', $null))
+    }
+    $script:Connection = [pscustomobject]@{
+        Uri          = $ConnectionUri
+        Organization = $org
+        Token        = $AccessToken
+        CommandName  = @($CommandName | Where-Object { $_ })
+    }
+    if ($bannerShown) { Write-Host 'This is the sendasapp test double of ExchangeOnlineManagement (banner).' }
+}
+
+function Disconnect-ExchangeOnline {
+    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
+    param(
+        [string] $ConnectionId,
+        [string] $ModulePrefix
+    )
+    if ($PSCmdlet.ShouldProcess('Exchange Online session', 'Disconnect')) {
+        Write-TestLog -EventName 'disconnect' -Data ([ordered]@{ connected = ($null -ne $script:Connection) })
+        $script:Connection = $null
+    }
+}
+
+# ---- service principals -------------------------------------------------------------------------------------------
+
+function Get-ServicePrincipal {
+    [CmdletBinding()]
+    param(
+        [Parameter(Position = 0, ValueFromPipeline)] [string] $Identity,
+        [string] $Organization
+    )
+    process { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Get-ServicePrincipal' -BoundParameters $PSBoundParameters }
+}
+
+function New-ServicePrincipal {
+    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'Medium')]
+    param(
+        [Parameter(Mandatory)] [string] $AppId,
+        [Parameter(Mandatory)] [Alias('ServiceId')] [string] $ObjectId,
+        [string] $DisplayName,
+        [string] $Organization
+    )
+    process {
+        if ($PSCmdlet.ShouldProcess($AppId)) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'New-ServicePrincipal' -BoundParameters $PSBoundParameters }
+    }
+}
+
+function Remove-ServicePrincipal {
+    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
+    param(
+        [Parameter(Mandatory, Position = 0, ValueFromPipeline)] [string] $Identity,
+        [string] $Organization
+    )
+    process {
+        if ($PSCmdlet.ShouldProcess($Identity)) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Remove-ServicePrincipal' -BoundParameters $PSBoundParameters }
+    }
+}
+
+function Test-ServicePrincipalAuthorization {
+    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'Low')]
+    param(
+        [Parameter(Mandatory, Position = 0)] [string] $Identity,
+        [string] $Resource
+    )
+    process { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Test-ServicePrincipalAuthorization' -BoundParameters $PSBoundParameters }
+}
+
+# ---- mailbox and recipient permissions ----------------------------------------------------------------------------
+
+function Get-MailboxPermission {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory, Position = 0, ValueFromPipeline)] [string] $Identity,
+        [string] $User,
+        [switch] $Owner,
+        [switch] $GroupMailbox,
+        [switch] $ReadFromDomainController,
+        [object] $ResultSize,
+        [switch] $SoftDeletedMailbox,
+        [switch] $IncludeSoftDeletedUserPermissions,
+        [switch] $IncludeUnresolvedPermissions
+    )
+    process { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Get-MailboxPermission' -BoundParameters $PSBoundParameters }
+}
+
+function Add-MailboxPermission {
+    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'Medium')]
+    param(
+        [Parameter(Mandatory, Position = 0, ValueFromPipeline)] [string] $Identity,
+        [Parameter(Mandatory)] [string] $User,
+        [Parameter(Mandatory)]
+        [ValidateSet('ChangeOwner', 'ChangePermission', 'DeleteItem', 'ExternalAccount', 'FullAccess', 'ReadPermission')]
+        [string[]] $AccessRights,
+        [bool] $AutoMapping,
+        [ValidateSet('None', 'All', 'Descendents', 'SelfAndChildren', 'Children')] [string] $InheritanceType,
+        [switch] $GroupMailbox,
+        [switch] $IgnoreDefaultScope
+    )
+    process {
+        if ($PSCmdlet.ShouldProcess($Identity)) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Add-MailboxPermission' -BoundParameters $PSBoundParameters }
+    }
+}
+
+function Remove-MailboxPermission {
+    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
+    param(
+        [Parameter(Mandatory, Position = 0, ValueFromPipeline)] [string] $Identity,
+        [Parameter(Mandatory)] [string] $User,
+        [Parameter(Mandatory)]
+        [ValidateSet('ChangeOwner', 'ChangePermission', 'DeleteItem', 'ExternalAccount', 'FullAccess', 'ReadPermission')]
+        [string[]] $AccessRights,
+        [ValidateSet('None', 'All', 'Descendents', 'SelfAndChildren', 'Children')] [string] $InheritanceType,
+        [switch] $BypassMasterAccountSid,
+        [switch] $GroupMailbox,
+        [switch] $IgnoreDefaultScope,
+        [switch] $SoftDeletedMailbox
+    )
+    process {
+        if ($PSCmdlet.ShouldProcess($Identity)) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Remove-MailboxPermission' -BoundParameters $PSBoundParameters }
+    }
+}
+
+function Get-RecipientPermission {
+    [CmdletBinding()]
+    param(
+        [Parameter(Position = 0, ValueFromPipeline)] [string] $Identity,
+        [string] $Trustee,
+        [ValidateSet('SendAs')] [string[]] $AccessRights,
+        [switch] $ReadFromDomainController,
+        [object] $ResultSize
+    )
+    process { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Get-RecipientPermission' -BoundParameters $PSBoundParameters }
+}
+
+function Add-RecipientPermission {
+    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
+    param(
+        [Parameter(Mandatory, Position = 0, ValueFromPipeline)] [string] $Identity,
+        [Parameter(Mandatory)] [string] $Trustee,
+        [Parameter(Mandatory)] [ValidateSet('SendAs')] [string[]] $AccessRights,
+        [switch] $SkipDomainValidationForMailContact,
+        [switch] $SkipDomainValidationForMailUser,
+        [switch] $SkipDomainValidationForSharedMailbox
+    )
+    process {
+        if ($PSCmdlet.ShouldProcess($Identity)) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Add-RecipientPermission' -BoundParameters $PSBoundParameters }
+    }
+}
+
+function Remove-RecipientPermission {
+    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
+    param(
+        [Parameter(Mandatory, Position = 0, ValueFromPipeline)] [string] $Identity,
+        [Parameter(Mandatory)] [string] $Trustee,
+        [Parameter(Mandatory)] [ValidateSet('SendAs')] [string[]] $AccessRights,
+        [switch] $SkipDomainValidationForMailContact,
+        [switch] $SkipDomainValidationForMailUser,
+        [switch] $SkipDomainValidationForSharedMailbox
+    )
+    process {
+        if ($PSCmdlet.ShouldProcess($Identity)) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Remove-RecipientPermission' -BoundParameters $PSBoundParameters }
+    }
+}
+
+# ---- recipients and SMTP AUTH -------------------------------------------------------------------------------------
+
+function Get-Mailbox {
+    [CmdletBinding()]
+    param(
+        [Parameter(Position = 0, ValueFromPipeline)] [string] $Identity,
+        [object] $ResultSize,
+        [string[]] $RecipientTypeDetails,
+        [string] $Filter,
+        [switch] $IncludeInactiveMailbox
+    )
+    process { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Get-Mailbox' -BoundParameters $PSBoundParameters }
+}
+
+function Get-CASMailbox {
+    [CmdletBinding()]
+    param(
+        [Parameter(Position = 0, ValueFromPipeline)] [string] $Identity,
+        [object] $ResultSize,
+        [string] $Filter
+    )
+    process { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Get-CASMailbox' -BoundParameters $PSBoundParameters }
+}
+
+function Set-CASMailbox {
+    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'Medium')]
+    param(
+        [Parameter(Mandatory, Position = 0, ValueFromPipeline)] [string] $Identity,
+        # $true, $false or $null (the organization decides).
+        [AllowNull()] [System.Nullable[bool]] $SmtpClientAuthenticationDisabled
+    )
+    process {
+        if ($PSCmdlet.ShouldProcess($Identity)) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Set-CASMailbox' -BoundParameters $PSBoundParameters }
+    }
+}
+
+function Get-TransportConfig {
+    [CmdletBinding()]
+    param([Parameter(Position = 0)] [string] $Identity)
+    process { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Get-TransportConfig' -BoundParameters $PSBoundParameters }
+}
+
+function Set-TransportConfig {
+    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'Medium')]
+    param(
+        [Parameter(Position = 0)] [string] $Identity,
+        [bool] $SmtpClientAuthenticationDisabled,
+        [switch] $Force
+    )
+    process {
+        if ($PSCmdlet.ShouldProcess('Transport Settings')) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Set-TransportConfig' -BoundParameters $PSBoundParameters }
+    }
+}
+
+function Get-OrganizationConfig {
+    [CmdletBinding()]
+    param([Parameter(Position = 0)] [string] $Identity)
+    process { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Get-OrganizationConfig' -BoundParameters $PSBoundParameters }
+}
+
+function Get-DistributionGroup {
+    [CmdletBinding()]
+    param(
+        [Parameter(Position = 0, ValueFromPipeline)] [string] $Identity,
+        [object] $ResultSize
+    )
+    process { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Get-DistributionGroup' -BoundParameters $PSBoundParameters }
+}
+
+function Get-DistributionGroupMember {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory, Position = 0, ValueFromPipeline)] [string] $Identity,
+        [object] $ResultSize,
+        [switch] $IgnoreDefaultScope,
+        [switch] $ReadFromDomainController
+    )
+    process { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Get-DistributionGroupMember' -BoundParameters $PSBoundParameters }
+}
+
+# ---- RBAC for applications ----------------------------------------------------------------------------------------
+
+function Get-ManagementScope {
+    [CmdletBinding()]
+    param(
+        [Parameter(Position = 0, ValueFromPipeline)] [string] $Identity,
+        [bool] $Exclusive,
+        [switch] $Orphan
+    )
+    process { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Get-ManagementScope' -BoundParameters $PSBoundParameters }
+}
+
+function New-ManagementScope {
+    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'Medium')]
+    param(
+        [Parameter(Mandatory, Position = 0)] [string] $Name,
+        [Parameter(Mandatory)] [string] $RecipientRestrictionFilter,
+        [switch] $Exclusive,
+        [switch] $Force
+    )
+    process {
+        if ($PSCmdlet.ShouldProcess($Name)) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'New-ManagementScope' -BoundParameters $PSBoundParameters }
+    }
+}
+
+function Set-ManagementScope {
+    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'Medium')]
+    param(
+        [Parameter(Mandatory, Position = 0, ValueFromPipeline)] [string] $Identity,
+        [string] $Name,
+        [string] $RecipientRestrictionFilter,
+        [switch] $Force
+    )
+    process {
+        if ($PSCmdlet.ShouldProcess($Identity)) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Set-ManagementScope' -BoundParameters $PSBoundParameters }
+    }
+}
+
+function Remove-ManagementScope {
+    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
+    param(
+        [Parameter(Mandatory, Position = 0, ValueFromPipeline)] [string] $Identity,
+        [switch] $Force
+    )
+    process {
+        if ($PSCmdlet.ShouldProcess($Identity)) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Remove-ManagementScope' -BoundParameters $PSBoundParameters }
+    }
+}
+
+function Get-ManagementRoleAssignment {
+    [CmdletBinding()]
+    param(
+        [Parameter(Position = 0, ValueFromPipeline)] [string] $Identity,
+        [string] $Role,
+        [string] $RoleAssignee,
+        [ValidateSet('User', 'SecurityGroup', 'RoleAssignmentPolicy', 'MailboxPlan', 'ForeignSecurityPrincipal', 'Computer', 'PartnerLinkedRoleGroup', 'LinkedRoleGroup', 'ServicePrincipal')]
+        [string] $RoleAssigneeType,
+        [ValidateSet('None', 'NotApplicable', 'Organization', 'MyGAL', 'Self', 'MyDirectReports', 'OU', 'CustomRecipientScope', 'MyDistributionGroups', 'MyExecutive', 'ManagementScope', 'ExclusiveRecipientScope')]
+        [string] $RecipientWriteScope,
+        [bool] $Enabled,
+        [bool] $Delegating,
+        [bool] $Exclusive,
+        [switch] $GetEffectiveUsers
+    )
+    process { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Get-ManagementRoleAssignment' -BoundParameters $PSBoundParameters }
+}
+
+function New-ManagementRoleAssignment {
+    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'Medium')]
+    param(
+        [Parameter(Position = 0)] [string] $Name,
+        [Parameter(Mandatory)] [string] $Role,
+        [Parameter(Mandatory)] [string] $App,
+        [string] $CustomResourceScope,
+        [switch] $Force
+    )
+    process {
+        if ($PSCmdlet.ShouldProcess($Role)) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'New-ManagementRoleAssignment' -BoundParameters $PSBoundParameters }
+    }
+}
+
+function Remove-ManagementRoleAssignment {
+    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
+    param(
+        [Parameter(Mandatory, Position = 0, ValueFromPipeline)] [string] $Identity,
+        [switch] $Force
+    )
+    process {
+        if ($PSCmdlet.ShouldProcess($Identity)) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Remove-ManagementRoleAssignment' -BoundParameters $PSBoundParameters }
+    }
+}
+
+Export-ModuleMember -Function @(
+    'Connect-ExchangeOnline', 'Disconnect-ExchangeOnline',
+    'Get-ServicePrincipal', 'New-ServicePrincipal', 'Remove-ServicePrincipal', 'Test-ServicePrincipalAuthorization',
+    'Get-MailboxPermission', 'Add-MailboxPermission', 'Remove-MailboxPermission',
+    'Get-RecipientPermission', 'Add-RecipientPermission', 'Remove-RecipientPermission',
+    'Get-Mailbox', 'Get-CASMailbox', 'Set-CASMailbox', 'Get-TransportConfig', 'Set-TransportConfig', 'Get-OrganizationConfig',
+    'Get-DistributionGroup', 'Get-DistributionGroupMember',
+    'Get-ManagementScope', 'New-ManagementScope', 'Set-ManagementScope', 'Remove-ManagementScope',
+    'Get-ManagementRoleAssignment', 'New-ManagementRoleAssignment', 'Remove-ManagementRoleAssignment'
+)
