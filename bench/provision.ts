@@ -34,6 +34,7 @@ export function criticalPathMs(l = LATENCY): number {
 
 interface LogEntry {
   service: string;
+  path: string;
   write: boolean;
   method: string;
   cmdlet?: string;
@@ -76,7 +77,8 @@ export interface ApplyMeasure {
 
 function count(log: LogEntry[]): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const e of log) out[e.service] = (out[e.service] ?? 0) + 1;
+  // Requests on the wire: a $batch counts once, its items (logged as `…#item`) not again.
+  for (const e of log) if (!e.path.endsWith('#item')) out[e.service] = (out[e.service] ?? 0) + 1;
   return out;
 }
 

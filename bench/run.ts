@@ -89,6 +89,48 @@ async function main(): Promise<void> {
   });
   await big.stop();
 
+  for (const mailboxes of [1, 2]) {
+    const p = await measureProvisioning(mailboxes);
+    const ratio = Math.round((p.fresh.wallMs / p.boundMs) * 100) / 100;
+    const graph = p.noop.requests.graph ?? 0;
+    const exchange = p.noop.requests.exchange ?? 0;
+    rows.push({
+      name: `fresh apply, ${mailboxes} mailbox(es), latency profile (bound ${p.boundMs} ms; requests ${JSON.stringify(p.fresh.requests)})`,
+      value: p.fresh.wallMs,
+      unit: `ms (${ratio} x bound)`,
+      target: '<= 1.25 x bound',
+      pass: ratio <= 1.25,
+    });
+    rows.push({
+      name: `no-op rerun, ${mailboxes} mailbox(es): wall time (requests ${JSON.stringify(p.noop.requests)})`,
+      value: p.noop.wallMs,
+      unit: 'ms',
+      target: 'info',
+      pass: true,
+    });
+    rows.push({
+      name: `no-op rerun, ${mailboxes} mailbox(es): Graph requests`,
+      value: graph,
+      unit: 'requests',
+      target: '<= 4',
+      pass: graph <= 4,
+    });
+    rows.push({
+      name: `no-op rerun, ${mailboxes} mailbox(es): Exchange requests`,
+      value: exchange,
+      unit: 'requests',
+      target: `<= ${2 + mailboxes}`,
+      pass: exchange <= 2 + mailboxes,
+    });
+    rows.push({
+      name: `no-op rerun, ${mailboxes} mailbox(es): writes`,
+      value: p.noop.writes,
+      unit: 'writes',
+      target: '0',
+      pass: p.noop.writes === 0,
+    });
+  }
+
   for (const r of rows)
     process.stderr.write(`${r.pass ? 'ok  ' : 'MISS'} ${r.name}: ${r.value} ${r.unit} (target ${r.target})\n`);
   process.stdout.write(JSON.stringify({ results: rows }) + '\n');

@@ -77,4 +77,4 @@ export const displayName = z
   .trim()
   .min(1, 'must not be empty')
   .max(120, 'must be at most 120 characters')
-  .regex(/^[^\u0000-\u001f]+$/, 'must not contain control characters');
+  .refine((s) => ![...s].some((c) => c.charCodeAt(0) < 0x20), 'must not contain control characters');

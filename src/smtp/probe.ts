@@ -27,10 +27,15 @@ export function checkTokenClaims(
   };
   const problems: string[] = [];
   if (claims.aud !== expect.audience && claims.aud !== '00000002-0000-0ff1-ce00-000000000000')
-    problems.push(`the token's audience is ${claims.aud}, not ${expect.audience}: request the scope https://outlook.office365.com/.default`);
+    problems.push(
+      `the token's audience is ${claims.aud}, not ${expect.audience}: request the scope https://outlook.office365.com/.default`,
+    );
   if (claims.tid !== expect.tenantId)
-    problems.push(`the token is for tenant ${claims.tid}, not the mailbox tenant ${expect.tenantId}: request it from the mailbox tenant's authority`);
-  if (claims.appid?.toLowerCase() !== expect.appId.toLowerCase()) problems.push(`the token is for app ${claims.appid}, not ${expect.appId}`);
+    problems.push(
+      `the token is for tenant ${claims.tid}, not the mailbox tenant ${expect.tenantId}: request it from the mailbox tenant's authority`,
+    );
+  if (claims.appid?.toLowerCase() !== expect.appId.toLowerCase())
+    problems.push(`the token is for app ${claims.appid}, not ${expect.appId}`);
   if (expect.requireRole && !claims.roles?.includes('SMTP.SendAsApp'))
     problems.push(
       claims.roles?.length
@@ -86,7 +91,13 @@ export async function probeSmtp(o: SmtpProbeOptions): Promise<SmtpProbeResult> {
     const e = err as { code?: string; response?: string; message?: string; command?: string };
     const reply = e.response ?? e.message ?? String(err);
     const stage =
-      e.code === 'EAUTH' ? 'auth' : e.code === 'ETLS' ? 'tls' : e.code === 'ECONNECTION' || e.code === 'ETIMEDOUT' || e.code === 'ESOCKET' ? 'connect' : 'send';
+      e.code === 'EAUTH'
+        ? 'auth'
+        : e.code === 'ETLS'
+          ? 'tls'
+          : e.code === 'ECONNECTION' || e.code === 'ETIMEDOUT' || e.code === 'ESOCKET'
+            ? 'connect'
+            : 'send';
     return { ok: false, reply, stage, explanation: explainSmtpReply(reply) };
   } finally {
     transport.close();

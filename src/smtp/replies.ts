@@ -129,7 +129,8 @@ const TOKEN_ROWS: Row[] = [
   {
     id: 'app-not-in-tenant',
     match: /AADSTS700016/,
-    cause: "the app has no service principal in the mailbox tenant (it was never consented there), or the token was requested from the wrong tenant",
+    cause:
+      'the app has no service principal in the mailbox tenant (it was never consented there), or the token was requested from the wrong tenant',
     fix: "have the mailbox tenant's admin open the admin-consent URL, then rerun",
     propagation: true,
   },

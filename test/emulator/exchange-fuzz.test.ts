@@ -3,7 +3,7 @@ import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import type { TenantRecord } from '../../src/emulator/state.js';
 import { checkRecipientFilter, recipientFilterMatches } from '../../src/emulator/exchange/authorization.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 type Json = any;
 
 /** mulberry32: a small seeded PRNG, so a failing run can be replayed. */

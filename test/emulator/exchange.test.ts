@@ -5,7 +5,7 @@ import { groupDistinguishedName } from '../../src/emulator/exchange/authorizatio
 import { classifyExchangeError } from '../../src/emulator/exchange/index.js';
 import type { ServicePrincipalRecord } from '../../src/emulator/state.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 type Json = any;
 
 interface Answer {

@@ -213,7 +213,7 @@ export async function postForm(
 }
 
 /** A JSON answer, loosely typed on purpose: tests read Entra's bodies as they come. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 export type Json = Record<string, any>;
 
 export async function readJson(res: Response): Promise<Json> {

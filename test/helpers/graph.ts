@@ -54,7 +54,7 @@ export interface RecordedResponse {
   method: string;
   url: string;
   status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+   
   body: any;
   headers: Headers;
 }
