@@ -23,6 +23,16 @@ export async function readServicePrincipal(graph: GraphApi, appId: string): Prom
 
 export class ServicePrincipalNotAllowedError extends Error {}
 
+/** The app id names no application this tenant can install (unknown, or single-tenant elsewhere). */
+export class UnknownApplicationError extends Error {
+  constructor(readonly appId: string) {
+    super(
+      `no multitenant application with app id ${appId} exists that this tenant can install. Fix: check --app-id (the application (client) id, not an object id), and that its owner registered it as multitenant (AzureADMultipleOrgs)`,
+    );
+    this.name = 'UnknownApplicationError';
+  }
+}
+
 /**
  * Creates the service principal. Right after the application was created the directory may not know it yet
  * (NoBackingApplicationObject): retried until it has replicated. A 403 means the operator may not create it
@@ -31,6 +41,8 @@ export class ServicePrincipalNotAllowedError extends Error {}
 export async function createServicePrincipal(
   graph: GraphApi,
   appId: string,
+  /** False for an app this run did not just create: "no backing application" then means it does not exist. */
+  mayLag = true,
 ): Promise<ServicePrincipal & { createdNow?: boolean }> {
   try {
     const res = await graph.untilReplicated(
@@ -42,11 +54,13 @@ export async function createServicePrincipal(
           { appId },
           { headers: { Prefer: 'create-if-missing' }, idempotent: true },
         ),
-      isReplicationLag,
+      (e) => mayLag && isReplicationLag(e),
     );
     if (res.status === 201 && res.body?.id) return { ...res.body, createdNow: true };
   } catch (err) {
     if (err instanceof GraphRequestError && err.status === 403) throw new ServicePrincipalNotAllowedError(err.message);
+    if (!mayLag && err instanceof GraphRequestError && err.detailCodes.includes('NoBackingApplicationObject'))
+      throw new UnknownApplicationError(appId);
     throw err;
   }
   return graph.untilReplicated(

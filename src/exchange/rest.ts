@@ -62,7 +62,7 @@ export function classifyExchangeError(
   if (/ManagementObjectNotFound|couldn't be found|could not be found|not found/i.test(text)) return 'not-found';
   if (/AlreadyExists|already exists|already has/i.test(text)) return 'already-exists';
   if (
-    /ParameterBinding|CommandNotFound|is not recognized|cannot be found that matches parameter|ValidationException|Cannot process argument|cannot convert|InvalidOperation/i.test(
+    /ParameterBinding|AmbiguousParameterSet|Parameter set cannot be resolved|CommandNotFound|is not recognized|cannot be found that matches parameter|ValidationException|Cannot process argument|cannot convert|InvalidOperation/i.test(
       text,
     )
   )

@@ -55,11 +55,6 @@ describe.each([
     const exo = make();
     try {
       const { summary } = await vendorSequence(exo, emu, label.replace(/\W+/g, '-'));
-      if (label === 'rest' && summary.errors.unknownParameter === 'unknown') {
-        // Known gap of rest.ts's classifier (not this backend's file): the emulator's answer to an unknown
-        // parameter (AmbiguousParameterSetException, "Parameter set cannot be resolved") is not recognised there.
-        summary.errors.unknownParameter = 'invalid-input';
-      }
       expect(summary).toEqual(EXPECTED_SUMMARY);
     } finally {
       await exo.close();

@@ -220,7 +220,20 @@ export function decideMailboxAccess(
     decision = { ok: true, via: full ? 'FullAccess' : 'SendAs', grantedAtMs: grant.grantedAtMs };
   }
   const cacheMs = store.knobs.permissionCacheSeconds * 1000;
-  const newest = Math.max(decision.grantedAtMs, registration.createdAtMs);
+  // The SMTP.SendAsApp consent is cached like the mailbox grants (classic mode only).
+  let consentAtMs = 0;
+  if (decision.via !== 'RBAC') {
+    const exo = tenant.servicePrincipals.find((sp) => sp.entity.appId === '00000002-0000-0ff1-ce00-000000000000');
+    const role = exo?.entity.appRoles.find((r) => r.value === SMTP_SEND_AS_APP_ROLE);
+    const consent = tenant.appRoleAssignments.find(
+      (a) =>
+        a.entity.principalId === String(claims.oid).toLowerCase() &&
+        a.entity.resourceId === exo?.entity.id &&
+        a.entity.appRoleId === role?.id,
+    );
+    consentAtMs = consent?.meta.createdAtMs ?? 0;
+  }
+  const newest = Math.max(decision.grantedAtMs, registration.createdAtMs, consentAtMs);
   if (cacheMs > 0 && store.now() - newest < cacheMs) return { ok: false, reason: 'permission-cache' };
   return decision;
 }

@@ -360,7 +360,7 @@ export function servicePrincipalResource(ctx: TenantContext): Resource<ServicePr
       try {
         // An external (ISV) multitenant app is installed the same way when the operator may create service
         // principals (Application.ReadWrite.All or an application administrator); otherwise by consent below.
-        return await createServicePrincipal(ctx.mailboxGraph, app.appId);
+        return await createServicePrincipal(ctx.mailboxGraph, app.appId, !app.external);
       } catch (err) {
         if (
           !(err instanceof ServicePrincipalNotAllowedError) &&

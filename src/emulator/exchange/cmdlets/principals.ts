@@ -242,6 +242,34 @@ export const principalCmdlets: CmdletDefinition[] = [
     },
   },
   {
+    name: 'Set-ManagementScope',
+    params: [str('Identity', true), str('Name'), str('RecipientRestrictionFilter'), sw('Force'), ...confirmAndWhatIf()],
+    run({ store, tenant }, p) {
+      const identity = p.string('Identity')!;
+      const scope = findScope(tenant, identity);
+      if (!scope) throw notFound(identity);
+      const filter = p.string('RecipientRestrictionFilter');
+      if (filter !== undefined) {
+        const err = filterError('RecipientRestrictionFilter', filter);
+        if (err) throw err;
+        scope.RecipientRestrictionFilter = filter;
+      }
+      const name = p.string('Name')?.trim();
+      if (name && name.toLowerCase() !== scope.Name.toLowerCase()) {
+        checkNameLength(name);
+        if (findScope(tenant, name)) throw alreadyExists(scopeDn(tenant, name));
+        for (const a of tenant.exchange.managementRoleAssignments)
+          if (a.CustomResourceScope?.toLowerCase() === scope.Name.toLowerCase()) a.CustomResourceScope = name;
+        scope.Name = name;
+        scope.Identity = name;
+      }
+      // A changed scope is a new grant for Exchange's permission cache.
+      scope.createdAtMs = store.now();
+      store.changed();
+      return output();
+    },
+  },
+  {
     name: 'Remove-ManagementScope',
     params: [str('Identity', true), sw('Force'), ...confirmAndWhatIf()],
     run({ store, tenant }, p) {
