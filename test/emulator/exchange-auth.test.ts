@@ -8,7 +8,6 @@ import { userTokenClaims } from '../../src/emulator/claims.js';
 import { EXCHANGE_APP_ID } from '../../src/emulator/seed.js';
 import type { TenantRecord } from '../../src/emulator/state.js';
 
- 
 type Json = any;
 
 const CONTOSO = 'contoso.onmicrosoft.com';

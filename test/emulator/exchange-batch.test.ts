@@ -8,7 +8,6 @@ import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { MAX_BATCH_REQUESTS, isExchangeBatchItem } from '../../src/emulator/exchange/index.js';
 import { defaultKnobs, type TenantRecord } from '../../src/emulator/state.js';
 
- 
 type Json = any;
 
 const CONTOSO = 'contoso.onmicrosoft.com';

@@ -3,7 +3,6 @@ import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import type { TenantRecord } from '../../src/emulator/state.js';
 import { checkRecipientFilter, recipientFilterMatches } from '../../src/emulator/exchange/authorization.js';
 
- 
 type Json = any;
 
 /** mulberry32: a small seeded PRNG, so a failing run can be replayed. */

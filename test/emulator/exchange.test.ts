@@ -5,7 +5,6 @@ import { groupDistinguishedName } from '../../src/emulator/exchange/authorizatio
 import { classifyExchangeError } from '../../src/emulator/exchange/index.js';
 import type { ServicePrincipalRecord } from '../../src/emulator/state.js';
 
- 
 type Json = any;
 
 interface Answer {

@@ -213,7 +213,7 @@ export async function postForm(
 }
 
 /** A JSON answer, loosely typed on purpose: tests read Entra's bodies as they come. */
- 
+
 export type Json = Record<string, any>;
 
 export async function readJson(res: Response): Promise<Json> {

@@ -54,7 +54,7 @@ export interface RecordedResponse {
   method: string;
   url: string;
   status: number;
-   
+
   body: any;
   headers: Headers;
 }
