@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const CLI = path.resolve(here, '../src/cli/main.js');
+export const CLI = path.resolve(here, '../cli/main.js');
 
 export interface ChildEmulator {
   child: ChildProcess;

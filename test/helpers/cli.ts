@@ -1,12 +1,12 @@
 /**
- * Test helper: runs the built CLI as a user would (node dist/src/cli/main.js …), without a TTY.
+ * Test helper: runs the built CLI as a user would (node dist/cli/main.js …), without a TTY.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const CLI_PATH = path.join(root, 'dist/src/cli/main.js');
+export const CLI_PATH = path.join(root, 'dist/cli/main.js');
 
 export interface CliResult {
   code: number | null;
