@@ -49,9 +49,18 @@ emulator
     await emulatorStart(opts);
   });
 
+/** Waits until everything written to a stream has been handed to the OS (pipes are asynchronous in Node). */
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => stream.write('', () => resolve()));
+}
+
 function withExit(fn: (flags: Record<string, unknown>) => Promise<number>) {
   return async (flags: Record<string, unknown>) => {
-    process.exitCode = await fn(flags);
+    const code = await fn(flags);
+    // The command is done: exit now rather than wait for lingering sockets (an SMTP QUIT's reply, keep-alive
+    // connections) to close on their own.
+    await Promise.all([drained(process.stdout), drained(process.stderr)]);
+    process.exit(code);
   };
 }
 

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { loadOrCreatePki } from './pki.js';
+import { loadOrCreatePki, pregenerateKeys } from './pki.js';
 import { EmulatorStore } from './store.js';
 import { buildWorld, EXCHANGE_APP_ID, GRAPH_APP_ID, readSeedFile, type Seed } from './seed.js';
 import { defaultKnobs, type Knobs } from './state.js';
@@ -85,7 +85,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const host = options.host ?? '127.0.0.1';
   const stateDir = options.stateDir ?? mkdtempSync(path.join(tmpdir(), 'sendasapp-emulator-'));
   mkdirSync(stateDir, { recursive: true });
-  const pki = loadOrCreatePki(stateDir, options.certHostnames ?? []);
+  const pki = loadOrCreatePki(stateDir, options.certHostnames ?? [], await pregenerateKeys(stateDir));
 
   const persisted = EmulatorStore.load(stateDir);
   const seed = typeof options.seed === 'string' ? readSeedFile(options.seed) : options.seed;

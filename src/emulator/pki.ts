@@ -2,7 +2,7 @@
  * The emulator's keys: a CA generated at first start, the TLS certificate it signs (localhost, 127.0.0.1 and extra
  * names), and the token-signing key. With a state directory they are kept there and reused.
  */
-import { generateKeyPairSync, createHash, randomBytes } from 'node:crypto';
+import { generateKeyPair, generateKeyPairSync, createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import forge from 'node-forge';
@@ -18,7 +18,35 @@ export interface EmulatorPki {
   signingKid: string;
 }
 
-function rsaPair(): { privateKey: string; publicKey: string } {
+export interface PemKeyPair {
+  privateKey: string;
+  publicKey: string;
+}
+
+const RSA_OPTIONS = {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+} as const;
+
+/** Generates the key pairs a start in `dir` will need, in parallel on the thread pool (start-up < 1 s). */
+export async function pregenerateKeys(dir: string): Promise<PemKeyPair[]> {
+  const needed =
+    1 + (existsSync(path.join(dir, 'ca-key.pem')) ? 0 : 1) + (existsSync(path.join(dir, 'signing-key.pem')) ? 0 : 1);
+  return Promise.all(
+    Array.from(
+      { length: needed },
+      () =>
+        new Promise<PemKeyPair>((resolve, reject) =>
+          generateKeyPair('rsa', RSA_OPTIONS, (err, publicKey, privateKey) =>
+            err ? reject(err) : resolve({ publicKey, privateKey }),
+          ),
+        ),
+    ),
+  );
+}
+
+function rsaPairSync(): PemKeyPair {
   return generateKeyPairSync('rsa', {
     modulusLength: 2048,
     publicKeyEncoding: { type: 'spki', format: 'pem' },
@@ -70,7 +98,8 @@ function thumbprintB64Url(certPem: string): string {
 }
 
 /** Loads or creates the CA and signing key in `dir`, then issues a TLS certificate for `hostnames`. */
-export function loadOrCreatePki(dir: string, hostnames: string[]): EmulatorPki {
+export function loadOrCreatePki(dir: string, hostnames: string[], pool: PemKeyPair[] = []): EmulatorPki {
+  const rsaPair = (): PemKeyPair => pool.shift() ?? rsaPairSync();
   mkdirSync(dir, { recursive: true });
   const caKeyFile = path.join(dir, 'ca-key.pem');
   const caFile = path.join(dir, 'ca.pem');
