@@ -146,10 +146,24 @@ export async function applyCommand(flags: CommandFlags): Promise<number> {
         );
       throw err;
     }
+    const interrupted = (): CliError => {
+      const changed = report.resources.filter((r) => r.status === 'created' || r.status === 'updated');
+      if (options.output === 'json') printJson({ ...jsonReport(report, ctx), interrupted: true });
+      return new CliError(
+        `interrupted (Ctrl-C): ${changed.length > 0 ? `changed before the stop: ${changed.map((r) => r.key).join(', ')}` : 'nothing was changed'}; whatever was in flight may or may not have completed — rerun apply to converge`,
+        ExitCode.failed,
+      );
+    };
+    if (ctx.signal.aborted) throw interrupted();
     let verification: VerificationReport | undefined;
     if (!report.failed && !report.waiting && options.verify !== 'none') {
       reporter.progress(`Proving with an XOAUTH2 login to ${ctx.profile.smtp.host}:${ctx.profile.smtp.port}…`);
-      verification = await proveDelivery(ctx, report);
+      try {
+        verification = await proveDelivery(ctx, report);
+      } catch (err) {
+        if (ctx.signal.aborted) throw interrupted();
+        throw err;
+      }
       if (verification.status === 'passed')
         reporter.progress(
           `  ✓ ${verification.reply}${verification.mailboxes.length > 1 ? ` (${verification.mailboxes.length} mailboxes)` : ''}`,

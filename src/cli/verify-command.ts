@@ -3,7 +3,14 @@
  * whose credential you hold.
  */
 import { readFileSync } from 'node:fs';
-import { ConfigError, guid, mailbox as mailboxSchema, resolveOptions } from '../config/index.js';
+import {
+  ConfigError,
+  guid,
+  mailbox as mailboxSchema,
+  parseDuration,
+  readConfigFile,
+  resolveOptions,
+} from '../config/index.js';
 import { createDispatcher, resolveCloud } from '../auth/index.js';
 import { explainError, resolveTenantId, verifyDelivery, type AppCredential } from '../provision/index.js';
 import { sinkFileSchema } from '../handoff/sink.js';
@@ -65,7 +72,14 @@ export async function verifyCommand(flags: VerifyFlags): Promise<number> {
   let credential: AppCredential;
   let appId: string;
   try {
-    options = resolveOptions({ flags: { ...flags, wait: flags.wait ?? '0' }, file: flags.file as string | undefined });
+    const file = flags.file as string | undefined;
+    options = resolveOptions({ flags, file });
+    // verify answers at once unless a wait is given (flag, SENDASAPP_WAIT or the file); apply's default is 30m.
+    const waitGiven =
+      flags.wait !== undefined ||
+      !!process.env.SENDASAPP_WAIT ||
+      (file !== undefined && readConfigFile(file).wait !== undefined);
+    if (!waitGiven) options.wait = parseDuration('0')!;
     if (!options.tenant) throw new ConfigError('--tenant', 'is required: the mailbox tenant (id or verified domain)');
     if (options.mailboxes.length === 0)
       throw new ConfigError('--mailbox', 'is required: the mailbox to log in as (repeatable)');

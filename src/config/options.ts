@@ -153,6 +153,13 @@ export function checkCombinations(o: ProvisionOptions): void {
       '--app-id',
       'cannot be combined with --flow delegated (the delegated app is registered here)',
     );
+  if (o.showSecret && o.output !== 'json')
+    throw new ConfigError('--show-secret', 'needs --output json (the secret goes only into the JSON result)');
+  if (o.includeSecret && !o.handoffOut)
+    throw new ConfigError(
+      '--include-secret',
+      'needs --out FILE (the hand-off with the secret is written there, mode 0600)',
+    );
   if (o.target && o.credential === 'certificate' && SECRET_ONLY_TARGETS.includes(o.target))
     throw new ConfigError(
       '--credential',

@@ -4,7 +4,7 @@
  */
 import { X509Certificate, createHash } from 'node:crypto';
 import type { Application, KeyCredential } from './application.js';
-import { GraphApi, isReplicationLag } from './graph.js';
+import { GraphApi, GraphNetworkError, GraphRequestError, isReplicationLag } from './graph.js';
 
 /** Display names of credentials this tool made start with this, so it recognises its own. */
 export const CREDENTIAL_PREFIX = 'sendasapp';
@@ -30,19 +30,35 @@ export async function addSecret(
   displayName: string,
   endDateTime: Date,
 ): Promise<NewSecret> {
-  // Not retried after a network failure: a repeat could leave a second secret behind. The crash-safety marker
-  // in the sink lets the next run remove a secret whose answer was lost.
   // A 404 right after the app was created is replication lag: nothing was added, so asking again is safe.
-  const res = await graph.untilReplicated(
-    'application (addPassword)',
-    () =>
-      graph.request<{ keyId: string; secretText: string; endDateTime: string }>(
-        'POST',
-        `/applications/${appObjectId}/addPassword`,
-        { passwordCredential: { displayName, endDateTime: endDateTime.toISOString() } },
-      ),
-    isReplicationLag,
-  );
+  const post = () =>
+    graph.untilReplicated(
+      'application (addPassword)',
+      () =>
+        graph.request<{ keyId: string; secretText: string; endDateTime: string }>(
+          'POST',
+          `/applications/${appObjectId}/addPassword`,
+          { passwordCredential: { displayName, endDateTime: endDateTime.toISOString() } },
+        ),
+      isReplicationLag,
+    );
+  let res;
+  try {
+    res = await post();
+  } catch (err) {
+    // No answer, or a 5xx: the secret may have been added without us seeing its text. Remove whatever carries
+    // this run's unique display name, then ask once more (a blind repeat would leave an unusable secret behind).
+    const lost =
+      err instanceof GraphNetworkError ||
+      (err instanceof GraphRequestError && (err.status === 502 || err.status === 503 || err.status === 504));
+    if (!lost) throw err;
+    const app = await graph.get<{ passwordCredentials: Array<{ keyId: string; displayName: string | null }> }>(
+      `/applications/${appObjectId}?$select=passwordCredentials`,
+    );
+    for (const p of app.body?.passwordCredentials ?? [])
+      if (p.displayName === displayName) await removeSecret(graph, appObjectId, p.keyId);
+    res = await post();
+  }
   const body = res.body;
   if (!body?.secretText || !body.keyId) throw new Error('addPassword answered without a secret');
   return { keyId: body.keyId, secretText: body.secretText, endDateTime: body.endDateTime, displayName };
@@ -81,6 +97,12 @@ export async function addCertificate(
     const full = await graph.get<{ keyCredentials: KeyCredential[] }>(`/applications/${app.id}?$select=keyCredentials`);
     for (const k of keep) k.key = full.body?.keyCredentials.find((x) => x.keyId === k.keyId)?.key ?? null;
   }
+  const unreadable = keep.filter((k) => !k.key);
+  if (unreadable.length > 0)
+    // The PATCH replaces the whole set: sending it without these keys would delete working certificates.
+    throw new Error(
+      `the app's certificate(s) ${unreadable.map((k) => k.keyId).join(', ')} could not be read back, so a new one cannot be added without removing them; add it in the Entra portal, or remove the old ones first`,
+    );
   const newKey = {
     type: 'AsymmetricX509Cert',
     usage: 'Verify',
@@ -92,12 +114,7 @@ export async function addCertificate(
   await graph.untilReplicated(
     'application (keyCredentials)',
     () =>
-      graph.request(
-        'PATCH',
-        `/applications/${app.id}`,
-        { keyCredentials: [...keep.filter((k) => k.key), newKey] },
-        { idempotent: true },
-      ),
+      graph.request('PATCH', `/applications/${app.id}`, { keyCredentials: [...keep, newKey] }, { idempotent: true }),
     isReplicationLag,
   );
   return { thumbprint, endDateTime: newKey.endDateTime };

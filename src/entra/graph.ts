@@ -111,7 +111,14 @@ export class GraphApi {
       },
     };
     const auth = new AuthenticationHandler(authProvider);
-    const retry = new RetryHandler(new RetryHandlerOptions(1, 5));
+    // The SDK retries 429/503/504. A POST may have taken effect before a 503/504 (addPassword would then leave a
+    // second secret), so POSTs are retried by `request` below, which knows which ones are safe to repeat.
+    const retry = new RetryHandler(
+      new RetryHandlerOptions(1, 5, (_delay, _attempt, _request, options, response) => {
+        const method = (options?.method ?? 'GET').toUpperCase();
+        return method !== 'POST' || response.status === 429;
+      }),
+    );
     const redirect = new RedirectHandler();
     const http = new HTTPMessageHandler();
     auth.setNext(retry);
@@ -193,7 +200,9 @@ export class GraphApi {
         const retryable =
           (err instanceof GraphNetworkError && (method !== 'POST' || opts.idempotent)) ||
           (err instanceof GraphRequestError &&
-            (err.status === 429 || err.status === 503 || err.status === 504 || err.status === 502));
+            (err.status === 429 ||
+              ((err.status === 503 || err.status === 504 || err.status === 502) &&
+                (method !== 'POST' || opts.idempotent))));
         if (!retryable || Date.now() + delay > deadline) throw err;
         this.o.onRetry?.(`${method} ${path}: ${(err as Error).message}`, delay);
         await this.sleep(delay, this.o.signal);

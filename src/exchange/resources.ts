@@ -38,12 +38,22 @@ export async function registerExchangeServicePrincipal(
   appId: string,
   objectId: string,
   displayName: string,
+  /**
+   * The Entra service principal was created moments ago: Exchange may not see it yet. Scripts in the field retry
+   * New-ServicePrincipal 5 x 15 s then (m365-facts §7); `waitMs` is the pause between tries (0 = no retry).
+   */
+  justCreated?: { tries: number; waitMs: number; sleep: (ms: number) => Promise<void> },
 ): Promise<void> {
-  try {
-    await exo.invoke('New-ServicePrincipal', { AppId: appId, ObjectId: objectId, DisplayName: displayName });
-  } catch (err) {
-    if (err instanceof ExchangeError && err.kind === 'already-exists') return;
-    throw err;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await exo.invoke('New-ServicePrincipal', { AppId: appId, ObjectId: objectId, DisplayName: displayName });
+      return;
+    } catch (err) {
+      if (err instanceof ExchangeError && err.kind === 'already-exists') return;
+      const lag = err instanceof ExchangeError && (err.kind === 'not-found' || err.kind === 'unknown');
+      if (!lag || !justCreated || attempt >= justCreated.tries) throw err;
+      await justCreated.sleep(justCreated.waitMs);
+    }
   }
 }
 

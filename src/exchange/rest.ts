@@ -4,6 +4,7 @@
  * followed by re-POSTing the same body to `@odata.nextLink`. Independent calls can share one request through
  * `POST {exchangeAdminUrl}/{tenant}/$batch` (`invokeMany`).
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { isSignInError } from '../auth/sign-in-error.js';
 import type { TokenCredential } from '@azure/identity';
 import type { Agent } from 'undici';
@@ -130,16 +131,9 @@ export class RestExchangeBackend implements ExchangeBackend {
 
   private sleep(ms: number): Promise<void> {
     if (this.o.sleep) return this.o.sleep(ms, this.o.signal);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(resolve, ms);
-      this.o.signal?.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(t);
-          reject(this.o.signal!.reason);
-        },
-        { once: true },
-      );
+    // timers/promises removes its abort listener when the timer fires (no listener piles up over retries).
+    return delay(ms, undefined, this.o.signal ? { signal: this.o.signal } : undefined).catch((err: unknown) => {
+      throw this.o.signal?.aborted ? this.o.signal.reason : err;
     });
   }
 

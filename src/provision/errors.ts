@@ -46,7 +46,11 @@ export function explainError(err: unknown): string {
       return `Exchange refused ${err.cmdlet}: ${err.exchangeMessage}. Cause: the operator is not an Exchange administrator (an app needs Exchange.ManageAsApp and the Exchange Administrator role). Fix: assign the role, or sign in as an Exchange administrator`;
     if (err.kind === 'throttled' || err.kind === 'transient')
       return `Exchange did not complete ${err.cmdlet}: ${err.exchangeMessage}. Fix: rerun later; the run converges where it stopped`;
-    return `Exchange ${err.cmdlet} failed: ${err.exchangeMessage}`;
+    if (err.kind === 'not-found')
+      return `Exchange ${err.cmdlet} failed: ${err.exchangeMessage}. Cause: a mailbox, group or object named in the options does not exist in this tenant. Fix: check --mailbox and --group (addresses of this tenant's mailboxes and mail-enabled groups) and --tenant`;
+    if (err.kind === 'invalid-input')
+      return `Exchange ${err.cmdlet} refused its input: ${err.exchangeMessage}. Fix: check the values given for mailboxes and groups; if they are right, this is a sendasapp bug: please report it with the command you ran`;
+    return `Exchange ${err.cmdlet} failed: ${err.exchangeMessage}. Fix: run \`sendasapp status\` to see which resource is not in place, then rerun apply`;
   }
   const message = err instanceof Error ? err.message : String(err);
   // Resources call Graph and Exchange with the operator's credential: a sign-in failure here is the operator's.

@@ -35,7 +35,7 @@ import {
   type VerificationReport,
 } from './verify.js';
 import type { SmtpAuthState } from '../exchange/index.js';
-import { effectiveDisabled } from '../exchange/index.js';
+import { effectiveDisabled, testAuthorization } from '../exchange/index.js';
 
 export async function buildResources(ctx: TenantContext): Promise<Resource[]> {
   const o = ctx.options;
@@ -105,6 +105,17 @@ export async function runProvision(
   const cred = state.get<CredentialState>(KEYS.credential);
   const smtp = state.get<SmtpAuthState>(EXO_KEYS.smtpAuth);
   const notes = [...state.notes];
+  // RBAC for applications: Exchange's own check of what the role assignment covers (bypasses its cache).
+  let outOfScope: string[] = [];
+  const role = reports.find((x) => x.key === EXO_KEYS.roleAssignment);
+  if (r.mode === 'apply' && role && (role.status === 'created' || role.status === 'unchanged') && app) {
+    const inScope = await Promise.all(ctx.mailboxes.map((m) => testAuthorization(ctx.exchange, app.appId, m)));
+    outOfScope = ctx.mailboxes.filter((_, i) => !inScope[i]);
+    if (outOfScope.length > 0)
+      notes.push(
+        `Test-ServicePrincipalAuthorization: ${outOfScope.join(', ')} ${outOfScope.length > 1 ? 'are' : 'is'} not in the scope of the app's "Application SMTP.SendAsApp" role. Fix: add ${outOfScope.length > 1 ? 'them' : 'it'} to --group, or give the mailboxes with --mailbox instead of --group`,
+      );
+  }
   if (smtp && ctx.options.enableSmtpAuth === 'none') {
     const blocked = ctx.mailboxes.filter((m) => effectiveDisabled(smtp, m));
     if (blocked.length > 0)
@@ -162,7 +173,7 @@ export async function runProvision(
         }
       : {}),
     notes,
-    failed: reports.some((x) => x.status === 'failed'),
+    failed: reports.some((x) => x.status === 'failed') || outOfScope.length > 0,
     waiting: reports.some((x) => x.status === 'waiting'),
   };
   return { report, state };
@@ -239,6 +250,7 @@ export async function proveDelivery(ctx: TenantContext, report: ProvisionReport)
     progress: ctx.progress,
     signal: ctx.signal,
     firstToken: ctx.proofToken,
+    credentialIsNew: Boolean(ctx.newSecret || ctx.newCertificate),
   });
 }
 

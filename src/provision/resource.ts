@@ -30,8 +30,6 @@ export interface Resource<Current = unknown> {
   diff(current: Current | undefined, run: RunState): Change[];
   /** Carries out the changes and returns the new current state. */
   apply(run: RunState, changes: Change[], current: Current | undefined): Promise<Current>;
-  /** Optional: whether a plan can read this resource at all before its dependencies exist. */
-  readableWithoutDependencies?: boolean;
 }
 
 /** What resources of one run share: results of read/apply by key, plus notes for the report. */
@@ -41,8 +39,6 @@ export interface RunState {
   notes: string[];
   /** Keys of resources this run created or updated. */
   changed: Set<string>;
-  /** Keys of resources this run created: what depends on a just-created object has nothing yet (no read needed). */
-  created: Set<string>;
   signal: AbortSignal;
 }
 
@@ -53,7 +49,6 @@ export function createRunState(signal: AbortSignal): RunState {
     get: <T>(key: string) => results.get(key) as T | undefined,
     notes: [],
     changed: new Set<string>(),
-    created: new Set<string>(),
     signal,
   };
 }

@@ -90,7 +90,6 @@ export async function runResources(resources: Resource[], options: RunOptions): 
       const next = await r.apply(state, changes, current);
       state.results.set(r.key, next);
       state.changed.add(r.key);
-      if (action === 'create') state.created.add(r.key);
       return report({ action, status: action === 'create' ? 'created' : 'updated', changes });
     } catch (err) {
       if (err instanceof WaitingError)

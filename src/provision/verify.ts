@@ -26,6 +26,8 @@ export interface VerifyInput {
   initialDelayMs?: number;
   /** A token fetched ahead (while Exchange was still being configured), used by the first attempt. */
   firstToken?: Promise<string | undefined>;
+  /** The credential was made by this run: Entra may not know it yet (a wrong-secret answer can be lag). */
+  credentialIsNew?: boolean;
 }
 
 export interface MailboxProof {
@@ -105,7 +107,7 @@ async function attempt(v: VerifyInput, n: number): Promise<VerificationReport> {
     const message = (err as Error).message ?? String(err);
     const e = explainTokenError(message);
     // Right after a secret or a service principal is created, Entra may not know it yet.
-    const propagation = e.propagation || e.id === 'wrong-secret';
+    const propagation = e.propagation || (e.id === 'wrong-secret' && v.credentialIsNew === true);
     const code = /AADSTS\d+/.exec(message)?.[0] ?? 'token error';
     return {
       status: 'failed',
@@ -120,7 +122,7 @@ async function attempt(v: VerifyInput, n: number): Promise<VerificationReport> {
   const check = checkTokenClaims(token, {
     tenantId: v.tenantId,
     appId: v.appId,
-    audience: 'https://outlook.office365.com',
+    audience: v.profile.exchangeScope.replace(/\/\.default$/, ''),
     requireRole: !v.rbac,
   });
   if (!check.ok) {

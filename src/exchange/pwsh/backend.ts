@@ -5,6 +5,7 @@
  * after that the run fails with a clear message. Tokens travel on stdin only: never on the command line, and every
  * line passed on from pwsh is redacted.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { ExchangeError, type CmdletParameters, type ExchangeBackend } from '../backend.js';
 import { bridgeArgs } from './bridge-path.js';
 import { allowedCmdlet, PWSH_CMDLETS } from './cmdlets.js';
@@ -157,17 +158,9 @@ export class PwshExchangeBackend implements ExchangeBackend {
 
   private sleep(ms: number): Promise<void> {
     if (this.o.sleep) return this.o.sleep(ms, this.o.signal);
-    const signal = this.o.signal;
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(resolve, ms);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(t);
-          reject(signal.reason);
-        },
-        { once: true },
-      );
+    // timers/promises removes its abort listener when the timer fires (no listener piles up over retries).
+    return delay(ms, undefined, this.o.signal ? { signal: this.o.signal } : undefined).catch((err: unknown) => {
+      throw this.o.signal?.aborted ? this.o.signal.reason : err;
     });
   }
 

@@ -2,7 +2,7 @@
  * The Exchange resources: the app's Exchange service principal, mailbox access per mailbox (FullAccess or SendAs)
  * or the RBAC scope and role assignment, and the SMTP AUTH settings.
  */
-import type { ServicePrincipal } from '../../entra/index.js';
+import { abortableSleep, type ServicePrincipal } from '../../entra/index.js';
 import {
   assignSmtpRole,
   effectiveDisabled,
@@ -70,7 +70,14 @@ export function exchangeServicePrincipalResource(ctx: TenantContext): Resource<E
       const app = run.get<AppState>(ENTRA.application)!;
       const sp = run.get<ServicePrincipal>(ENTRA.servicePrincipal)!;
       if (current) await removeExchangeServicePrincipal(ctx.exchange, current.Identity ?? current.ObjectId);
-      await registerExchangeServicePrincipal(ctx.exchange, app.appId, sp.id, sp.displayName ?? ctx.names.displayName);
+      const fresh = (sp as ServicePrincipal & { createdNow?: boolean }).createdNow === true;
+      await registerExchangeServicePrincipal(
+        ctx.exchange,
+        app.appId,
+        sp.id,
+        sp.displayName ?? ctx.names.displayName,
+        fresh ? { tries: 5, waitMs: 15_000, sleep: (ms) => abortableSleep(ms, ctx.signal) } : undefined,
+      );
       return {
         AppId: app.appId,
         ObjectId: sp.id,
