@@ -103,11 +103,6 @@ export interface HandoffOutput {
 export function renderFor(ctx: TenantContext, report: ProvisionReport): HandoffOutput {
   const o = ctx.options;
   const target = o.target!;
-  if (o.includeSecret && !o.handoffOut)
-    throw new CliError(
-      '--include-secret needs --out FILE: the secret is written only to a file created with mode 0600',
-      ExitCode.badInput,
-    );
   let content: string;
   try {
     content = renderHandoff(target, handoffFacts(ctx, report), ctx.profile);

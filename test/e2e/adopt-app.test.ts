@@ -4,12 +4,11 @@
  * app of the operator's own home tenant (its credential is managed too).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { addSecret, registerApp } from '../helpers/azure.js';
-import type { CliResult } from '../helpers/cli.js';
+import { applyArgs, verifyArgs, type CliResult } from '../helpers/cli.js';
 import {
   CONTOSO,
   EXO_APP_ID,
@@ -17,9 +16,16 @@ import {
   GRAPH_APP_ID,
   Runs,
   SMTP_SEND_AS_APP,
+  appsBesidesOperator,
   expectNoLeaks,
+  expectNoopRerun,
+  expectPassed,
+  findApp,
   footprint,
+  readJson,
   sinkSecrets,
+  spOf,
+  tempDir,
   userId,
 } from '../helpers/e2e.js';
 
@@ -32,24 +38,8 @@ describe("adopting an ISV's multitenant app (--app-id, registered in fabrikam) i
   let vendorSecret: string;
   let first: CliResult;
   const runs = new Runs();
-  const args = (): string[] => [
-    'apply',
-    '--endpoints',
-    emu.endpointsFile,
-    '--tenant',
-    CONTOSO,
-    '--app-id',
-    vendorAppId,
-    '--mailbox',
-    SCANNER,
-    '--enable-smtp-auth',
-    'mailbox',
-    '--wait',
-    '30s',
-    '--yes',
-    '--output',
-    'json',
-  ];
+  const args = (): string[] =>
+    applyArgs({ endpoints: emu.endpointsFile, tenant: CONTOSO, appId: vendorAppId, mailboxes: [SCANNER] });
 
   beforeAll(async () => {
     emu = await startTestEmulator();
@@ -80,9 +70,8 @@ describe("adopting an ISV's multitenant app (--app-id, registered in fabrikam) i
   it('made no app registration in contoso and left the vendor app in fabrikam untouched', async () => {
     const contoso = await emu.control.tenant(CONTOSO);
     const fabrikam = await emu.control.tenant(FABRIKAM);
-    const ours = contoso.applications.filter((a: any) => a.appId !== emu.store.world.operator.clientId);
-    expect(ours).toEqual([]);
-    const vendor = fabrikam.applications.find((a: any) => a.appId === vendorAppId);
+    expect(appsBesidesOperator(emu, contoso)).toEqual([]);
+    const vendor = findApp(fabrikam, vendorAppId);
     expect(vendor.passwordCredentials).toHaveLength(1);
     expect(vendor.passwordCredentials[0].displayName).toBe('test secret');
     expect(vendor.signInAudience).toBe('AzureADMultipleOrgs');
@@ -97,7 +86,7 @@ describe("adopting an ISV's multitenant app (--app-id, registered in fabrikam) i
     expect(f.servicePrincipals).toHaveLength(1);
     expect(f.servicePrincipals[0].id).toBe(out.servicePrincipal.id);
     expect(f.servicePrincipals[0].appOwnerOrganizationId).toBe(emu.store.findTenant(FABRIKAM)!.id);
-    const exo = contoso.servicePrincipals.find((s: any) => s.appId === EXO_APP_ID);
+    const exo = spOf(contoso, EXO_APP_ID);
     expect(f.assignments).toEqual([expect.objectContaining({ resourceId: exo.id, appRoleId: SMTP_SEND_AS_APP })]);
     expect(f.exchangeServicePrincipals).toEqual([expect.objectContaining({ ObjectId: f.servicePrincipals[0].id })]);
     expect(f.mailboxPermissions).toEqual([
@@ -106,33 +95,25 @@ describe("adopting an ISV's multitenant app (--app-id, registered in fabrikam) i
   });
 
   it("the vendor's own proof (sendasapp verify with the vendor's secret) passes in contoso", async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'sendasapp-e2e-adopt-'));
-    const file = path.join(dir, 'vendor-secret.txt');
-    (await import('node:fs')).writeFileSync(file, vendorSecret, { mode: 0o600 });
-    const v = await runs.run([
-      'verify',
-      '--endpoints',
-      emu.endpointsFile,
-      '--tenant',
-      CONTOSO,
-      '--client-id',
-      vendorAppId,
-      '--secret-file',
-      file,
-      '--mailbox',
-      SCANNER,
-      '--wait',
-      '20s',
-    ]);
+    const file = path.join(tempDir('sendasapp-e2e-adopt-'), 'vendor-secret.txt');
+    writeFileSync(file, vendorSecret, { mode: 0o600 });
+    const v = await runs.run(
+      verifyArgs({
+        endpoints: emu.endpointsFile,
+        tenant: CONTOSO,
+        clientId: vendorAppId,
+        secretFile: file,
+        mailbox: SCANNER,
+        wait: '20s',
+      }),
+    );
     expect(v.code, v.stderr).toBe(0);
     expect(v.stderr).toContain('235 2.7.0 Authentication successful');
   });
 
   it('a rerun changes nothing and writes nothing', async () => {
-    await emu.control.clearLog();
-    const again = await runs.run(args());
-    expect(again.code, again.stderr).toBe(0);
-    expect(again.json<Record<string, any>>().changed).toBe(false);
+    await expectNoopRerun(emu, runs, args());
+    // Not even SMTP: the proof is the vendor's to make.
     expect((await emu.control.log()).filter((e) => e.write)).toEqual([]);
   });
 
@@ -149,30 +130,18 @@ describe("adopting an app of the operator's home tenant (--app-id): its credenti
   let first: CliResult;
   const runs = new Runs();
   const secretFile = (): string => path.join(dir, 'secret.json');
-  const args = (): string[] => [
-    'apply',
-    '--endpoints',
-    emu.endpointsFile,
-    '--tenant',
-    CONTOSO,
-    '--app-id',
-    appId,
-    '--mailbox',
-    SCANNER,
-    '--enable-smtp-auth',
-    'mailbox',
-    '--secret-out',
-    secretFile(),
-    '--wait',
-    '30s',
-    '--yes',
-    '--output',
-    'json',
-  ];
+  const args = (): string[] =>
+    applyArgs({
+      endpoints: emu.endpointsFile,
+      tenant: CONTOSO,
+      appId,
+      mailboxes: [SCANNER],
+      secretOut: secretFile(),
+    });
 
   beforeAll(async () => {
     emu = await startTestEmulator();
-    dir = mkdtempSync(path.join(tmpdir(), 'sendasapp-e2e-adopt-home-'));
+    dir = tempDir('sendasapp-e2e-adopt-home-');
     const reg = registerApp(emu, {
       home: CONTOSO,
       displayName: 'ERP mailer (made in the portal)',
@@ -188,11 +157,9 @@ describe("adopting an app of the operator's home tenant (--app-id): its credenti
   afterAll(async () => emu?.close());
 
   it('exits 0 and proves with the new secret it wrote to the sink', () => {
-    expect(first.code, first.stderr).toBe(0);
-    const out = first.json<Record<string, any>>();
-    expect(out.verification.status).toBe('passed');
+    const out = expectPassed(first);
     expect(out.credential).toMatchObject({ type: 'secret', sink: secretFile() });
-    const sink = JSON.parse(readFileSync(secretFile(), 'utf8'));
+    const sink = readJson(secretFile());
     expect(sink.credential.keyId).toBe(out.credential.keyId);
     expect(sink.clientId).toBe(appId);
   });
@@ -200,7 +167,7 @@ describe("adopting an app of the operator's home tenant (--app-id): its credenti
   it('kept the app (name, existing permission, existing secret) and added SMTP.SendAsApp and our secret', async () => {
     const out = first.json<Record<string, any>>();
     const contoso = await emu.control.tenant(CONTOSO);
-    const apps = contoso.applications.filter((a: any) => a.appId !== emu.store.world.operator.clientId);
+    const apps = appsBesidesOperator(emu, contoso);
     expect(apps).toHaveLength(1);
     const app = apps[0];
     expect(app.appId).toBe(appId);
@@ -223,13 +190,8 @@ describe("adopting an app of the operator's home tenant (--app-id): its credenti
   });
 
   it('a rerun keeps the secret it holds: nothing changes', async () => {
-    await emu.control.clearLog();
-    const again = await runs.run(args());
-    expect(again.code, again.stderr).toBe(0);
-    const out = again.json<Record<string, any>>();
-    expect(out.changed).toBe(false);
+    const out = await expectNoopRerun(emu, runs, args());
     expect(out.verification.status).toBe('passed');
-    expect((await emu.control.log()).filter((e) => e.write && e.service !== 'smtp')).toEqual([]);
   });
 
   it('never prints a secret or a token', async () => {

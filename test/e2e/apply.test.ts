@@ -3,44 +3,45 @@
  * emulator's own state, not only through what the CLI says.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { applyOptions, runCli, type CliResult } from '../helpers/cli.js';
+import {
+  CONTOSO as TENANT,
+  EXO_APP_ID,
+  JWT_PATTERN,
+  SMTP_SEND_AS_APP,
+  findApp,
+  readJson,
+  spOf,
+  tempDir,
+  userByMail,
+} from '../helpers/e2e.js';
 
-const TENANT = 'contoso.onmicrosoft.com';
 const SCANNER = 'scanner@contoso.onmicrosoft.com';
 const AP = 'ap@contoso.onmicrosoft.com';
-const SMTP_SEND_AS_APP = '7146a1f0-8703-45b3-9eae-527a64c00995';
 
 describe('apply, one tenant, FullAccess, secret', () => {
   let emu: TestEmulator;
   let dir: string;
   let first: CliResult;
   const outputs: string[] = [];
-  const base = (): string[] => [
-    '--endpoints',
-    emu.endpointsFile,
-    '--tenant',
-    TENANT,
-    '--mailbox',
-    SCANNER,
-    '--mailbox',
-    AP,
-    '--app-name',
-    'Scanner SMTP',
-    '--enable-smtp-auth',
-    'mailbox',
-    '--secret-out',
-    path.join(dir, 'secret.json'),
-    '--wait',
-    '1m',
-  ];
+  const base = (): string[] =>
+    applyOptions({
+      endpoints: emu.endpointsFile,
+      tenant: TENANT,
+      mailboxes: [SCANNER, AP],
+      appName: 'Scanner SMTP',
+      secretOut: path.join(dir, 'secret.json'),
+      wait: '1m',
+      yes: false,
+      json: false,
+    });
 
   beforeAll(async () => {
     emu = await startTestEmulator();
-    dir = mkdtempSync(path.join(tmpdir(), 'sendasapp-e2e-'));
+    dir = tempDir('sendasapp-e2e-');
     first = await runCli(['apply', ...base(), '--yes', '--output', 'json']);
     outputs.push(first.stdout, first.stderr);
   });
@@ -76,19 +77,19 @@ describe('apply, one tenant, FullAccess, secret', () => {
   it('left the tenant configured as the vendor guides describe (checked in the emulator)', async () => {
     const out = first.json<Record<string, any>>();
     const t = await emu.control.tenant(TENANT);
-    const app = t.applications.find((a: { appId: string }) => a.appId === out.application.appId);
+    const app = findApp(t, out.application.appId);
     expect(app.uniqueName).toBe('sendasapp-scanner-smtp');
     expect(app.displayName).toBe('Scanner SMTP');
     expect(app.signInAudience).toBe('AzureADMyOrg');
     expect(app.requiredResourceAccess).toEqual([
       {
-        resourceAppId: '00000002-0000-0ff1-ce00-000000000000',
+        resourceAppId: EXO_APP_ID,
         resourceAccess: [{ id: SMTP_SEND_AS_APP, type: 'Role' }],
       },
     ]);
-    const sp = t.servicePrincipals.find((s: { appId: string }) => s.appId === app.appId);
+    const sp = spOf(t, app.appId);
     expect(sp.id).toBe(out.servicePrincipal.id);
-    const exo = t.servicePrincipals.find((s: { appId: string }) => s.appId === '00000002-0000-0ff1-ce00-000000000000');
+    const exo = spOf(t, EXO_APP_ID);
     expect(
       t.appRoleAssignments.filter(
         (a: any) => a.principalId === sp.id && a.resourceId === exo.id && a.appRoleId === SMTP_SEND_AS_APP,
@@ -97,7 +98,7 @@ describe('apply, one tenant, FullAccess, secret', () => {
     // New-ServicePrincipal with the enterprise app's object id, never the registration's.
     expect(t.exchange.servicePrincipals).toEqual([expect.objectContaining({ AppId: app.appId, ObjectId: sp.id })]);
     for (const m of [SCANNER, AP]) {
-      const user = t.users.find((u: { mail: string }) => u.mail === m);
+      const user = userByMail(t, m);
       const perms = t.exchange.mailboxPermissions.filter(
         (p: any) => p.mailboxUserId === user.id && p.trustee.id === sp.id,
       );
@@ -112,12 +113,11 @@ describe('apply, one tenant, FullAccess, secret', () => {
   it('wrote the secret once, with its keyId, to a 0600 file', async () => {
     const file = path.join(dir, 'secret.json');
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    const sink = JSON.parse(readFileSync(file, 'utf8'));
+    const sink = readJson(file);
     const out = first.json<Record<string, any>>();
     expect(sink.credential.keyId).toBe(out.credential.keyId);
     expect(sink.pending).toBeNull();
-    const t = await emu.control.tenant(TENANT);
-    const app = t.applications.find((a: { appId: string }) => a.appId === out.application.appId);
+    const app = findApp(await emu.control.tenant(TENANT), out.application.appId);
     expect(app.passwordCredentials.map((p: { keyId: string }) => p.keyId)).toEqual([sink.credential.keyId]);
     expect(app.passwordCredentials[0].hint).toBe(sink.credential.secret.slice(0, 3));
   });
@@ -178,11 +178,11 @@ describe('apply, one tenant, FullAccess, secret', () => {
   });
 
   it('never prints the secret or a token', () => {
-    const sink = JSON.parse(readFileSync(path.join(dir, 'secret.json'), 'utf8'));
+    const sink = readJson(path.join(dir, 'secret.json'));
     const all = outputs.join('\n');
     expect(all).not.toContain(sink.credential.secret);
     expect(all).not.toContain(emu.endpoints.operator.clientSecret);
-    expect(all).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\./);
+    expect(all).not.toMatch(JWT_PATTERN);
   });
 });
 

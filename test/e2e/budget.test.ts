@@ -5,15 +5,13 @@
  * (see src/emulator/exchange/batch.ts), and are counted as cmdlets, not as requests.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isExchangeBatchItem } from '../../src/emulator/exchange/index.js';
 import type { RequestLogEntry } from '../../src/emulator/store.js';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
-import { runCli } from '../helpers/cli.js';
+import { applyOptions, runCli } from '../helpers/cli.js';
+import { CONTOSO as TENANT, tempDir } from '../helpers/e2e.js';
 
-const TENANT = 'contoso.onmicrosoft.com';
 const MAILBOXES = ['scanner@contoso.onmicrosoft.com', 'ap@contoso.onmicrosoft.com'];
 /** What a no-op run reads in Exchange: every resource its own state. */
 const READS = [
@@ -49,25 +47,21 @@ function count(log: RequestLogEntry[]): Counts {
 describe('no-op rerun request budget, 2 mailboxes', () => {
   let emu: TestEmulator;
   let dir: string;
-  const args = (): string[] => [
-    '--endpoints',
-    emu.endpointsFile,
-    '--tenant',
-    TENANT,
-    ...MAILBOXES.flatMap((m) => ['--mailbox', m]),
-    '--app-name',
-    'Budget SMTP',
-    '--enable-smtp-auth',
-    'mailbox',
-    '--secret-out',
-    path.join(dir, 'secret.json'),
-    '--wait',
-    '1m',
-  ];
+  const args = (): string[] =>
+    applyOptions({
+      endpoints: emu.endpointsFile,
+      tenant: TENANT,
+      mailboxes: MAILBOXES,
+      appName: 'Budget SMTP',
+      secretOut: path.join(dir, 'secret.json'),
+      wait: '1m',
+      yes: false,
+      json: false,
+    });
 
   beforeAll(async () => {
     emu = await startTestEmulator();
-    dir = mkdtempSync(path.join(tmpdir(), 'sendasapp-budget-'));
+    dir = tempDir('sendasapp-budget-');
     const first = await runCli(['apply', ...args(), '--yes', '--output', 'json']);
     expect(first.code, first.stderr).toBe(0);
   });

@@ -5,13 +5,23 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { X509Certificate, createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { addCertificate, registerApp, selfSignedCertificate, type TestCertificate } from '../helpers/azure.js';
-import type { CliResult } from '../helpers/cli.js';
-import { CONTOSO, Runs, expectNoLeaks, pemBody, sinkSecrets } from '../helpers/e2e.js';
+import { applyArgs, type CliResult } from '../helpers/cli.js';
+import {
+  CONTOSO,
+  Runs,
+  expectNoLeaks,
+  expectNoopRerun,
+  expectPassed,
+  findApp,
+  pemBody,
+  readJson,
+  sinkSecrets,
+  tempDir,
+} from '../helpers/e2e.js';
 
 const SCANNER = `scanner@${CONTOSO}`;
 
@@ -25,46 +35,31 @@ describe('certificate credential: self-signed, held in the --secret-out sink', (
   let first: CliResult;
   const runs = new Runs();
   const sinkFile = (): string => path.join(dir, 'cert.json');
-  const args = (): string[] => [
-    'apply',
-    '--endpoints',
-    emu.endpointsFile,
-    '--tenant',
-    CONTOSO,
-    '--mailbox',
-    SCANNER,
-    '--app-name',
-    'Cert Sender',
-    '--credential',
-    'certificate',
-    '--secret-out',
-    sinkFile(),
-    '--enable-smtp-auth',
-    'mailbox',
-    '--wait',
-    '30s',
-    '--yes',
-    '--output',
-    'json',
-  ];
+  const args = (): string[] =>
+    applyArgs({
+      endpoints: emu.endpointsFile,
+      tenant: CONTOSO,
+      mailboxes: [SCANNER],
+      appName: 'Cert Sender',
+      credential: 'certificate',
+      secretOut: sinkFile(),
+    });
 
   beforeAll(async () => {
     emu = await startTestEmulator();
-    dir = mkdtempSync(path.join(tmpdir(), 'sendasapp-e2e-cert-'));
+    dir = tempDir('sendasapp-e2e-cert-');
     first = await runs.run(args());
   });
   afterAll(async () => emu?.close());
 
   it('exits 0 with the proof passed', () => {
-    expect(first.code, first.stderr).toBe(0);
-    const out = first.json<Record<string, any>>();
-    expect(out.verification.status).toBe('passed');
+    const out = expectPassed(first);
     expect(out.credential).toMatchObject({ type: 'certificate', sink: sinkFile() });
   });
 
   it('wrote the private key and the certificate to a 0600 sink with the keyId', () => {
     expect(statSync(sinkFile()).mode & 0o777).toBe(0o600);
-    const sink = JSON.parse(readFileSync(sinkFile(), 'utf8'));
+    const sink = readJson(sinkFile());
     expect(sink.pending).toBeNull();
     expect(sink.credential.type).toBe('certificate');
     expect(sink.credential.privateKeyPem).toMatch(/-----BEGIN PRIVATE KEY-----/);
@@ -74,10 +69,9 @@ describe('certificate credential: self-signed, held in the --secret-out sink', (
   });
 
   it('uploaded exactly that certificate as the app keyCredential, and no secret', async () => {
-    const sink = JSON.parse(readFileSync(sinkFile(), 'utf8'));
+    const sink = readJson(sinkFile());
     const out = first.json<Record<string, any>>();
-    const t = await emu.control.tenant(CONTOSO);
-    const app = t.applications.find((a: any) => a.appId === out.application.appId);
+    const app = findApp(await emu.control.tenant(CONTOSO), out.application.appId);
     expect(app.passwordCredentials).toEqual([]);
     expect(app.keyCredentials).toHaveLength(1);
     const key = app.keyCredentials[0];
@@ -89,7 +83,7 @@ describe('certificate credential: self-signed, held in the --secret-out sink', (
   it('proved with the certificate: the app holds no secret, yet its own token for contoso passed SMTP', async () => {
     const out = first.json<Record<string, any>>();
     const t = await emu.control.tenant(CONTOSO);
-    expect(t.applications.find((a: any) => a.appId === out.application.appId).passwordCredentials).toEqual([]);
+    expect(findApp(t, out.application.appId).passwordCredentials).toEqual([]);
     expect(out.verification.claims.appid).toBe(out.application.appId);
     expect(out.verification.claims.tid).toBe(t.id);
     expect(first.stderr).toContain('235 2.7.0 Authentication successful');
@@ -97,16 +91,10 @@ describe('certificate credential: self-signed, held in the --secret-out sink', (
 
   it('a rerun changes nothing: same key, no new keyCredential, no write', async () => {
     const before = readFileSync(sinkFile(), 'utf8');
-    await emu.control.clearLog();
-    const again = await runs.run(args());
-    expect(again.code, again.stderr).toBe(0);
-    const out = again.json<Record<string, any>>();
-    expect(out.changed).toBe(false);
+    const out = await expectNoopRerun(emu, runs, args());
     expect(out.verification.status).toBe('passed');
-    expect((await emu.control.log()).filter((e) => e.write && e.service !== 'smtp')).toEqual([]);
     expect(readFileSync(sinkFile(), 'utf8')).toBe(before);
-    const t = await emu.control.tenant(CONTOSO);
-    expect(t.applications.find((a: any) => a.appId === out.application.appId).keyCredentials).toHaveLength(1);
+    expect(findApp(await emu.control.tenant(CONTOSO), out.application.appId).keyCredentials).toHaveLength(1);
   });
 
   it('never prints the private key or a token', async () => {
@@ -125,32 +113,19 @@ describe('certificate credential: the operator’s own PEM (--certificate-file) 
   let first: CliResult;
   const runs = new Runs();
   const pemFile = (): string => path.join(dir, 'own.pem');
-  const args = (): string[] => [
-    'apply',
-    '--endpoints',
-    emu.endpointsFile,
-    '--tenant',
-    CONTOSO,
-    '--mailbox',
-    SCANNER,
-    '--app-id',
-    appId,
-    '--credential',
-    'certificate',
-    '--certificate-file',
-    pemFile(),
-    '--enable-smtp-auth',
-    'mailbox',
-    '--wait',
-    '30s',
-    '--yes',
-    '--output',
-    'json',
-  ];
+  const args = (): string[] =>
+    applyArgs({
+      endpoints: emu.endpointsFile,
+      tenant: CONTOSO,
+      mailboxes: [SCANNER],
+      appId,
+      credential: 'certificate',
+      certificateFile: pemFile(),
+    });
 
   beforeAll(async () => {
     emu = await startTestEmulator();
-    dir = mkdtempSync(path.join(tmpdir(), 'sendasapp-e2e-owncert-'));
+    dir = tempDir('sendasapp-e2e-owncert-');
     cert = selfSignedCertificate('CN=erp.contoso.com');
     // The app exists already (made in the portal) and holds another certificate, which must stay.
     existing = selfSignedCertificate('CN=older.contoso.com');
@@ -163,9 +138,7 @@ describe('certificate credential: the operator’s own PEM (--certificate-file) 
   afterAll(async () => emu?.close());
 
   it('uploads the given certificate next to the existing one and proves with its key', async () => {
-    expect(first.code, first.stderr).toBe(0);
-    const out = first.json<Record<string, any>>();
-    expect(out.verification.status).toBe('passed');
+    const out = expectPassed(first);
     expect(out.credential).toMatchObject({ type: 'certificate', sink: pemFile() });
     const app = emu.store.applicationByAppId(appId)!.entity;
     expect(app.keyCredentials).toHaveLength(2);
@@ -178,11 +151,7 @@ describe('certificate credential: the operator’s own PEM (--certificate-file) 
   });
 
   it('a rerun with the same file changes nothing', async () => {
-    await emu.control.clearLog();
-    const again = await runs.run(args());
-    expect(again.code, again.stderr).toBe(0);
-    expect(again.json<Record<string, any>>().changed).toBe(false);
-    expect((await emu.control.log()).filter((e) => e.write && e.service !== 'smtp')).toEqual([]);
+    await expectNoopRerun(emu, runs, args());
   });
 
   it('never prints the private key or a token', async () => {

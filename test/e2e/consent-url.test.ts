@@ -4,20 +4,20 @@
  * and waits; an administrator "clicks" it (the emulator approves), and apply carries on to a passing proof.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
-import type { CliResult } from '../helpers/cli.js';
+import { applyArgs, type CliResult } from '../helpers/cli.js';
 import {
   CONTOSO,
   FABRIKAM,
   Runs,
   SMTP_SEND_AS_APP,
   expectNoLeaks,
+  expectPassed,
   footprint,
   setOperatorRoles,
   sinkSecrets,
+  tempDir,
 } from '../helpers/e2e.js';
 
 const SCANNER = `scanner@${FABRIKAM}`;
@@ -28,32 +28,20 @@ describe('consent URL: the operator may not create service principals in the mai
   let dir: string;
   const runs = new Runs();
   const secretFile = (): string => path.join(dir, 'secret.json');
-  const base = (wait: string): string[] => [
-    'apply',
-    '--endpoints',
-    emu.endpointsFile,
-    '--home-tenant',
-    CONTOSO,
-    '--tenant',
-    FABRIKAM,
-    '--mailbox',
-    SCANNER,
-    '--app-name',
-    'Consent Path',
-    '--enable-smtp-auth',
-    'mailbox',
-    '--secret-out',
-    secretFile(),
-    '--wait',
-    wait,
-    '--yes',
-    '--output',
-    'json',
-  ];
+  const base = (wait: string): string[] =>
+    applyArgs({
+      endpoints: emu.endpointsFile,
+      homeTenant: CONTOSO,
+      tenant: FABRIKAM,
+      mailboxes: [SCANNER],
+      appName: 'Consent Path',
+      secretOut: secretFile(),
+      wait,
+    });
 
   beforeAll(async () => {
     emu = await startTestEmulator();
-    dir = mkdtempSync(path.join(tmpdir(), 'sendasapp-e2e-consent-'));
+    dir = tempDir('sendasapp-e2e-consent-');
     // Fabrikam's admin consented the operator for reading apps and managing Exchange, nothing more.
     setOperatorRoles(emu, FABRIKAM, ['Application.Read.All', 'Exchange.ManageAsApp']);
   });
@@ -100,9 +88,7 @@ describe('consent URL: the operator may not create service principals in the mai
     const res = await clicked!;
     // Approved: a redirect to the app's reply URL, or the "permissions granted" page when it has none.
     expect([200, 302]).toContain(res.status);
-    expect(passed.code, passed.stderr).toBe(0);
-    const out = passed.json<Record<string, any>>();
-    expect(out.verification.status).toBe('passed');
+    const out = expectPassed(passed);
     expect(out.verification.claims.tid).toBe(emu.store.findTenant(FABRIKAM)!.id);
   });
 

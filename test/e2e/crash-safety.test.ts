@@ -5,12 +5,23 @@
  * credentials are exactly the one the sink holds.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
-import type { CliOptions, CliResult } from '../helpers/cli.js';
-import { CONTOSO, Runs, SMTP_SEND_AS_APP, expectNoLeaks, footprint, sinkSecrets, userId } from '../helpers/e2e.js';
+import { applyArgs, type CliOptions, type CliResult } from '../helpers/cli.js';
+import {
+  CONTOSO,
+  Runs,
+  SMTP_SEND_AS_APP,
+  expectNoLeaks,
+  expectNoopRerun,
+  expectPassed,
+  footprint,
+  readJson,
+  sinkSecrets,
+  tempDir,
+  userId,
+} from '../helpers/e2e.js';
 
 const SCANNER = `scanner@${CONTOSO}`;
 const AP = `ap@${CONTOSO}`;
@@ -24,29 +35,16 @@ describe('crash safety: SIGKILL after a step, then rerun', () => {
   const sinkFor = (name: string): string => path.join(dir, `${slug(name)}.json`);
   const args = (name: string, extra: string[] = []): string[] => {
     sinks.push(sinkFor(name));
-    return [
-      'apply',
-      '--endpoints',
-      emu.endpointsFile,
-      '--tenant',
-      CONTOSO,
-      '--mailbox',
-      SCANNER,
-      '--mailbox',
-      AP,
-      '--app-name',
-      name,
-      '--enable-smtp-auth',
-      'mailbox',
-      '--secret-out',
-      sinkFor(name),
-      '--wait',
-      '30s',
-      '--yes',
-      '--output',
-      'json',
+    return applyArgs(
+      {
+        endpoints: emu.endpointsFile,
+        tenant: CONTOSO,
+        mailboxes: [SCANNER, AP],
+        appName: name,
+        secretOut: sinkFor(name),
+      },
       ...extra,
-    ];
+    );
   };
 
   /** Runs apply until it is killed, then again; returns both runs. */
@@ -62,9 +60,7 @@ describe('crash safety: SIGKILL after a step, then rerun', () => {
 
   /** The app's objects in contoso are each there once, and its credentials are exactly the sink's one. */
   async function expectConverged(name: string, rerun: CliResult, kind: 'secret' | 'certificate' = 'secret') {
-    expect(rerun.code, rerun.stderr).toBe(0);
-    const out = rerun.json<Record<string, any>>();
-    expect(out.verification.status).toBe('passed');
+    expectPassed(rerun);
     const t = await emu.control.tenant(CONTOSO);
     const apps = t.applications.filter((a: any) => a.uniqueName === `sendasapp-${slug(name)}`);
     expect(apps).toHaveLength(1);
@@ -77,7 +73,7 @@ describe('crash safety: SIGKILL after a step, then rerun', () => {
     expect(f.exchangeServicePrincipals[0].ObjectId).toBe(f.servicePrincipals[0].id);
     for (const m of [SCANNER, AP])
       expect(f.mailboxPermissions.filter((p: any) => p.mailboxUserId === userId(t, m))).toHaveLength(1);
-    const sink = JSON.parse(readFileSync(sinkFor(name), 'utf8'));
+    const sink = readJson(sinkFor(name));
     expect(sink.pending).toBeNull();
     const held = kind === 'secret' ? app.passwordCredentials : app.keyCredentials;
     expect(held.map((c: any) => c.keyId)).toEqual([sink.credential.keyId]);
@@ -88,7 +84,7 @@ describe('crash safety: SIGKILL after a step, then rerun', () => {
 
   beforeAll(async () => {
     emu = await startTestEmulator();
-    dir = mkdtempSync(path.join(tmpdir(), 'sendasapp-e2e-crash-'));
+    dir = tempDir('sendasapp-e2e-crash-');
   });
   afterAll(async () => emu?.close());
 
@@ -96,7 +92,7 @@ describe('crash safety: SIGKILL after a step, then rerun', () => {
     const name = 'Crash After Secret';
     const { killed, rerun } = await crashThenRerun(name, { killWhen: /Client secret .*: created/ });
     expect(killed.signal).toBe('SIGKILL');
-    const before = JSON.parse(readFileSync(sinkFor(name), 'utf8'));
+    const before = readJson(sinkFor(name));
     const { sink } = await expectConverged(name, rerun);
     expect(sink.credential.keyId).toBe(before.credential.keyId);
   });
@@ -126,7 +122,7 @@ describe('crash safety: SIGKILL after a step, then rerun', () => {
     const killed = await runs.run(args(name), { env: { SENDASAPP_TEST_CRASH_AFTER: 'addPassword' } });
     expect(killed.signal).toBe('SIGKILL');
     // The crash left a secret in Entra that no file holds, and the marker that names it.
-    const marker = JSON.parse(readFileSync(sinkFor(name), 'utf8'));
+    const marker = readJson(sinkFor(name));
     expect(marker.credential).toBeNull();
     expect(marker.pending.displayName).toMatch(/^sendasapp /);
     const t = await emu.control.tenant(CONTOSO);
@@ -147,7 +143,7 @@ describe('crash safety: SIGKILL after a step, then rerun', () => {
     const extra = ['--credential', 'certificate'];
     const killed = await runs.run(args(name, extra), { env: { SENDASAPP_TEST_CRASH_AFTER: 'addCertificate' } });
     expect(killed.signal).toBe('SIGKILL');
-    const marker = JSON.parse(readFileSync(sinkFor(name), 'utf8'));
+    const marker = readJson(sinkFor(name));
     expect(marker.credential).toBeNull();
     const t = await emu.control.tenant(CONTOSO);
     const app = t.applications.find((a: any) => a.uniqueName === `sendasapp-${slug(name)}`);
@@ -160,11 +156,7 @@ describe('crash safety: SIGKILL after a step, then rerun', () => {
   });
 
   it('a third run after each recovery changes nothing', async () => {
-    await emu.control.clearLog();
-    const again = await runs.run(args('Crash Before Sink'));
-    expect(again.code, again.stderr).toBe(0);
-    expect(again.json<Record<string, any>>().changed).toBe(false);
-    expect((await emu.control.log()).filter((e) => e.write && e.service !== 'smtp')).toEqual([]);
+    await expectNoopRerun(emu, runs, args('Crash Before Sink'));
   });
 
   it('never prints a secret, a private key or a token', async () => {

@@ -3,11 +3,9 @@
  * (--tenant). The tenant state is checked in the emulator afterwards.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
-import type { CliResult } from '../helpers/cli.js';
+import { applyArgs, type CliResult } from '../helpers/cli.js';
 import {
   CONTOSO,
   EXO_APP_ID,
@@ -15,8 +13,13 @@ import {
   Runs,
   SMTP_SEND_AS_APP,
   expectNoLeaks,
+  expectNoopRerun,
+  expectPassed,
+  findApp,
   footprint,
   sinkSecrets,
+  spOf,
+  tempDir,
   userId,
 } from '../helpers/e2e.js';
 
@@ -29,45 +32,29 @@ describe('cross-tenant: app in contoso, mailboxes in fabrikam', () => {
   let first: CliResult;
   const runs = new Runs();
   const secretFile = (): string => path.join(dir, 'secret.json');
-  const base = (): string[] => [
-    '--endpoints',
-    emu.endpointsFile,
-    '--home-tenant',
-    CONTOSO,
-    '--tenant',
-    FABRIKAM,
-    '--mailbox',
-    SCANNER,
-    '--mailbox',
-    AP,
-    '--app-name',
-    'Fabrikam Relay',
-    '--enable-smtp-auth',
-    'mailbox',
-    '--secret-out',
-    secretFile(),
-    '--wait',
-    '30s',
-    '--yes',
-    '--output',
-    'json',
-  ];
+  const args = (): string[] =>
+    applyArgs({
+      endpoints: emu.endpointsFile,
+      homeTenant: CONTOSO,
+      tenant: FABRIKAM,
+      mailboxes: [SCANNER, AP],
+      appName: 'Fabrikam Relay',
+      secretOut: secretFile(),
+    });
 
   beforeAll(async () => {
     emu = await startTestEmulator();
-    dir = mkdtempSync(path.join(tmpdir(), 'sendasapp-e2e-cross-'));
-    first = await runs.run(['apply', ...base()]);
+    dir = tempDir('sendasapp-e2e-cross-');
+    first = await runs.run(args());
   });
   afterAll(async () => emu?.close());
 
   it('exits 0 and the proof passes with a token whose tid is the mailbox tenant (fabrikam)', () => {
-    expect(first.code, first.stderr).toBe(0);
-    const out = first.json<Record<string, any>>();
+    const out = expectPassed(first);
     const fabrikamId = emu.store.findTenant(FABRIKAM)!.id;
     const contosoId = emu.store.findTenant(CONTOSO)!.id;
     expect(out.tenant).toBe(fabrikamId);
     expect(out.homeTenant).toBe(contosoId);
-    expect(out.verification.status).toBe('passed');
     expect(out.verification.claims.tid).toBe(fabrikamId);
     expect(out.verification.claims.appid).toBe(out.application.appId);
     expect(out.verification.claims.roles).toContain('SMTP.SendAsApp');
@@ -77,7 +64,7 @@ describe('cross-tenant: app in contoso, mailboxes in fabrikam', () => {
     const out = first.json<Record<string, any>>();
     const contoso = await emu.control.tenant(CONTOSO);
     const fabrikam = await emu.control.tenant(FABRIKAM);
-    const app = contoso.applications.find((a: any) => a.appId === out.application.appId);
+    const app = findApp(contoso, out.application.appId);
     expect(app).toBeDefined();
     expect(app.signInAudience).toBe('AzureADMultipleOrgs');
     expect(app.requiredResourceAccess).toEqual([
@@ -98,7 +85,7 @@ describe('cross-tenant: app in contoso, mailboxes in fabrikam', () => {
     const sp = f.servicePrincipals[0];
     expect(sp.id).toBe(out.servicePrincipal.id);
     expect(sp.appOwnerOrganizationId).toBe(emu.store.findTenant(CONTOSO)!.id);
-    const exo = fabrikam.servicePrincipals.find((s: any) => s.appId === EXO_APP_ID);
+    const exo = spOf(fabrikam, EXO_APP_ID);
     expect(f.assignments).toEqual([expect.objectContaining({ resourceId: exo.id, appRoleId: SMTP_SEND_AS_APP })]);
     expect(f.exchangeServicePrincipals).toEqual([
       expect.objectContaining({ AppId: out.application.appId, ObjectId: sp.id }),
@@ -110,13 +97,8 @@ describe('cross-tenant: app in contoso, mailboxes in fabrikam', () => {
   });
 
   it('a rerun changes nothing and writes nothing in either tenant', async () => {
-    await emu.control.clearLog();
-    const again = await runs.run(['apply', ...base()]);
-    expect(again.code, again.stderr).toBe(0);
-    const out = again.json<Record<string, any>>();
-    expect(out.changed).toBe(false);
+    const out = await expectNoopRerun(emu, runs, args());
     expect(out.verification.status).toBe('passed');
-    expect((await emu.control.log()).filter((e) => e.write && e.service !== 'smtp')).toEqual([]);
   });
 
   it('never prints the secret, a private key or a token', async () => {

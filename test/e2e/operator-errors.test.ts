@@ -3,44 +3,36 @@
  * the fix; an operator without Application.ReadWrite.All gets a 403 that names the missing Graph permission.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
-import { CONTOSO, FABRIKAM, Runs, expectNoLeaks, setOperatorRoles } from '../helpers/e2e.js';
+import { applyArgs } from '../helpers/cli.js';
+import { CONTOSO, FABRIKAM, Runs, expectNoLeaks, readJson, setOperatorRoles, tempDir } from '../helpers/e2e.js';
 
 describe('operator credential and permission errors', () => {
   let emu: TestEmulator;
   let dir: string;
   const runs = new Runs();
   const WRONG_SECRET = 'Wr0ng~operator-secret-value-0123456789';
-  const args = (endpoints: string, tenant: string): string[] => [
-    'apply',
-    '--endpoints',
-    endpoints,
-    '--tenant',
-    tenant,
-    '--mailbox',
-    `scanner@${tenant}`,
-    '--app-name',
-    'Operator Errors',
-    '--enable-smtp-auth',
-    'mailbox',
-    '--secret-out',
-    path.join(dir, `${tenant}.json`),
-    '--wait',
-    '10s',
-    '--yes',
-  ];
+  const args = (endpoints: string, tenant: string): string[] =>
+    applyArgs({
+      endpoints,
+      tenant,
+      mailboxes: [`scanner@${tenant}`],
+      appName: 'Operator Errors',
+      secretOut: path.join(dir, `${tenant}.json`),
+      wait: '10s',
+      json: false,
+    });
 
   beforeAll(async () => {
     emu = await startTestEmulator();
-    dir = mkdtempSync(path.join(tmpdir(), 'sendasapp-e2e-operator-'));
+    dir = tempDir('sendasapp-e2e-operator-');
   });
   afterAll(async () => emu?.close());
 
   it('a wrong operator secret: exit 1 with AADSTS7000215, its cause and a fix about the operator sign-in', async () => {
-    const endpoints = JSON.parse(readFileSync(emu.endpointsFile, 'utf8'));
+    const endpoints = readJson(emu.endpointsFile);
     endpoints.operator.clientSecret = WRONG_SECRET;
     const wrong = path.join(dir, 'endpoints-wrong-secret.json');
     writeFileSync(wrong, JSON.stringify(endpoints), { mode: 0o600 });

@@ -4,13 +4,22 @@
  * the group and the "Application SMTP.SendAsApp" role assignment; the proof passes for the group's members.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
-import type { CliResult } from '../helpers/cli.js';
+import { applyArgs, verifyArgs, type CliResult } from '../helpers/cli.js';
 import { groupDistinguishedName } from '../../src/emulator/exchange/authorization.js';
-import { CONTOSO, Runs, SMTP_SEND_AS_APP, expectNoLeaks, footprint, sinkSecrets } from '../helpers/e2e.js';
+import {
+  CONTOSO,
+  Runs,
+  SMTP_SEND_AS_APP,
+  expectNoLeaks,
+  expectNoopRerun,
+  expectPassed,
+  findApp,
+  footprint,
+  sinkSecrets,
+  tempDir,
+} from '../helpers/e2e.js';
 
 const SCANNER = `scanner@${CONTOSO}`;
 const AP = `ap@${CONTOSO}`;
@@ -21,41 +30,26 @@ describe('rbac mode over a group (smtp-senders = scanner, ap)', () => {
   let first: CliResult;
   const runs = new Runs();
   const secretFile = (): string => path.join(dir, 'secret.json');
-  const args = (): string[] => [
-    'apply',
-    '--endpoints',
-    emu.endpointsFile,
-    '--tenant',
-    CONTOSO,
-    '--group',
-    'smtp-senders',
-    '--mailbox-access',
-    'rbac',
-    '--app-name',
-    'RBAC Sender',
-    '--enable-smtp-auth',
-    'mailbox',
-    '--secret-out',
-    secretFile(),
-    '--wait',
-    '30s',
-    '--yes',
-    '--output',
-    'json',
-  ];
+  const args = (): string[] =>
+    applyArgs({
+      endpoints: emu.endpointsFile,
+      tenant: CONTOSO,
+      group: 'smtp-senders',
+      mailboxAccess: 'rbac',
+      appName: 'RBAC Sender',
+      secretOut: secretFile(),
+    });
 
   beforeAll(async () => {
     emu = await startTestEmulator();
-    dir = mkdtempSync(path.join(tmpdir(), 'sendasapp-e2e-rbac-'));
+    dir = tempDir('sendasapp-e2e-rbac-');
     first = await runs.run(args());
   });
   afterAll(async () => emu?.close());
 
   it('exits 0 and the proof passes for both members of the group, with a token without roles', () => {
-    expect(first.code, first.stderr).toBe(0);
-    const out = first.json<Record<string, any>>();
+    const out = expectPassed(first);
     expect(out.mailboxes.sort()).toEqual([AP, SCANNER]);
-    expect(out.verification.status).toBe('passed');
     expect(out.verification.mailboxes.map((m: any) => [m.mailbox, m.status]).sort()).toEqual([
       [AP, 'passed'],
       [SCANNER, 'passed'],
@@ -66,7 +60,7 @@ describe('rbac mode over a group (smtp-senders = scanner, ap)', () => {
   it('added no Entra SMTP.SendAsApp permission and no app role assignment', async () => {
     const out = first.json<Record<string, any>>();
     const t = await emu.control.tenant(CONTOSO);
-    const app = t.applications.find((a: any) => a.appId === out.application.appId);
+    const app = findApp(t, out.application.appId);
     expect(JSON.stringify(app.requiredResourceAccess)).not.toContain(SMTP_SEND_AS_APP);
     const f = footprint(t, app.appId);
     expect(f.servicePrincipals).toHaveLength(1);
@@ -97,13 +91,8 @@ describe('rbac mode over a group (smtp-senders = scanner, ap)', () => {
   });
 
   it('a rerun changes nothing and writes nothing', async () => {
-    await emu.control.clearLog();
-    const again = await runs.run(args());
-    expect(again.code, again.stderr).toBe(0);
-    const out = again.json<Record<string, any>>();
-    expect(out.changed).toBe(false);
+    const out = await expectNoopRerun(emu, runs, args());
     expect(out.verification.status).toBe('passed');
-    expect((await emu.control.log()).filter((e) => e.write && e.service !== 'smtp')).toEqual([]);
   });
 
   it('a mailbox outside the group is refused by Exchange (the scope is what authorizes)', async () => {
@@ -111,22 +100,19 @@ describe('rbac mode over a group (smtp-senders = scanner, ap)', () => {
     // SMTP AUTH on for it@ so that only the authorization decides.
     const it = emu.store.findTenant(CONTOSO)!.users.find((u) => u.entity.mail === `it@${CONTOSO}`)!;
     it.mailbox!.smtpClientAuthenticationDisabled = false;
-    const v = await runs.run([
-      'verify',
-      '--endpoints',
-      emu.endpointsFile,
-      '--tenant',
-      CONTOSO,
-      '--client-id',
-      out.application.appId,
-      '--secret-file',
-      secretFile(),
-      '--mailbox',
-      `it@${CONTOSO}`,
-      '--rbac',
-      '--wait',
-      '0',
-    ]);
+    const v = await runs.run(
+      verifyArgs(
+        {
+          endpoints: emu.endpointsFile,
+          tenant: CONTOSO,
+          clientId: out.application.appId,
+          secretFile: secretFile(),
+          mailbox: `it@${CONTOSO}`,
+          wait: '0',
+        },
+        '--rbac',
+      ),
+    );
     expect(v.code).not.toBe(0);
     expect(v.stderr).toMatch(/535 5\.7\.3 /);
   });

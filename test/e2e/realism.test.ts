@@ -5,12 +5,21 @@
  * waited for the permission cache (535 5.7.3 retried).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
-import type { CliResult } from '../helpers/cli.js';
-import { CONTOSO, Runs, SMTP_SEND_AS_APP, expectNoLeaks, footprint, sinkSecrets } from '../helpers/e2e.js';
+import { applyArgs, type CliResult } from '../helpers/cli.js';
+import {
+  CONTOSO,
+  Runs,
+  SMTP_SEND_AS_APP,
+  expectNoLeaks,
+  expectNoopRerun,
+  expectPassed,
+  footprint,
+  readJson,
+  sinkSecrets,
+  tempDir,
+} from '../helpers/e2e.js';
 
 const SCANNER = `scanner@${CONTOSO}`;
 const AP = `ap@${CONTOSO}`;
@@ -24,32 +33,19 @@ describe('realism knobs all on: replication, permission cache, throttling, 503s,
   let wallMs: number;
   const runs = new Runs();
   const secretFile = (): string => path.join(dir, 'secret.json');
-  const args = (): string[] => [
-    'apply',
-    '--endpoints',
-    emu.endpointsFile,
-    '--tenant',
-    CONTOSO,
-    '--mailbox',
-    SCANNER,
-    '--mailbox',
-    AP,
-    '--app-name',
-    'Realistic Sender',
-    '--enable-smtp-auth',
-    'mailbox',
-    '--secret-out',
-    secretFile(),
-    '--wait',
-    '2m',
-    '--yes',
-    '--output',
-    'json',
-  ];
+  const args = (): string[] =>
+    applyArgs({
+      endpoints: emu.endpointsFile,
+      tenant: CONTOSO,
+      mailboxes: [SCANNER, AP],
+      appName: 'Realistic Sender',
+      secretOut: secretFile(),
+      wait: '2m',
+    });
 
   beforeAll(async () => {
     emu = await startTestEmulator();
-    dir = mkdtempSync(path.join(tmpdir(), 'sendasapp-e2e-realism-'));
+    dir = tempDir('sendasapp-e2e-realism-');
     await emu.control.setKnobs({
       latency: { token: 5, graph: 5, exchange: 8, smtp: 3 },
       replicationDelayMs: 1500,
@@ -70,9 +66,7 @@ describe('realism knobs all on: replication, permission cache, throttling, 503s,
   afterAll(async () => emu?.close());
 
   it('converges: exit 0 and the proof passes', () => {
-    expect(first.code, first.stderr).toBe(0);
-    const out = first.json<Record<string, any>>();
-    expect(out.verification.status).toBe('passed');
+    const out = expectPassed(first);
     expect(out.resources.every((r: any) => ['created', 'updated', 'unchanged'].includes(r.status))).toBe(true);
   });
 
@@ -98,7 +92,7 @@ describe('realism knobs all on: replication, permission cache, throttling, 503s,
     const apps = t.applications.filter((a: any) => a.uniqueName === 'sendasapp-realistic-sender');
     expect(apps).toHaveLength(1);
     expect(apps[0].passwordCredentials).toHaveLength(1);
-    const sink = JSON.parse(readFileSync(secretFile(), 'utf8'));
+    const sink = readJson(secretFile());
     expect(apps[0].passwordCredentials[0].keyId).toBe(sink.credential.keyId);
     const f = footprint(t, out.application.appId);
     expect(f.servicePrincipals).toHaveLength(1);
@@ -112,11 +106,7 @@ describe('realism knobs all on: replication, permission cache, throttling, 503s,
   });
 
   it('a rerun under the same knobs changes nothing', async () => {
-    await emu.control.clearLog();
-    const again = await runs.run(args(), { timeoutMs: 100_000, env: FAST_RETRY });
-    expect(again.code, again.stderr).toBe(0);
-    expect(again.json<Record<string, any>>().changed).toBe(false);
-    expect((await emu.control.log()).filter((e) => e.write && e.service !== 'smtp')).toEqual([]);
+    await expectNoopRerun(emu, runs, args(), { timeoutMs: 100_000, env: FAST_RETRY });
   }, 110_000);
 
   it('never prints the secret or a token', async () => {

@@ -3,11 +3,10 @@
  * is refused by Entra and apply says which option to change; a lifetime within the policy passes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
-import { CONTOSO, Runs, expectNoLeaks, sinkSecrets } from '../helpers/e2e.js';
+import { applyArgs } from '../helpers/cli.js';
+import { CONTOSO, Runs, expectNoLeaks, expectPassed, findApp, readJson, sinkSecrets, tempDir } from '../helpers/e2e.js';
 
 const SCANNER = `scanner@${CONTOSO}`;
 
@@ -16,31 +15,21 @@ describe('secret lifetime policy (maxSecretLifetimeDays 90)', () => {
   let dir: string;
   const runs = new Runs();
   const secretFile = (): string => path.join(dir, 'secret.json');
-  const args = (...extra: string[]): string[] => [
-    'apply',
-    '--endpoints',
-    emu.endpointsFile,
-    '--tenant',
-    CONTOSO,
-    '--mailbox',
-    SCANNER,
-    '--app-name',
-    'Policy Sender',
-    '--enable-smtp-auth',
-    'mailbox',
-    '--secret-out',
-    secretFile(),
-    '--wait',
-    '30s',
-    '--yes',
-    '--output',
-    'json',
-    ...extra,
-  ];
+  const args = (...extra: string[]): string[] =>
+    applyArgs(
+      {
+        endpoints: emu.endpointsFile,
+        tenant: CONTOSO,
+        mailboxes: [SCANNER],
+        appName: 'Policy Sender',
+        secretOut: secretFile(),
+      },
+      ...extra,
+    );
 
   beforeAll(async () => {
     emu = await startTestEmulator();
-    dir = mkdtempSync(path.join(tmpdir(), 'sendasapp-e2e-lifetime-'));
+    dir = tempDir('sendasapp-e2e-lifetime-');
     await emu.control.setPolicy(CONTOSO, { maxSecretLifetimeDays: 90 });
   });
   afterAll(async () => emu?.close());
@@ -54,23 +43,19 @@ describe('secret lifetime policy (maxSecretLifetimeDays 90)', () => {
     expect(cred.status).toBe('failed');
     expect(cred.message).toMatch(/--secret-lifetime/);
     expect(out.verification.status).toBe('skipped');
-    const t = await emu.control.tenant(CONTOSO);
-    const app = t.applications.find((a: any) => a.appId === out.application.appId);
+    const app = findApp(await emu.control.tenant(CONTOSO), out.application.appId);
     expect(app.passwordCredentials).toEqual([]);
   });
 
   it('--secret-lifetime 60d passes, with one secret ending in about 60 days', async () => {
     const r = await runs.run(args('--secret-lifetime', '60d'));
-    expect(r.code, r.stderr).toBe(0);
-    const out = r.json<Record<string, any>>();
-    expect(out.verification.status).toBe('passed');
-    const t = await emu.control.tenant(CONTOSO);
-    const app = t.applications.find((a: any) => a.appId === out.application.appId);
+    const out = expectPassed(r);
+    const app = findApp(await emu.control.tenant(CONTOSO), out.application.appId);
     expect(app.passwordCredentials).toHaveLength(1);
     const days = (Date.parse(app.passwordCredentials[0].endDateTime) - Date.now()) / 86_400_000;
     expect(days).toBeGreaterThan(59);
     expect(days).toBeLessThanOrEqual(60);
-    const sink = JSON.parse(readFileSync(secretFile(), 'utf8'));
+    const sink = readJson(secretFile());
     expect(sink.pending).toBeNull();
     expect(sink.credential.keyId).toBe(app.passwordCredentials[0].keyId);
   });

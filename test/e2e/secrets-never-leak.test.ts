@@ -4,11 +4,11 @@
  * the emulator's request log for client secret values, private keys and JWTs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
-import { CONTOSO, FABRIKAM, JWT_PATTERN, Runs, expectNoLeaks, sinkSecrets } from '../helpers/e2e.js';
+import { applyArgs, applyOptions, verifyArgs } from '../helpers/cli.js';
+import { CONTOSO, FABRIKAM, JWT_PATTERN, Runs, expectNoLeaks, readJson, sinkSecrets, tempDir } from '../helpers/e2e.js';
 
 describe('secrets never leak into stdout, stderr or the request log', () => {
   let emu: TestEmulator;
@@ -16,20 +16,18 @@ describe('secrets never leak into stdout, stderr or the request log', () => {
   const runs = new Runs();
   const secretSink = (): string => path.join(dir, 'secret.json');
   const certSink = (): string => path.join(dir, 'cert.json');
-  const common = (tenant: string): string[] => [
-    '--endpoints',
-    emu.endpointsFile,
-    '--tenant',
+  const who = (tenant: string) => ({
+    endpoints: emu.endpointsFile,
     tenant,
-    '--mailbox',
-    `scanner@${tenant}`,
-    '--app-name',
-    'Leak Check',
-  ];
+    mailboxes: [`scanner@${tenant}`],
+    appName: 'Leak Check',
+  });
+  const common = (tenant: string): string[] =>
+    applyOptions({ ...who(tenant), enableSmtpAuth: null, wait: null, yes: false, json: false });
 
   beforeAll(async () => {
     emu = await startTestEmulator();
-    dir = mkdtempSync(path.join(tmpdir(), 'sendasapp-e2e-leak-'));
+    dir = tempDir('sendasapp-e2e-leak-');
   });
   afterAll(async () => emu?.close());
 
@@ -50,24 +48,21 @@ describe('secrets never leak into stdout, stderr or the request log', () => {
     ).toBe(0);
     expect((await runs.run(['status', ...common(CONTOSO), '--secret-out', secretSink()])).code).toBe(0);
     // verify with the sink, and with a wrong secret (AADSTS7000215 from the app's own sign-in).
-    const appId = JSON.parse(readFileSync(secretSink(), 'utf8')).clientId as string;
+    const appId = readJson(secretSink()).clientId as string;
     const verify = (file: string, ...extra: string[]) =>
-      runs.run([
-        'verify',
-        '--endpoints',
-        emu.endpointsFile,
-        '--tenant',
-        CONTOSO,
-        '--client-id',
-        appId,
-        '--secret-file',
-        file,
-        '--mailbox',
-        `scanner@${CONTOSO}`,
-        '--wait',
-        '0',
-        ...extra,
-      ]);
+      runs.run(
+        verifyArgs(
+          {
+            endpoints: emu.endpointsFile,
+            tenant: CONTOSO,
+            clientId: appId,
+            secretFile: file,
+            mailbox: `scanner@${CONTOSO}`,
+            wait: '0',
+          },
+          ...extra,
+        ),
+      );
     expect((await verify(secretSink(), '--output', 'json')).code).toBe(0);
     const wrong = path.join(dir, 'wrong.txt');
     writeFileSync(wrong, 'Wr0ng~app-secret-0123456789abcdef', { mode: 0o600 });
@@ -75,25 +70,8 @@ describe('secrets never leak into stdout, stderr or the request log', () => {
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/AADSTS7000215/);
     // A certificate run in the other tenant.
-    expect(
-      (
-        await runs.run([
-          'apply',
-          ...common(FABRIKAM),
-          '--credential',
-          'certificate',
-          '--secret-out',
-          certSink(),
-          '--enable-smtp-auth',
-          'mailbox',
-          '--wait',
-          '10s',
-          '--yes',
-          '--output',
-          'json',
-        ])
-      ).code,
-    ).toBe(0);
+    const cert = applyArgs({ ...who(FABRIKAM), credential: 'certificate', secretOut: certSink(), wait: '10s' });
+    expect((await runs.run(cert)).code).toBe(0);
   });
 
   it('the JSON results carry the keyId and the sink, never the value', () => {

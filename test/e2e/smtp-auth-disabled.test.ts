@@ -4,11 +4,10 @@
  * inherit it. --enable-smtp-auth decides what apply may change: nothing, the sending mailboxes, or the organization.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
-import { CONTOSO, FABRIKAM, Runs, expectNoLeaks, sinkSecrets } from '../helpers/e2e.js';
+import { applyArgs } from '../helpers/cli.js';
+import { CONTOSO, FABRIKAM, Runs, expectNoLeaks, sinkSecrets, tempDir } from '../helpers/e2e.js';
 
 function casSettings(t: any): Record<string, boolean | null> {
   return Object.fromEntries(
@@ -21,32 +20,19 @@ describe('SMTP AUTH disabled for the organization (the default world)', () => {
   let dir: string;
   const runs = new Runs();
   const secretFile = (tenant: string): string => path.join(dir, `${tenant}.json`);
-  const args = (tenant: string, mode: string): string[] => [
-    'apply',
-    '--endpoints',
-    emu.endpointsFile,
-    '--tenant',
-    tenant,
-    '--mailbox',
-    `scanner@${tenant}`,
-    '--mailbox',
-    `ap@${tenant}`,
-    '--app-name',
-    'Scanner SMTP',
-    '--enable-smtp-auth',
-    mode,
-    '--secret-out',
-    secretFile(tenant),
-    '--wait',
-    '30s',
-    '--yes',
-    '--output',
-    'json',
-  ];
+  const args = (tenant: string, mode: string): string[] =>
+    applyArgs({
+      endpoints: emu.endpointsFile,
+      tenant,
+      mailboxes: [`scanner@${tenant}`, `ap@${tenant}`],
+      appName: 'Scanner SMTP',
+      enableSmtpAuth: mode,
+      secretOut: secretFile(tenant),
+    });
 
   beforeAll(async () => {
     emu = await startTestEmulator();
-    dir = mkdtempSync(path.join(tmpdir(), 'sendasapp-e2e-smtpauth-'));
+    dir = tempDir('sendasapp-e2e-smtpauth-');
   });
   afterAll(async () => emu?.close());
 

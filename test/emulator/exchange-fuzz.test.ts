@@ -1,51 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
+import { prng } from '../helpers/prng.js';
+import { PWSH_CMDLETS } from '../../src/exchange/pwsh/cmdlets.js';
 import type { TenantRecord } from '../../src/emulator/state.js';
 import { checkRecipientFilter, recipientFilterMatches } from '../../src/emulator/exchange/authorization.js';
 
 type Json = any;
 
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const CMDLETS = [
-  'Get-ServicePrincipal',
-  'New-ServicePrincipal',
-  'Remove-ServicePrincipal',
-  'Get-MailboxPermission',
-  'Add-MailboxPermission',
-  'Remove-MailboxPermission',
-  'Get-RecipientPermission',
-  'Add-RecipientPermission',
-  'Remove-RecipientPermission',
-  'Get-CASMailbox',
-  'Set-CASMailbox',
-  'Get-TransportConfig',
-  'Set-TransportConfig',
-  'Get-OrganizationConfig',
-  'Get-Mailbox',
-  'Get-DistributionGroup',
-  'Get-DistributionGroupMember',
-  'Get-ManagementScope',
-  'New-ManagementScope',
-  'Remove-ManagementScope',
-  'Get-ManagementRoleAssignment',
-  'New-ManagementRoleAssignment',
-  'Remove-ManagementRoleAssignment',
-  'Test-ServicePrincipalAuthorization',
-  'Get-Unicorn',
-  '',
-  'New-ServicePrincipal; Remove-Mailbox',
-];
+/** The cmdlets sendasapp runs (its whitelist, all implemented by the emulator), and names no one may run. */
+const CMDLETS = [...PWSH_CMDLETS, 'Get-Unicorn', '', 'New-ServicePrincipal; Remove-Mailbox'];
 
 const PARAMS = [
   'Identity',

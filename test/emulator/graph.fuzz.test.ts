@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
+import { prng } from '../helpers/prng.js';
 import {
   CONTOSO,
   EXCHANGE_APP_ID,
@@ -17,18 +18,6 @@ import {
 
 const SEED = Number(process.env.GRAPH_FUZZ_SEED ?? 20_260_611);
 const REQUESTS = Number(process.env.GRAPH_FUZZ_REQUESTS ?? 400);
-
-/** mulberry32: small, fast, good enough for reproducible fuzzing. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe(`Graph emulator fuzz (seed ${SEED}, ${REQUESTS} requests, contoso)`, () => {
   let emu: TestEmulator;

@@ -14,13 +14,13 @@ import {
   postForm,
   registerApp,
   selfSignedCertificate,
+  GRAPH_SCOPE as GRAPH,
   type TestCertificate,
 } from '../helpers/azure.js';
+import { CONTOSO } from '../helpers/e2e.js';
 import { grantAdminConsent } from '../../src/emulator/token/index.js';
 import type { ApplicationRecord } from '../../src/emulator/state.js';
 
-const GRAPH = 'https://graph.microsoft.com/.default';
-const CONTOSO = 'contoso.onmicrosoft.com';
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 function b64url(value: unknown): string {

@@ -4,17 +4,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientSecretCredential } from '@azure/identity';
-import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
-import { addSecret, credentialOptions, decodeJwt, postForm, registerApp } from '../helpers/azure.js';
+import { startWithTenantIds, type TestEmulator } from '../helpers/emulator.js';
+import { EXCHANGE_SCOPE, addSecret, credentialOptions, decodeJwt, postForm, registerApp } from '../helpers/azure.js';
+import { CONTOSO, FABRIKAM, SMTP_SEND_AS_APP } from '../helpers/e2e.js';
 import { grantAdminConsent } from '../../src/emulator/token/index.js';
 import { EXCHANGE_APP_ID, GRAPH_APP_ID } from '../../src/emulator/seed.js';
 
-const CONTOSO = 'contoso.onmicrosoft.com';
-const FABRIKAM = 'fabrikam.onmicrosoft.com';
-const SMTP_SEND_AS_APP = '7146a1f0-8703-45b3-9eae-527a64c00995';
 const MAIL_SEND = 'b633e1c5-b582-4048-a93e-9f11b44c7e96';
 const REDIRECT = 'https://isv.example.com/consent/done';
-const EXCHANGE_SCOPE = 'https://outlook.office365.com/.default';
 
 interface Dumped {
   servicePrincipals: Array<Record<string, unknown> & { id: string; appId: string }>;
@@ -26,9 +23,7 @@ describe('admin consent', () => {
   let fabrikamId: string;
   let contosoId: string;
   beforeAll(async () => {
-    emu = await startTestEmulator();
-    fabrikamId = emu.store.findTenant(FABRIKAM)!.id;
-    contosoId = emu.store.findTenant(CONTOSO)!.id;
+    ({ emu, contosoId, fabrikamId } = await startWithTenantIds());
   });
   afterAll(async () => emu.close());
 

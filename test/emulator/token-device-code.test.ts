@@ -4,13 +4,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceCodeCredential, type DeviceCodeInfo } from '@azure/identity';
-import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
-import { credentialOptions, decodeJwt, postForm, registerApp } from '../helpers/azure.js';
-
-const GRAPH = 'https://graph.microsoft.com/.default';
-const EXCHANGE = 'https://outlook.office365.com/.default';
-const CONTOSO = 'contoso.onmicrosoft.com';
-const FABRIKAM = 'fabrikam.onmicrosoft.com';
+import { startWithTenantIds, type TestEmulator } from '../helpers/emulator.js';
+import {
+  EXCHANGE_SCOPE as EXCHANGE,
+  GRAPH_SCOPE as GRAPH,
+  credentialOptions,
+  decodeJwt,
+  postForm,
+  registerApp,
+} from '../helpers/azure.js';
+import { CONTOSO, FABRIKAM } from '../helpers/e2e.js';
 const AZURE_CLI = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
 const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -19,9 +22,7 @@ describe('device-code flow', () => {
   let contosoId: string;
   let fabrikamId: string;
   beforeAll(async () => {
-    emu = await startTestEmulator();
-    contosoId = emu.store.findTenant(CONTOSO)!.id;
-    fabrikamId = emu.store.findTenant(FABRIKAM)!.id;
+    ({ emu, contosoId, fabrikamId } = await startWithTenantIds());
   });
   afterAll(async () => emu.close());
 

@@ -7,11 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'node:https';
 import { ClientSecretCredential } from '@azure/identity';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
-import { decodeJwt, readJson, standInAgent } from '../helpers/azure.js';
-
-const GRAPH = 'https://graph.microsoft.com/.default';
-const EXCHANGE = 'https://outlook.office365.com/.default';
-const CONTOSO = 'contoso.onmicrosoft.com';
+import {
+  EXCHANGE_SCOPE as EXCHANGE,
+  GRAPH_SCOPE as GRAPH,
+  decodeJwt,
+  readJson,
+  standInAgent,
+} from '../helpers/azure.js';
+import { CONTOSO } from '../helpers/e2e.js';
 
 describe('instance discovery and the emulator as login host', () => {
   let emu: TestEmulator;

@@ -5,15 +5,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientSecretCredential } from '@azure/identity';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
-import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
-import { addSecret, credentialOptions, decodeJwt, postForm, readJson, registerApp } from '../helpers/azure.js';
+import { startWithTenantIds, type TestEmulator } from '../helpers/emulator.js';
+import {
+  EXCHANGE_SCOPE as EXCHANGE,
+  GRAPH_SCOPE as GRAPH,
+  addSecret,
+  credentialOptions,
+  decodeJwt,
+  postForm,
+  readJson,
+  registerApp,
+} from '../helpers/azure.js';
+import { CONTOSO, FABRIKAM } from '../helpers/e2e.js';
 import { createTokenService, grantAdminConsent } from '../../src/emulator/token/index.js';
 import type { EmulatorContext } from '../../src/emulator/context.js';
 
-const GRAPH = 'https://graph.microsoft.com/.default';
-const EXCHANGE = 'https://outlook.office365.com/.default';
-const CONTOSO = 'contoso.onmicrosoft.com';
-const FABRIKAM = 'fabrikam.onmicrosoft.com';
 const GUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 
 describe('token service', () => {
@@ -21,9 +27,7 @@ describe('token service', () => {
   let contosoId: string;
   let fabrikamId: string;
   beforeAll(async () => {
-    emu = await startTestEmulator();
-    contosoId = emu.store.findTenant(CONTOSO)!.id;
-    fabrikamId = emu.store.findTenant(FABRIKAM)!.id;
+    ({ emu, contosoId, fabrikamId } = await startWithTenantIds());
   });
   afterAll(async () => emu.close());
 

@@ -4,18 +4,24 @@
  * reads only: no write reaches the emulator. Also the delegated SMTP flow and a vendor app.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { registerApp } from '../helpers/azure.js';
-import { runCli } from '../helpers/cli.js';
+import { applyOptions, runCli } from '../helpers/cli.js';
+import {
+  CONTOSO,
+  EXO_APP_ID as EXCHANGE_APP_ID,
+  FABRIKAM,
+  SMTP_SEND_AS_APP,
+  readJson,
+  spOf,
+  tempDir,
+  userByMail,
+} from '../helpers/e2e.js';
 
-const CONTOSO = 'contoso.onmicrosoft.com';
-const FABRIKAM = 'fabrikam.onmicrosoft.com';
 const SCANNER = 'scanner@fabrikam.onmicrosoft.com';
-const EXCHANGE_APP_ID = '00000002-0000-0ff1-ce00-000000000000';
 
 describe('hand-off, cross-tenant, client credentials', () => {
   let emu: TestEmulator;
@@ -24,34 +30,28 @@ describe('hand-off, cross-tenant, client credentials', () => {
   let fabrikamId: string;
   let secret: string;
   let keyId: string;
-  const base = (): string[] => [
-    '--endpoints',
-    emu.endpointsFile,
-    '--tenant',
-    FABRIKAM,
-    '--home-tenant',
-    CONTOSO,
-    '--mailbox',
-    SCANNER,
-    '--app-name',
-    'Business Central SMTP',
-    '--enable-smtp-auth',
-    'mailbox',
-    '--secret-out',
-    path.join(dir, 'secret.json'),
-    '--wait',
-    '1m',
-  ];
+  const base = (): string[] =>
+    applyOptions({
+      endpoints: emu.endpointsFile,
+      tenant: FABRIKAM,
+      homeTenant: CONTOSO,
+      mailboxes: [SCANNER],
+      appName: 'Business Central SMTP',
+      secretOut: path.join(dir, 'secret.json'),
+      wait: '1m',
+      yes: false,
+      json: false,
+    });
 
   beforeAll(async () => {
     emu = await startTestEmulator();
-    dir = mkdtempSync(path.join(tmpdir(), 'sendasapp-handoff-'));
+    dir = tempDir('sendasapp-handoff-');
     const apply = await runCli(['apply', ...base(), '--yes', '--output', 'json', '--target', 'json']);
     expect(apply.code, apply.stderr).toBe(0);
     const out = apply.json<Record<string, any>>();
     appId = out.application.appId;
     fabrikamId = out.tenant;
-    const sink = JSON.parse(readFileSync(path.join(dir, 'secret.json'), 'utf8'));
+    const sink = readJson(path.join(dir, 'secret.json'));
     secret = sink.credential.secret;
     keyId = sink.credential.keyId;
     // apply --target: the hand-off is part of the one JSON result, and matches what apply made.
@@ -70,7 +70,7 @@ describe('hand-off, cross-tenant, client credentials', () => {
     expect(app.appId).toBe(appId);
     expect(fabrikam.id).toBe(fabrikamId);
     expect(app.passwordCredentials.map((p: { keyId: string }) => p.keyId)).toEqual([keyId]);
-    const sp = fabrikam.servicePrincipals.find((s: { appId: string }) => s.appId === appId);
+    const sp = spOf(fabrikam, appId);
     expect(fabrikam.exchange.servicePrincipals).toEqual([expect.objectContaining({ AppId: appId, ObjectId: sp.id })]);
     const smtp = emu.endpoints.smtp;
     const authority = emu.endpoints.authorityHost;
@@ -176,7 +176,9 @@ describe('hand-off, cross-tenant, client credentials', () => {
     expect(readFileSync(out, 'utf8')).toContain(`OAUTH_CLIENT_SECRET="${secret}"`);
     const noOut = await runCli(['handoff', ...base(), '--target', 'env', '--include-secret']);
     expect(noOut.code).toBe(2);
-    expect(noOut.stderr).toContain('--include-secret needs --out');
+    // Refused while the options are read (exit 2, before any tenant call), naming the flag and what it needs.
+    expect(noOut.stderr).toContain('--include-secret: needs --out FILE');
+    expect(noOut.stdout).toBe('');
   });
 
   it('bad input: no target, an unknown target, a certificate for Business Central', async () => {
@@ -196,29 +198,23 @@ describe('delegated SMTP (Xeams own-app mode)', () => {
   let emu: TestEmulator;
   let dir: string;
   const IT = 'it@contoso.onmicrosoft.com';
-  const args = (): string[] => [
-    '--endpoints',
-    emu.endpointsFile,
-    '--tenant',
-    CONTOSO,
-    '--mailbox',
-    IT,
-    '--app-name',
-    'Xeams SMTP',
-    '--flow',
-    'delegated',
-    '--redirect-uri',
-    'https://xeams.contoso.com:5273/oauth',
-    '--enable-smtp-auth',
-    'mailbox',
-    '--secret-out',
-    path.join(dir, 'xeams.json'),
-    '--target',
-    'xeams',
-  ];
+  const args = (): string[] =>
+    applyOptions({
+      endpoints: emu.endpointsFile,
+      tenant: CONTOSO,
+      mailboxes: [IT],
+      appName: 'Xeams SMTP',
+      flow: 'delegated',
+      redirectUri: 'https://xeams.contoso.com:5273/oauth',
+      secretOut: path.join(dir, 'xeams.json'),
+      wait: null,
+      target: 'xeams',
+      yes: false,
+      json: false,
+    });
   beforeAll(async () => {
     emu = await startTestEmulator();
-    dir = mkdtempSync(path.join(tmpdir(), 'sendasapp-delegated-'));
+    dir = tempDir('sendasapp-delegated-');
   });
   afterAll(async () => emu.close());
 
@@ -243,10 +239,10 @@ describe('delegated SMTP (Xeams own-app mode)', () => {
     );
     expect(app.web.redirectUris).toEqual(['https://xeams.contoso.com:5273/oauth']);
     expect(app.passwordCredentials).toHaveLength(1);
-    const sp = t.servicePrincipals.find((s: { appId: string }) => s.appId === app.appId);
+    const sp = spOf(t, app.appId);
     expect(t.exchange.servicePrincipals).toEqual([]);
     expect(t.exchange.mailboxPermissions.filter((p: any) => p.trustee.id === sp.id)).toEqual([]);
-    expect(t.users.find((u: { mail: string }) => u.mail === IT).mailbox.smtpClientAuthenticationDisabled).toBe(false);
+    expect(userByMail(t, IT).mailbox.smtpClientAuthenticationDisabled).toBe(false);
     // The hand-off on stdout, in Xeams' words, with the delegated scope and the metadata document.
     expect(r.stdout).toMatch(new RegExp(`Client ID +${app.appId}`));
     expect(r.stdout).toContain('https://outlook.office.com/SMTP.Send offline_access');
@@ -291,28 +287,19 @@ describe("vendor app: the customer's admin consents, then the Exchange half", ()
       displayName: 'Travel Agency OAuth Email Sender',
       signInAudience: 'AzureADMultipleOrgs',
       requiredResourceAccess: [
-        {
-          resourceAppId: EXCHANGE_APP_ID,
-          resourceAccess: [{ id: '7146a1f0-8703-45b3-9eae-527a64c00995', type: 'Role' }],
-        },
+        { resourceAppId: EXCHANGE_APP_ID, resourceAccess: [{ id: SMTP_SEND_AS_APP, type: 'Role' }] },
       ],
     });
-    const args = [
-      '--endpoints',
-      emu.endpointsFile,
-      '--tenant',
-      FABRIKAM,
-      '--app-id',
-      vendor.appId,
-      '--mailbox',
-      SCANNER,
-      '--enable-smtp-auth',
-      'mailbox',
-      '--wait',
-      '1m',
-      '--target',
-      'json',
-    ];
+    const args = applyOptions({
+      endpoints: emu.endpointsFile,
+      tenant: FABRIKAM,
+      appId: vendor.appId,
+      mailboxes: [SCANNER],
+      wait: '1m',
+      target: 'json',
+      yes: false,
+      json: false,
+    });
     // Before: no service principal in the customer's tenant; the hand-off carries the consent URL.
     const before = await runCli(['handoff', ...args]);
     expect(before.code, before.stderr).toBe(0);
@@ -331,7 +318,7 @@ describe("vendor app: the customer's admin consents, then the Exchange half", ()
     expect(doc.clientId).toBe(vendor.appId);
     expect(doc.credential.keyId).toBe('');
     const t = await emu.control.tenant(FABRIKAM);
-    const sp = t.servicePrincipals.find((s: { appId: string }) => s.appId === vendor.appId);
+    const sp = spOf(t, vendor.appId);
     expect(t.exchange.servicePrincipals).toEqual([expect.objectContaining({ AppId: vendor.appId, ObjectId: sp.id })]);
     expect(t.exchange.mailboxPermissions.filter((p: any) => p.trustee.id === sp.id)).toHaveLength(1);
   });

@@ -23,6 +23,10 @@ import {
 } from '../../src/emulator/state.js';
 import type { TestEmulator } from './emulator.js';
 
+/** The .default scopes of Microsoft Graph and Exchange Online. */
+export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
+export const EXCHANGE_SCOPE = 'https://outlook.office365.com/.default';
+
 export interface EmulatorCredentialOptions {
   authorityHost: string;
   disableInstanceDiscovery: boolean;

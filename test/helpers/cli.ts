@@ -59,3 +59,85 @@ export function runCli(args: string[], o: CliOptions = {}): Promise<CliResult> {
     });
   });
 }
+
+/** What a run of apply (or plan, status) is told, as options; each one left out is not passed. */
+export interface ApplyArgs {
+  /** The endpoints file (the emulator's, or a doctored copy). */
+  endpoints: string;
+  tenant: string;
+  homeTenant?: string;
+  mailboxes?: string[];
+  group?: string;
+  mailboxAccess?: string;
+  appName?: string;
+  appId?: string;
+  flow?: string;
+  redirectUri?: string;
+  credential?: string;
+  certificateFile?: string;
+  /** --enable-smtp-auth; 'mailbox' unless given (null leaves the option out). */
+  enableSmtpAuth?: string | null;
+  secretOut?: string;
+  /** --wait; '30s' unless given (null leaves the option out). */
+  wait?: string | null;
+  target?: string;
+  /** --yes; on unless false. */
+  yes?: boolean;
+  /** --output json; on unless false. */
+  json?: boolean;
+}
+
+/** The options of an apply / plan / status run (no command), in one order, then `extra`. */
+export function applyOptions(o: ApplyArgs, ...extra: string[]): string[] {
+  const opt = (name: string, value: string | null | undefined): string[] =>
+    value === undefined || value === null ? [] : [name, value];
+  return [
+    ...opt('--endpoints', o.endpoints),
+    ...opt('--home-tenant', o.homeTenant),
+    ...opt('--tenant', o.tenant),
+    ...(o.mailboxes ?? []).flatMap((m) => ['--mailbox', m]),
+    ...opt('--group', o.group),
+    ...opt('--mailbox-access', o.mailboxAccess),
+    ...opt('--app-name', o.appName),
+    ...opt('--app-id', o.appId),
+    ...opt('--flow', o.flow),
+    ...opt('--redirect-uri', o.redirectUri),
+    ...opt('--credential', o.credential),
+    ...opt('--certificate-file', o.certificateFile),
+    ...opt('--enable-smtp-auth', o.enableSmtpAuth === undefined ? 'mailbox' : o.enableSmtpAuth),
+    ...opt('--secret-out', o.secretOut),
+    ...opt('--wait', o.wait === undefined ? '30s' : o.wait),
+    ...opt('--target', o.target),
+    ...(o.yes === false ? [] : ['--yes']),
+    ...(o.json === false ? [] : ['--output', 'json']),
+    ...extra,
+  ];
+}
+
+/** `apply` with applyOptions. */
+export function applyArgs(o: ApplyArgs, ...extra: string[]): string[] {
+  return ['apply', ...applyOptions(o, ...extra)];
+}
+
+/** `verify` of an app's credential file against one mailbox. */
+export function verifyArgs(
+  o: { endpoints: string; tenant: string; clientId: string; secretFile: string; mailbox: string; wait: string },
+  ...extra: string[]
+): string[] {
+  return [
+    'verify',
+    '--endpoints',
+    o.endpoints,
+    '--tenant',
+    o.tenant,
+    '--client-id',
+    o.clientId,
+    '--secret-file',
+    o.secretFile,
+    '--mailbox',
+    o.mailbox,
+    '--wait',
+    o.wait,
+    ...extra,
+  ];
+}

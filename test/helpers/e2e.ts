@@ -2,7 +2,9 @@
  * Shared bits of the end-to-end scenarios: the default world's names, a run recorder that keeps every stdout and
  * stderr for the leak scan, the leak scan itself, and changes to the operator's permissions in a tenant.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { expect } from 'vitest';
 import { GRAPH_APP_ROLES, EXCHANGE_APP_ROLES } from '../../src/emulator/seed.js';
 import { newGuid } from '../../src/emulator/state.js';
@@ -117,9 +119,71 @@ export function footprint(t: any, appId: string) {
   };
 }
 
+/** A user by mailbox address in a tenant dump (undefined when there is none). */
+export function userByMail(t: any, address: string): any {
+  return t.users.find((x: any) => x.mail === address);
+}
+
 /** A user's id by mailbox address in a tenant dump. */
 export function userId(t: any, address: string): string {
-  const u = t.users.find((x: any) => x.mail === address);
+  const u = userByMail(t, address);
   if (!u) throw new Error(`no user ${address}`);
   return u.id as string;
+}
+
+/** The app registration of an appId in a tenant dump (undefined when there is none). */
+export function findApp(t: any, appId: string): any {
+  return t.applications.find((a: any) => a.appId === appId);
+}
+
+/** The service principal of an appId in a tenant dump (undefined when there is none). */
+export function spOf(t: any, appId: string): any {
+  return t.servicePrincipals.find((s: any) => s.appId === appId);
+}
+
+/** The applications of a tenant dump other than the operator's own. */
+export function appsBesidesOperator(emu: TestEmulator, t: any): any[] {
+  return t.applications.filter((a: any) => a.appId !== emu.store.world.operator.clientId);
+}
+
+/** A fresh temporary directory for a scenario's files (sinks, PEMs). */
+export function tempDir(prefix: string): string {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+/** A sink (or any JSON) file, parsed. */
+export function readJson(file: string): any {
+  return JSON.parse(readFileSync(file, 'utf8'));
+}
+
+/** Asserts exit 0 and a passed proof; returns the JSON result. */
+export function expectPassed(r: CliResult): Record<string, any> {
+  expect(r.code, r.stderr).toBe(0);
+  const out = r.json<Record<string, any>>();
+  expect(out.verification.status).toBe('passed');
+  return out;
+}
+
+/** The write requests of the emulator's log, but SMTP's (the proof's sign-in). */
+export async function writesBesidesSmtp(emu: TestEmulator): Promise<unknown[]> {
+  return (await emu.control.log()).filter((e) => e.write && e.service !== 'smtp');
+}
+
+/**
+ * Runs `args` again with a cleared request log and asserts the rerun exits 0, reports no change and sent no write
+ * (SMTP's proof aside); returns the JSON result.
+ */
+export async function expectNoopRerun(
+  emu: TestEmulator,
+  runs: Runs,
+  args: string[],
+  o: CliOptions = {},
+): Promise<Record<string, any>> {
+  await emu.control.clearLog();
+  const again = await runs.run(args, o);
+  expect(again.code, again.stderr).toBe(0);
+  const out = again.json<Record<string, any>>();
+  expect(out.changed).toBe(false);
+  expect(await writesBesidesSmtp(emu)).toEqual([]);
+  return out;
 }

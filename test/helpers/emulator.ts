@@ -47,3 +47,12 @@ export async function startTestEmulator(options: EmulatorOptions = {}): Promise<
     },
   };
 }
+
+/** startTestEmulator, with the ids of the default world's two tenants (contoso and fabrikam). */
+export async function startWithTenantIds(
+  options: EmulatorOptions = {},
+): Promise<{ emu: TestEmulator; contosoId: string; fabrikamId: string }> {
+  const emu = await startTestEmulator(options);
+  const id = (domain: string): string => emu.store.findTenant(domain)!.id;
+  return { emu, contosoId: id('contoso.onmicrosoft.com'), fabrikamId: id('fabrikam.onmicrosoft.com') };
+}

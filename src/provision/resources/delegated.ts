@@ -18,8 +18,8 @@ import {
   type RequiredResourceAccess,
 } from '../../entra/index.js';
 import type { TenantContext } from '../context.js';
-import type { Change, Resource, RunState } from '../resource.js';
-import { KEYS, credentialResource, servicePrincipalResource, type AppState } from './entra.js';
+import type { Resource, RunState } from '../resource.js';
+import { KEYS, applicationChanges, credentialResource, servicePrincipalResource, type AppState } from './entra.js';
 import { smtpAuthResource } from './exchange.js';
 
 export const MICROSOFT_GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
@@ -115,19 +115,12 @@ export function delegatedApplicationResource(ctx: TenantContext): Resource<AppSt
             to: { displayName: ctx.names.displayName, signInAudience: audience },
           },
         ];
-      const app = current.app;
-      const changes: Change[] = [];
-      if (app.displayName !== ctx.names.displayName)
-        changes.push({ action: 'update', what: 'displayName', from: app.displayName, to: ctx.names.displayName });
-      if (multi && app.signInAudience === 'AzureADMyOrg')
-        changes.push({ action: 'update', what: 'signInAudience', from: app.signInAudience, to: 'AzureADMultipleOrgs' });
-      if (mergeResourceAccess(app.requiredResourceAccess, wanted(run)))
-        changes.push({
-          action: 'update',
-          what: 'delegated permissions SMTP.Send, offline_access, openid (Microsoft Graph)',
-          to: 'Scope',
-        });
-      return changes;
+      return applicationChanges(current.app, {
+        displayName: ctx.names.displayName,
+        multi,
+        access: wanted(run),
+        permission: { what: 'delegated permissions SMTP.Send, offline_access, openid (Microsoft Graph)', to: 'Scope' },
+      });
     },
     async apply(run, _changes, current) {
       const app =

@@ -12,6 +12,7 @@ import {
   abortableSleep,
   addSecret,
   addCertificate,
+  certificateThumbprint,
   makeSelfSignedCertificate,
   removeCertificates,
   adminConsentUrl,
@@ -29,6 +30,7 @@ import {
   upsertApplication,
   createServicePrincipal,
   type Application,
+  type RequiredResourceAccess,
   type ExchangeOnlinePrincipal,
   type ServicePrincipal,
 } from '../../entra/index.js';
@@ -55,6 +57,30 @@ export interface AppState {
   createdNow?: boolean;
   /** Adopted app not registered in the home tenant (an ISV's): nothing to manage but its consent. */
   external: boolean;
+}
+
+/**
+ * The updates an existing app registration needs: its display name (unless undefined: an adopted app keeps its
+ * own), the multitenant audience when `multi`, and the permissions of `access` it lacks (described by `permission`).
+ * Shared by the app-only and the delegated application resources.
+ */
+export function applicationChanges(
+  app: Application,
+  want: {
+    displayName: string | undefined;
+    multi: boolean;
+    access: RequiredResourceAccess[];
+    permission: { what: string; to: string };
+  },
+): Change[] {
+  const changes: Change[] = [];
+  if (want.displayName !== undefined && app.displayName !== want.displayName)
+    changes.push({ action: 'update', what: 'displayName', from: app.displayName, to: want.displayName });
+  if (want.multi && app.signInAudience === 'AzureADMyOrg')
+    changes.push({ action: 'update', what: 'signInAudience', from: app.signInAudience, to: 'AzureADMultipleOrgs' });
+  if (mergeResourceAccess(app.requiredResourceAccess, want.access))
+    changes.push({ action: 'update', ...want.permission });
+  return changes;
 }
 
 export function applicationResource(ctx: TenantContext): Resource<AppState> {
@@ -100,19 +126,12 @@ export function applicationResource(ctx: TenantContext): Resource<AppState> {
             to: { displayName: ctx.names.displayName, signInAudience: audience },
           },
         ];
-      const app = current.app;
-      const changes: Change[] = [];
-      if (!o.appId && app.displayName !== ctx.names.displayName)
-        changes.push({ action: 'update', what: 'displayName', from: app.displayName, to: ctx.names.displayName });
-      if (multi && app.signInAudience === 'AzureADMyOrg')
-        changes.push({ action: 'update', what: 'signInAudience', from: app.signInAudience, to: 'AzureADMultipleOrgs' });
-      if (mergeResourceAccess(app.requiredResourceAccess, wanted(run)))
-        changes.push({
-          action: 'update',
-          what: 'API permission SMTP.SendAsApp (Office 365 Exchange Online)',
-          to: 'Role',
-        });
-      return changes;
+      return applicationChanges(current.app, {
+        displayName: o.appId ? undefined : ctx.names.displayName,
+        multi,
+        access: wanted(run),
+        permission: { what: 'API permission SMTP.SendAsApp (Office 365 Exchange Online)', to: 'Role' },
+      });
     },
     async apply(run, changes, current) {
       if (!current?.app) {
@@ -155,6 +174,13 @@ interface EntraCredential {
   keyId: string;
   displayName: string | null;
   endDateTime: string | null;
+}
+
+/** customKeyIdentifier (Edm.Binary) shows the SHA-1 thumbprint as hex or as base64 of its bytes. */
+function sameThumbprint(customKeyIdentifier: string | null | undefined, thumbprintHex: string): boolean {
+  if (!customKeyIdentifier) return false;
+  if (customKeyIdentifier.toUpperCase() === thumbprintHex) return true;
+  return Buffer.from(customKeyIdentifier, 'base64').toString('hex').toUpperCase() === thumbprintHex;
 }
 
 function loadCertificateFile(file: string): { certificatePem: string; privateKeyPem: string } {
@@ -207,11 +233,29 @@ export function credentialResource(ctx: TenantContext): Resource<CredentialState
       const file = ctx.sink?.read();
       const pending = file?.pending;
       const orphanKeyIds = pending ? all.filter((p) => p.displayName === pending.displayName).map((p) => p.keyId) : [];
-      const heldKeyId = file?.credential?.type === kind ? file.credential.keyId : undefined;
+      const heldCredential = file?.credential?.type === kind ? file.credential : undefined;
       const now = Date.now();
-      const live = (c: EntraCredential): boolean =>
-        !!c.endDateTime && Date.parse(c.endDateTime) - now > RENEW_BEFORE_MS;
-      const held = all.find((p) => p.keyId === heldKeyId && live(p));
+      // Renew 14 days before the end, or at the last third of a shorter lifetime (else every run would renew).
+      const renewBefore = Math.min(RENEW_BEFORE_MS, o.secretLifetime.ms / 3);
+      const live = (c: EntraCredential): boolean => !!c.endDateTime && Date.parse(c.endDateTime) - now > renewBefore;
+      // --certificate-file is the truth: the key in Entra must be that certificate (matched by thumbprint).
+      const fileThumbprint = o.certificateFile
+        ? certificateThumbprint(loadCertificateFile(o.certificateFile).certificatePem)
+        : undefined;
+      const held = fileThumbprint
+        ? all.find(
+            (p) =>
+              sameThumbprint((p as { customKeyIdentifier?: string | null }).customKeyIdentifier, fileThumbprint) &&
+              live(p),
+          )
+        : all.find(
+            (p) =>
+              heldCredential !== undefined &&
+              // by keyId, or by our unique display name (a keyId recorded during replication lag may be a thumbprint)
+              (p.keyId === heldCredential.keyId ||
+                (isOurs(p.displayName) && p.displayName === heldCredential.displayName)) &&
+              live(p),
+          );
       if (held)
         return {
           type: kind,
@@ -221,7 +265,7 @@ export function credentialResource(ctx: TenantContext): Resource<CredentialState
           heldElsewhere: false,
           orphanKeyIds,
         };
-      if (!ctx.sink) {
+      if (!ctx.sink && !fileThumbprint) {
         const newest = all
           .filter((p) => isOurs(p.displayName) && live(p))
           .sort((a, b) => Date.parse(b.endDateTime!) - Date.parse(a.endDateTime!))[0];
@@ -316,7 +360,7 @@ export function credentialResource(ctx: TenantContext): Resource<CredentialState
           const fresh = await readApplicationByAppId(ctx.homeGraph, app.appId);
           const key =
             fresh?.keyCredentials.find((k) => k.displayName === displayName) ??
-            fresh?.keyCredentials.find((k) => (k.customKeyIdentifier ?? '').toUpperCase() === uploaded.thumbprint);
+            fresh?.keyCredentials.find((k) => sameThumbprint(k.customKeyIdentifier, uploaded.thumbprint));
           const keyId = key?.keyId ?? uploaded.thumbprint;
           ctx.sink?.store(base, {
             type: 'certificate',
