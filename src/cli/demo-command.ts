@@ -38,8 +38,12 @@ export async function demoCommand(flags: { output?: string; keep?: boolean }): P
     const second = await applyCommand({ ...flagsFor, output: 'text' });
     const rerun = emu.store.log.slice(before);
     const writes = rerun.filter((e) => e.write && e.service !== 'token' && e.service !== 'smtp').length;
+    // Requests on the wire: a $batch is one request; its items are logged as `…#item` and counted as cmdlets.
+    const wire = (service: string): number =>
+      rerun.filter((e) => e.service === service && !e.path.endsWith('#item')).length;
+    const cmdlets = rerun.filter((e) => e.service === 'exchange' && e.cmdlet).length;
     say(
-      `\nThe rerun sent ${rerun.filter((e) => e.service === 'graph').length} Graph and ${rerun.filter((e) => e.service === 'exchange').length} Exchange requests, ${writes} of them writes.`,
+      `\nThe rerun sent ${wire('graph')} Graph and ${wire('exchange')} Exchange requests (${cmdlets} cmdlets, batched); ${writes} writes.`,
     );
     say(
       `The secret is in ${flagsFor.secretOut} (mode 0600). The emulator's state is in ${path.join(dir, 'emulator')}.`,
