@@ -13,7 +13,7 @@ import {
 } from '../config/index.js';
 import { createDispatcher, resolveCloud } from '../auth/index.js';
 import { explainError, resolveTenantId, verifyDelivery, type AppCredential } from '../provision/index.js';
-import { sinkFileSchema } from '../handoff/sink.js';
+import { sinkFileSchema } from '../handoff/index.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { printJson } from './output.js';
 

@@ -5,7 +5,7 @@
  * `POST {exchangeAdminUrl}/{tenant}/$batch` (`invokeMany`).
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { isSignInError } from '../auth/sign-in-error.js';
+import { isSignInError } from '../auth/index.js';
 import type { TokenCredential } from '@azure/identity';
 import type { Agent } from 'undici';
 import {

@@ -7,7 +7,7 @@ import type { CloudProfile } from '../auth/index.js';
 import type { ProvisionOptions } from '../config/index.js';
 import type { GraphApi } from '../entra/index.js';
 import type { ExchangeBackend } from '../exchange/index.js';
-import type { CredentialSink } from '../handoff/sink.js';
+import type { CredentialSink } from '../handoff/index.js';
 
 export interface RunNames {
   uniqueName: string;

@@ -12,7 +12,7 @@ import {
   RestExchangeBackend,
   type ExchangeBackend,
 } from '../exchange/index.js';
-import { CredentialSink } from '../handoff/sink.js';
+import { CredentialSink } from '../handoff/index.js';
 import type { Agent } from 'undici';
 import type { TenantContext } from './context.js';
 import { OperatorError } from './errors.js';
