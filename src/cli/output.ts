@@ -1,7 +1,7 @@
 /**
  * Output: people read progress on stderr; stdout carries the result (one JSON object with --output json).
  */
-import type { ProvisionReport, RunEvent } from '../provision/index.js';
+import type { ProvisionReport, RunEvent, VerificationReport } from '../provision/index.js';
 
 const SYMBOL: Record<string, string> = {
   created: '+',
@@ -63,4 +63,12 @@ export function summary(report: ProvisionReport): string[] {
     );
   for (const n of report.notes) lines.push(`Note: ${n}`);
   return lines;
+}
+
+/** The proof's outcome for people: the reply, and for a failure its cause and fix. */
+export function proofLines(v: VerificationReport): string[] {
+  if (v.status === 'passed')
+    return [`  ✓ ${v.reply}${v.mailboxes.length > 1 ? ` (${v.mailboxes.length} mailboxes)` : ''}`];
+  if (v.status === 'skipped') return [`  - proof skipped: ${v.reply}`];
+  return [`  ✗ ${v.reply}`, ...(v.cause ? [`    Cause: ${v.cause}`] : []), ...(v.fix ? [`    Fix: ${v.fix}`] : [])];
 }

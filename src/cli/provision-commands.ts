@@ -12,7 +12,7 @@ import {
   type VerificationReport,
 } from '../provision/index.js';
 import { CliError, ExitCode } from './exit-codes.js';
-import { printJson, stderrReporter, summary } from './output.js';
+import { printJson, proofLines, stderrReporter, summary } from './output.js';
 
 export interface CommandFlags extends Record<string, unknown> {
   file?: string;
@@ -164,16 +164,7 @@ export async function applyCommand(flags: CommandFlags): Promise<number> {
         if (ctx.signal.aborted) throw interrupted();
         throw err;
       }
-      if (verification.status === 'passed')
-        reporter.progress(
-          `  ✓ ${verification.reply}${verification.mailboxes.length > 1 ? ` (${verification.mailboxes.length} mailboxes)` : ''}`,
-        );
-      else if (verification.status === 'skipped') reporter.progress(`  - proof skipped: ${verification.reply}`);
-      else {
-        reporter.progress(`  ✗ ${verification.reply}`);
-        if (verification.cause) reporter.progress(`    Cause: ${verification.cause}`);
-        if (verification.fix) reporter.progress(`    Fix: ${verification.fix}`);
-      }
+      for (const l of proofLines(verification)) reporter.progress(l);
     }
     for (const l of summary(report)) reporter.progress(l);
     let handoff: Awaited<ReturnType<typeof renderApplyHandoff>> | undefined;

@@ -21,7 +21,7 @@ import {
 } from '../provision/index.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { emitHandoff, renderFor } from './handoff-command.js';
-import { stderrReporter, summary } from './output.js';
+import { proofLines, stderrReporter, summary } from './output.js';
 import { askYesNo, isPromptExit } from './wizard/ask.js';
 import { askSetup, type SetupAnswers } from './wizard/questions.js';
 import type { CommandFlags } from './provision-commands.js';
@@ -143,13 +143,7 @@ async function run({ options, config, configPath }: SetupAnswers): Promise<numbe
       say(`Proving with an XOAUTH2 login to ${ctx.profile.smtp.host}:${ctx.profile.smtp.port}…`);
       verification = await proveDelivery(ctx, report);
       if (controller.signal.aborted) return interrupted(changed, inFlight, configPath);
-      if (verification.status === 'passed') say(`  ✓ ${verification.reply}`);
-      else if (verification.status === 'skipped') say(`  - proof skipped: ${verification.reply}`);
-      else {
-        say(`  ✗ ${verification.reply}`);
-        if (verification.cause) say(`    Cause: ${verification.cause}`);
-        if (verification.fix) say(`    Fix: ${verification.fix}`);
-      }
+      for (const l of proofLines(verification)) say(l);
     }
     for (const l of summary(report)) say(l);
     if (options.target && !report.failed) {

@@ -12,7 +12,13 @@ import {
   resolveOptions,
 } from '../config/index.js';
 import { createDispatcher, resolveCloud } from '../auth/index.js';
-import { explainError, resolveTenantId, verifyDelivery, type AppCredential } from '../provision/index.js';
+import {
+  explainError,
+  resolveTenantId,
+  splitKeyAndCertificate,
+  verifyDelivery,
+  type AppCredential,
+} from '../provision/index.js';
 import { sinkFileSchema } from '../handoff/index.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { printJson } from './output.js';
@@ -37,7 +43,7 @@ function readCredential(flags: VerifyFlags): AppCredential {
         `cannot read ${flags.certificate}: give a PEM file with the private key and the certificate`,
       );
     }
-    if (!/PRIVATE KEY-----/.test(pem) || !/BEGIN CERTIFICATE-----/.test(pem))
+    if (!splitKeyAndCertificate(pem))
       throw new ConfigError('--certificate', 'must be a PEM file holding both the private key and the certificate');
     return { type: 'certificate', pem };
   }

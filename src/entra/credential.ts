@@ -68,6 +68,13 @@ export async function removeSecret(graph: GraphApi, appObjectId: string, keyId: 
   await graph.request('POST', `/applications/${appObjectId}/removePassword`, { keyId }, { idempotent: true });
 }
 
+/** Splits a PEM file's text into its certificate and private key; undefined when either is missing. */
+export function splitKeyAndCertificate(pem: string): { certificatePem: string; privateKeyPem: string } | undefined {
+  const cert = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
+  const key = /-----BEGIN (?:RSA |EC )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC )?PRIVATE KEY-----/.exec(pem)?.[0];
+  return cert && key ? { certificatePem: cert + '\n', privateKeyPem: key + '\n' } : undefined;
+}
+
 export function certificateThumbprint(certPem: string): string {
   const der = new X509Certificate(certPem).raw;
   return createHash('sha1').update(der).digest('hex').toUpperCase();

@@ -58,44 +58,13 @@ export function explainError(err: unknown): string {
   return message.split(/\r?\n/)[0] ?? message;
 }
 
-/** AADSTS codes of the operator's own sign-in → cause and fix (the app's own codes are in smtp/replies.ts). */
-const OPERATOR_SIGN_IN: Array<{ code: string; cause: string; fix: string }> = [
-  {
-    code: 'AADSTS7000215',
-    cause: "the operator's client secret is wrong (often the secret ID was used instead of its value)",
-    fix: "give the operator app's secret value (AZURE_CLIENT_SECRET with --auth client-secret or environment; the operator in the --endpoints file), or sign in another way with --auth",
-  },
-  {
-    code: 'AADSTS7000222',
-    cause: "the operator's client secret has expired",
-    fix: 'add a new secret to the operator app and use it (AZURE_CLIENT_SECRET), or sign in another way with --auth',
-  },
-  {
-    code: 'AADSTS700016',
-    cause: 'the operator app is not installed (consented) in this tenant',
-    fix: "have an administrator of the tenant consent the operator app (Application.ReadWrite.All, AppRoleAssignment.ReadWrite.All, Exchange.ManageAsApp), or sign in as that tenant's administrator with --auth",
-  },
-  {
-    code: 'AADSTS700027',
-    cause: "the operator's certificate is not registered on its app, or the assertion is invalid",
-    fix: 'upload the certificate to the operator app, or check AZURE_CLIENT_CERTIFICATE_PATH',
-  },
-  {
-    code: 'AADSTS90002',
-    cause: 'the tenant does not exist in this cloud',
-    fix: 'check --tenant / --home-tenant and --cloud',
-  },
-];
-
 /** The operator could not get a token (a wrong or expired credential, no consent): never worth retrying. */
 export function operatorSignInError(err: unknown, tenant?: string): OperatorError {
   const message = err instanceof Error ? err.message : String(err);
   const code = /AADSTS\d+/.exec(message)?.[0];
   const where = tenant ? ` to ${tenant}` : '';
-  const row = OPERATOR_SIGN_IN.find((r) => r.code === code);
-  if (row) return new OperatorError(`the operator could not sign in${where} (${code}). Cause: ${row.cause}`, row.fix);
-  const known = code ? explainTokenError(message) : undefined;
-  if (known && known.id !== 'unknown')
+  const known = explainTokenError(message, 'operator');
+  if (known.id !== 'unknown')
     return new OperatorError(`the operator could not sign in${where} (${code}). Cause: ${known.cause}`, known.fix);
   return new OperatorError(
     `the operator could not sign in${where}: ${(message.split(/\r?\n/)[0] ?? message).slice(0, 300)}`,

@@ -111,35 +111,75 @@ const ROWS: Row[] = [
   },
 ];
 
-const TOKEN_ROWS: Row[] = [
+/** Entra's answers at token time, worded for who was signing in: the app (the proof) or the operator. */
+interface TokenRow {
+  id: string;
+  code: string;
+  propagation: boolean;
+  app: { cause: string; fix: string };
+  operator: { cause: string; fix: string };
+}
+
+const TOKEN_ROWS: TokenRow[] = [
   {
     id: 'wrong-secret',
-    match: /AADSTS7000215/,
-    cause: 'the client secret is wrong (often the secret ID was used instead of its Value)',
-    fix: 'use the secret value from the --secret-out file, or let apply create a new secret',
+    code: 'AADSTS7000215',
     propagation: false,
+    app: {
+      cause: 'the client secret is wrong (often the secret ID was used instead of its Value)',
+      fix: 'use the secret value from the --secret-out file, or let apply create a new secret',
+    },
+    operator: {
+      cause: "the operator's client secret is wrong (often the secret ID was used instead of its value)",
+      fix: "give the operator app's secret value (AZURE_CLIENT_SECRET with --auth client-secret or environment; the operator in the --endpoints file), or sign in another way with --auth",
+    },
   },
   {
     id: 'expired-secret',
-    match: /AADSTS7000222/,
-    cause: 'the client secret has expired',
-    fix: 'rerun apply: it adds a new secret when ours is expired or about to expire',
+    code: 'AADSTS7000222',
     propagation: false,
+    app: {
+      cause: 'the client secret has expired',
+      fix: 'rerun apply: it adds a new secret when ours is expired or about to expire',
+    },
+    operator: {
+      cause: "the operator's client secret has expired",
+      fix: 'add a new secret to the operator app and use it (AZURE_CLIENT_SECRET), or sign in another way with --auth',
+    },
   },
   {
     id: 'app-not-in-tenant',
-    match: /AADSTS700016/,
-    cause:
-      'the app has no service principal in the mailbox tenant (it was never consented there), or the token was requested from the wrong tenant',
-    fix: "have the mailbox tenant's admin open the admin-consent URL, then rerun",
+    code: 'AADSTS700016',
     propagation: true,
+    app: {
+      cause:
+        'the app has no service principal in the mailbox tenant (it was never consented there), or the token was requested from the wrong tenant',
+      fix: "have the mailbox tenant's admin open the admin-consent URL, then rerun",
+    },
+    operator: {
+      cause: 'the operator app is not installed (consented) in this tenant',
+      fix: "have an administrator of the tenant consent the operator app (Application.ReadWrite.All, AppRoleAssignment.ReadWrite.All, Exchange.ManageAsApp), or sign in as that tenant's administrator with --auth",
+    },
+  },
+  {
+    id: 'certificate-not-registered',
+    code: 'AADSTS700027',
+    propagation: false,
+    app: {
+      cause: "the app's certificate is not registered on the app, or the client assertion is invalid",
+      fix: 'rerun apply with --credential certificate (it uploads the certificate it keeps in --secret-out), or check --certificate',
+    },
+    operator: {
+      cause: "the operator's certificate is not registered on its app, or the assertion is invalid",
+      fix: 'upload the certificate to the operator app, or check AZURE_CLIENT_CERTIFICATE_PATH',
+    },
   },
   {
     id: 'tenant-not-found',
-    match: /AADSTS90002/,
-    cause: 'the tenant id or domain does not exist in this cloud',
-    fix: 'check --tenant (and --cloud)',
+    code: 'AADSTS90002',
     propagation: false,
+    app: { cause: 'the tenant id or domain does not exist in this cloud', fix: 'check --tenant (and --cloud)' },
+    operator: { cause: 'the tenant does not exist in this cloud', fix: 'check --tenant / --home-tenant and --cloud' },
   },
 ];
 
@@ -155,7 +195,9 @@ export function explainSmtpReply(reply: string): Explanation {
   return row ? { id: row.id, cause: row.cause, fix: row.fix, propagation: row.propagation } : UNKNOWN;
 }
 
-export function explainTokenError(message: string): Explanation {
-  const row = TOKEN_ROWS.find((r) => r.match.test(message));
-  return row ? { id: row.id, cause: row.cause, fix: row.fix, propagation: row.propagation } : UNKNOWN;
+/** An Entra token error (its AADSTS code) explained for the app's own sign-in or for the operator's. */
+export function explainTokenError(message: string, who: 'app' | 'operator' = 'app'): Explanation {
+  const code = /AADSTS\d+/.exec(message)?.[0];
+  const row = TOKEN_ROWS.find((r) => r.code === code);
+  return row ? { id: row.id, ...row[who], propagation: row.propagation } : UNKNOWN;
 }

@@ -13,6 +13,7 @@ import {
   addSecret,
   addCertificate,
   certificateThumbprint,
+  splitKeyAndCertificate,
   makeSelfSignedCertificate,
   removeCertificates,
   adminConsentUrl,
@@ -193,14 +194,13 @@ function loadCertificateFile(file: string): { certificatePem: string; privateKey
       'give a PEM file holding the private key and the certificate',
     );
   }
-  const cert = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
-  const key = /-----BEGIN (?:RSA |EC )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC )?PRIVATE KEY-----/.exec(pem)?.[0];
-  if (!cert || !key)
+  const parts = splitKeyAndCertificate(pem);
+  if (!parts)
     throw new OperatorError(
       `--certificate-file ${file} lacks the certificate or its private key`,
       'give one PEM file with both',
     );
-  return { certificatePem: cert + '\n', privateKeyPem: key + '\n' };
+  return parts;
 }
 
 /**
