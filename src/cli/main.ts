@@ -3,7 +3,7 @@
  * sendasapp: the command-line entry. Commands are loaded lazily so that `--help` starts fast.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { CliError, ExitCode } from './exit-codes.js';
+import { CliError, ExitCode, toCliError } from './exit-codes.js';
 
 const program = new Command();
 program
@@ -13,9 +13,9 @@ program
       'client credentials (SMTP AUTH XOAUTH2, SMTP.SendAsApp), and prove it with a real XOAUTH2 login.',
   )
   .version('0.1.0')
-  .showHelpAfterError()
   .exitOverride()
-  .configureOutput({ writeOut: (s) => process.stderr.write(s), writeErr: (s) => process.stderr.write(s) });
+  // Help and version are the answer asked for: stdout. Errors (and help shown because of one) go to stderr.
+  .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
 
 const emulator = program
   .command('emulator')
@@ -64,9 +64,23 @@ function withExit(fn: (flags: Record<string, unknown>) => Promise<number>) {
   };
 }
 
-const lazyOptions = async (cmd: Command, only?: string[]): Promise<Command> => {
+type OptionSet = import('./options.js').OptionSet;
+
+const lazyOptions = async (cmd: Command, set?: OptionSet): Promise<Command> => {
   const { addProvisionOptions } = await import('./options.js');
-  return addProvisionOptions(cmd, only);
+  return addProvisionOptions(cmd, set);
+};
+
+/** Commands that render no hand-off refuse its options (a config file may still hold them for apply and handoff). */
+const NO_HANDOFF = (command: string): Record<string, string> => {
+  const why = `${command} renders no hand-off; use \`sendasapp handoff\` or \`sendasapp apply\` with it`;
+  return { target: why, handoffOut: why, includeSecret: why };
+};
+
+/** A flag that takes one value: given twice is bad input (commander would keep the last silently). */
+const singleValue = async (flags: string, description: string): Promise<Option> => {
+  const { single } = await import('./options.js');
+  return new Option(flags, description).argParser(single(flags));
 };
 
 async function registerTenantCommands(): Promise<void> {
@@ -74,7 +88,7 @@ async function registerTenantCommands(): Promise<void> {
     .command('plan')
     .description('Read the tenant and print what apply would change, writing nothing.')
     .option('--detailed-exitcode', 'exit 0 when nothing would change, 4 when changes are pending');
-  await lazyOptions(plan);
+  await lazyOptions(plan, { refused: NO_HANDOFF('plan') });
   plan.action(withExit(async (f) => (await import('./provision-commands.js')).planCommand(f)));
 
   const apply = program
@@ -106,7 +120,7 @@ async function registerTenantCommands(): Promise<void> {
     .command('status')
     .description('Read-only report of every resource, drift against the configuration, and credential expiry.')
     .option('--detailed-exitcode', 'exit 4 when something differs from the configuration');
-  await lazyOptions(status);
+  await lazyOptions(status, { refused: NO_HANDOFF('status') });
   status.action(withExit(async (f) => (await import('./provision-commands.js')).statusCommand(f)));
 
   const verify = program
@@ -114,21 +128,40 @@ async function registerTenantCommands(): Promise<void> {
     .description(
       'Only the proof: token, claims and an SMTP XOAUTH2 login (a test message with --send-to), for an app whose credential you hold.',
     )
-    .option('--client-id <guid>', 'the application (client) id')
-    .option('--secret-file <file>', 'a file holding the client secret (or the --secret-out file of apply)')
-    .option('--certificate <file>', 'a PEM file with the private key and certificate')
+    .addOption(await singleValue('--client-id <guid>', 'the application (client) id'))
+    .addOption(
+      await singleValue('--secret-file <file>', 'a file holding the client secret (or the --secret-out file of apply)'),
+    )
+    .addOption(
+      await singleValue(
+        '--certificate <file>',
+        'a PEM file with the private key and certificate (or the --secret-out file of apply --credential certificate)',
+      ),
+    )
     .option('--rbac', 'the app is authorized by Exchange RBAC (no roles claim expected)');
-  await lazyOptions(verify, [
-    'tenant',
-    'mailboxes',
-    'sendTo',
-    'wait',
-    'cloud',
-    'endpoints',
-    'output',
-    'appId',
-    'mailboxAccess',
-  ]);
+  await lazyOptions(verify, {
+    only: [
+      'tenant',
+      'mailboxes',
+      'sendTo',
+      'wait',
+      'cloud',
+      'endpoints',
+      'output',
+      'appId',
+      'mailboxAccess',
+      'timeout',
+      'verbose',
+      'logFile',
+    ],
+    hidden: ['appId', 'mailboxAccess'],
+    defaultText: { wait: '0: answer at once' },
+    describe: {
+      sendTo: 'also send a test message to this address after the login',
+      wait: 'how long to keep trying while a new permission propagates (SMTP permission cache)',
+    },
+    refused: NO_HANDOFF('verify'),
+  });
   verify.action(withExit(async (f) => (await import('./verify-command.js')).verifyCommand(f)));
 
   program
@@ -157,22 +190,76 @@ async function registerTenantCommands(): Promise<void> {
     });
 }
 
+/** Every command ends an error of its own with the one line, the suggestion, and where its help is. */
+function pointToHelp(cmd: Command, prefix: string): void {
+  const name = `${prefix} ${cmd.name()}`.trim();
+  cmd.showHelpAfterError(`see \`${name} --help\``);
+  for (const sub of cmd.commands) pointToHelp(sub, name);
+}
+
+/** The value of a flag in argv (`--output json` or `--output=json`), the last one given. */
+function argvValue(argv: string[], names: string[]): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    for (const n of names) {
+      if (a === n && i + 1 < argv.length) value = argv[i + 1];
+      else if (a.startsWith(`${n}=`)) value = a.slice(n.length + 1);
+    }
+  }
+  return value;
+}
+
+/** Whether the run asked for `--output json` (flag > SENDASAPP_OUTPUT > the config file), even if parsing failed. */
+async function wantsJson(argv: string[]): Promise<boolean> {
+  const flag = argvValue(argv, ['--output']);
+  if (flag !== undefined) return flag === 'json';
+  const env = process.env.SENDASAPP_OUTPUT;
+  if (env) return env === 'json';
+  const file = argvValue(argv, ['-f', '--file']);
+  if (!file) return false;
+  try {
+    const { readConfigFile } = await import('../config/index.js');
+    return readConfigFile(file).output === 'json';
+  } catch {
+    return false;
+  }
+}
+
+/** A commander parse error as bad input, with the flag it names when it names one. */
+function fromCommander(err: CommanderError): CliError {
+  const message = err.message.replace(/^error: /, '');
+  const field = /option '(-[-a-z0-9]+)/i.exec(message)?.[1] ?? /'(--[a-z0-9-]+)'/i.exec(message)?.[1];
+  return new CliError(message, ExitCode.badInput, { code: 'bad-input', ...(field ? { field } : {}) });
+}
+
 async function main(): Promise<void> {
+  // With --output json, stdout holds exactly one JSON object: an error is printed there only if nothing else was.
+  let stdoutUsed = false;
+  const write = process.stdout.write.bind(process.stdout) as (...a: unknown[]) => boolean;
+  process.stdout.write = ((chunk: unknown, ...rest: unknown[]): boolean => {
+    if (typeof chunk === 'string' ? chunk.length > 0 : (chunk as Uint8Array)?.length > 0) stdoutUsed = true;
+    return write(chunk, ...rest);
+  }) as typeof process.stdout.write;
   try {
     await registerTenantCommands();
+    pointToHelp(program, '');
     await program.parseAsync(process.argv);
   } catch (err) {
+    let error: CliError;
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
         process.exit(ExitCode.ok);
-      process.exit(ExitCode.badInput);
+      // commander has printed the one line, its suggestion and where the help is (stderr).
+      error = fromCommander(err);
+    } else {
+      error = toCliError(err);
+      process.stderr.write(`error: ${error.message}\n`);
     }
-    if (err instanceof CliError) {
-      process.stderr.write(`error: ${err.message}\n`);
-      process.exit(err.exitCode);
-    }
-    process.stderr.write(`error: ${(err as Error)?.message ?? String(err)}\n`);
-    process.exit(ExitCode.failed);
+    if (!stdoutUsed && (await wantsJson(process.argv.slice(2))))
+      process.stdout.write(JSON.stringify(error.toJSON()) + '\n');
+    await Promise.all([drained(process.stdout), drained(process.stderr)]);
+    process.exit(error.exitCode);
   }
 }
 

@@ -3,6 +3,7 @@
  * with the schema of its option and naming where a bad value came from.
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from './errors.js';
@@ -11,6 +12,7 @@ import {
   configFileSchema,
   DEFAULTS,
   OPTION_SPECS,
+  PATH_KEYS,
   type OptionSpec,
   type ProvisionOptions,
 } from './options.js';
@@ -25,17 +27,23 @@ export function flagName(spec: OptionSpec): string {
   return /--[a-z0-9-]+/.exec(spec.flag)![0];
 }
 
+/** The first issue, with the item of a list named as a person counts (`mailboxes (item 2)`). */
 function firstIssue(error: z.ZodError): { path: string; message: string } {
   const issue = error.issues[0]!;
-  return { path: issue.path.map(String).join('.'), message: issue.message };
+  const [key, item, ...rest] = issue.path.map(String);
+  const where = item !== undefined && /^\d+$/.test(item) ? `${key} (item ${Number(item) + 1})` : undefined;
+  return {
+    path: where ? [where, ...rest].join('.') : issue.path.map(String).join('.'),
+    message: issue.message,
+  };
 }
 
 function parseWith(spec: OptionSpec, value: unknown, field: string): unknown {
   const r = spec.schema.safeParse(value);
   if (!r.success) {
-    const { path, message } = firstIssue(r.error);
-    const where = spec.list && path ? `${field} (item ${Number(path) + 1})` : field;
-    throw new ConfigError(where, message);
+    const issue = r.error.issues[0]!;
+    const where = spec.list && issue.path.length > 0 ? `${field} (item ${Number(issue.path[0]) + 1})` : field;
+    throw new ConfigError(where, issue.message);
   }
   return r.data;
 }
@@ -96,36 +104,70 @@ export interface Sources {
   env?: NodeJS.ProcessEnv;
   /** Path of the config file (`-f`). */
   file?: string;
+  /** Defaults of this command that differ from DEFAULTS (verify: `wait: '0'`). */
+  defaults?: Partial<Record<keyof typeof DEFAULTS, string | boolean>>;
+  /** `verify`: only the proof; it has no --verify, and a --send-to alone asks for the test message. */
+  proofOnly?: boolean;
 }
 
-/** Options as given, merged and validated; no requirement of any command is checked here. */
-export function resolveOptions(sources: Sources): ProvisionOptions {
+/** Options as given, with the field each one came from (flag, variable, `file: key`, or the key for a default). */
+export interface ResolvedOptions {
+  options: ProvisionOptions;
+  fieldOf: Partial<Record<keyof ProvisionOptions, string>>;
+}
+
+/** A relative path in a config file means relative to the file's directory, not to the working directory. */
+function fromFileDirectory(key: string, value: unknown, file: string): unknown {
+  if (!(PATH_KEYS as readonly string[]).includes(key) || typeof value !== 'string') return value;
+  return path.resolve(path.dirname(path.resolve(file)), value);
+}
+
+/** Options as given, merged and validated, with where each came from; no requirement of any command is checked. */
+export function resolveOptionSources(sources: Sources): ResolvedOptions {
   const env = sources.env ?? process.env;
   const fileData = sources.file ? readConfigFile(sources.file) : {};
+  const defaults: Record<string, unknown> = { ...DEFAULTS, ...sources.defaults };
   const out: Record<string, unknown> = {};
+  const fieldOf: Record<string, string> = {};
   for (const spec of OPTION_SPECS) {
     const flagValue = sources.flags[flagAttribute(spec)];
     const envRaw = env[spec.env];
+    let field: string | undefined;
+    let value: unknown;
     if (flagValue !== undefined && !(spec.list && Array.isArray(flagValue) && flagValue.length === 0)) {
-      out[spec.key] = parseWith(spec, flagValue, flagName(spec));
+      [field, value] = [flagName(spec), flagValue];
     } else if (envRaw !== undefined && envRaw !== '') {
-      out[spec.key] = parseWith(spec, envValue(spec, envRaw), spec.env);
+      [field, value] = [spec.env, envValue(spec, envRaw)];
     } else if (fileData[spec.key] !== undefined) {
-      out[spec.key] = parseWith(spec, fileData[spec.key], `${sources.file}: ${spec.key}`);
-    } else if (spec.key in DEFAULTS) {
-      out[spec.key] = parseWith(spec, DEFAULTS[spec.key as keyof typeof DEFAULTS], spec.key);
-    }
+      [field, value] = [`${sources.file}: ${spec.key}`, fileData[spec.key]];
+    } else if (defaults[spec.key] !== undefined) {
+      [field, value] = [spec.key, defaults[spec.key]];
+    } else continue;
+    const parsed = parseWith(spec, value, field);
+    out[spec.key] = field.startsWith(`${sources.file}: `) ? fromFileDirectory(spec.key, parsed, sources.file!) : parsed;
+    fieldOf[spec.key] = field;
   }
   const o = out as unknown as ProvisionOptions;
   o.mailboxes = [...new Set(o.mailboxes ?? [])];
+  if (sources.proofOnly) o.verify = o.sendTo ? 'send' : 'auth';
   if (o.verify === 'send' && !o.sendTo)
     throw new ConfigError('--send-to', 'is required with --verify send (the recipient of the test message)');
+  if (o.sendTo && o.verify !== 'send')
+    throw new ConfigError(
+      fieldOf.sendTo ?? '--send-to',
+      `goes with --verify send (the recipient of the test message), but --verify is ${o.verify}; add --verify send or leave --send-to out`,
+    );
   if (o.certificateFile && o.credential !== 'certificate')
     throw new ConfigError('--certificate-file', 'goes with --credential certificate');
   if (o.endpoints && sources.flags.cloud !== undefined)
     throw new ConfigError('--cloud', 'cannot be combined with --endpoints (the endpoints file is the cloud profile)');
   checkCombinations(o);
-  return o;
+  return { options: o, fieldOf };
+}
+
+/** Options as given, merged and validated; no requirement of any command is checked here. */
+export function resolveOptions(sources: Sources): ProvisionOptions {
+  return resolveOptionSources(sources).options;
 }
 
 /** Checks what commands that touch a tenant need: a tenant, and mailboxes or a group. */

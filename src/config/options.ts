@@ -3,7 +3,7 @@
  * environment variables, the config file (YAML/JSON) and its published JSON Schema, and the wizard's answers.
  */
 import { z } from 'zod';
-import { displayName, duration, guid, mailbox, tenantRef } from './primitives.js';
+import { displayName, duration, durationIn, guid, mailbox, tenantRef, text } from './primitives.js';
 import { AUTH_MODES, HANDOFF_TARGETS, OPTION_FLAGS, type OptionFlag } from './flags.js';
 import { ConfigError } from './errors.js';
 
@@ -13,20 +13,31 @@ export interface OptionSpec extends OptionFlag {
   schema: z.ZodType;
 }
 
-const path = z.string().trim().min(1, 'must be a file path');
+const path = text('a file path').trim().min(1, 'must be a file path');
+const flag = z.boolean({ error: 'must be true or false' });
+const listOf = <T extends z.ZodType>(item: T, form: string) => z.array(item, { error: `must be a list of ${form}` });
+
+const DAY_MS = 86_400_000;
+/** A new credential lives at least a day and at most two years (Entra's longest secret; a tenant policy may allow less). */
+export const SECRET_LIFETIME_RANGE = { minMs: DAY_MS, maxMs: 730 * DAY_MS, examples: '90d, 180d, 12mo or 1y' } as const;
+/** The response timeout of each network request. */
+export const TIMEOUT_RANGE = { minMs: 1000, maxMs: 600_000, examples: '30s, 90s or 5m' } as const;
+
+/** Keys whose value is a file path: relative ones in a config file are taken from the file's directory. */
+export const PATH_KEYS = ['secretOut', 'certificateFile', 'handoffOut', 'endpoints', 'logFile'] as const;
 
 export const MAILBOX_ACCESS = ['full-access', 'send-as', 'rbac'] as const;
 export const CREDENTIAL_KINDS = ['secret', 'certificate'] as const;
 export const ENABLE_SMTP_AUTH = ['none', 'mailbox', 'org'] as const;
 export const VERIFY_MODES = ['none', 'auth', 'send'] as const;
 export const CLOUDS = ['global', 'usgov', 'usgov-dod', 'china'] as const;
-export const EXCHANGE_BACKENDS = ['rest', 'pwsh'] as const;
+export const EXCHANGE_BACKENDS = ['rest', 'pwsh', 'auto'] as const;
 export const OUTPUT_FORMATS = ['text', 'json'] as const;
 export const FLOWS = ['app', 'delegated'] as const;
 
 /** A Web redirect URI: https, or http only for localhost (Entra's rule for Web platform URIs). */
-const redirectUri = z
-  .string()
+const REDIRECT_URI_FORM = 'an https URL (or http://localhost), such as https://bc.contoso.com/BC/OAuthLanding.htm';
+const redirectUri = text(REDIRECT_URI_FORM)
   .trim()
   .refine(
     (s) => {
@@ -37,7 +48,7 @@ const redirectUri = z
         return false;
       }
     },
-    { message: 'must be an https URL (or http://localhost), such as https://bc.contoso.com/BC/OAuthLanding.htm' },
+    { message: `must be ${REDIRECT_URI_FORM}` },
   );
 
 function oneOf<T extends readonly [string, ...string[]]>(values: T) {
@@ -49,15 +60,15 @@ const SCHEMAS: Record<string, z.ZodType> = {
   homeTenant: tenantRef,
   appName: displayName,
   appId: guid,
-  multiTenant: z.boolean(),
-  mailboxes: z.array(mailbox),
-  group: z.string().trim().min(1, 'must be a group address or name'),
+  multiTenant: flag,
+  mailboxes: listOf(mailbox, 'mailbox addresses'),
+  group: text('a group address or name').trim().min(1, 'must be a group address or name'),
   mailboxAccess: oneOf(MAILBOX_ACCESS),
   credential: oneOf(CREDENTIAL_KINDS),
-  secretLifetime: duration,
+  secretLifetime: durationIn(SECRET_LIFETIME_RANGE),
   secretOut: path,
   certificateFile: path,
-  showSecret: z.boolean(),
+  showSecret: flag,
   enableSmtpAuth: oneOf(ENABLE_SMTP_AUTH),
   verify: oneOf(VERIFY_MODES),
   sendTo: mailbox,
@@ -68,10 +79,14 @@ const SCHEMAS: Record<string, z.ZodType> = {
   exchange: oneOf(EXCHANGE_BACKENDS),
   output: oneOf(OUTPUT_FORMATS),
   flow: oneOf(FLOWS),
-  redirectUris: z.array(redirectUri),
+  redirectUris: listOf(redirectUri, 'https URLs'),
   target: oneOf(HANDOFF_TARGETS),
   handoffOut: path,
-  includeSecret: z.boolean(),
+  includeSecret: flag,
+  timeout: durationIn(TIMEOUT_RANGE),
+  newSecret: flag,
+  verbose: flag,
+  logFile: path,
 };
 
 export const OPTION_SPECS: OptionSpec[] = OPTION_FLAGS.map((f) => ({ ...f, schema: SCHEMAS[f.key]! }));
@@ -110,6 +125,14 @@ export interface ProvisionOptions {
   target?: (typeof HANDOFF_TARGETS)[number];
   handoffOut?: string;
   includeSecret?: boolean;
+  /** The response timeout of each network request. */
+  timeout: import('./primitives.js').Duration;
+  /** Replace the credential held in the sink with a new one. */
+  newSecret: boolean;
+  /** Print each request (method, path or cmdlet, status, time) to stderr. */
+  verbose: boolean;
+  /** Append the request lines to this file. */
+  logFile?: string;
 }
 
 export const DEFAULTS = {
@@ -129,6 +152,9 @@ export const DEFAULTS = {
   flow: 'app',
   redirectUris: [] as string[],
   includeSecret: false,
+  timeout: '60s',
+  newSecret: false,
+  verbose: false,
 } as const;
 
 /** Sending systems that take only a client secret (Business Central: "We currently don't support certificate-based authentication"). */

@@ -4,35 +4,41 @@
  */
 import { z } from 'zod';
 
-export const GUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const DOMAIN_PATTERN = /^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
-const MAILBOX_PATTERN = /^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+// Both cases are spelled out (not only the i flag) so that the published JSON Schema, which has no flags, accepts
+// what validation accepts.
+export const GUID_PATTERN = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/i;
+const DOMAIN_PATTERN = /^(?=.{4,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$/i;
+const MAILBOX_PATTERN =
+  /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$/i;
 
-export const guid = z
-  .string()
+/** A string schema whose wrong-type message names the allowed form (never zod's "Invalid input: expected …"). */
+export function text(form: string) {
+  return z.string({ error: `must be ${form}` });
+}
+
+const GUID_FORM = 'a GUID such as 00000000-0000-0000-0000-000000000000';
+export const guid = text(GUID_FORM)
   .trim()
-  .regex(GUID_PATTERN, 'must be a GUID such as 00000000-0000-0000-0000-000000000000')
+  .regex(GUID_PATTERN, `must be ${GUID_FORM}`)
   .transform((s) => s.toLowerCase());
 
-export const domain = z
-  .string()
+const DOMAIN_FORM = 'a DNS domain such as contoso.onmicrosoft.com';
+export const domain = text(DOMAIN_FORM)
   .trim()
-  .regex(DOMAIN_PATTERN, 'must be a DNS domain such as contoso.onmicrosoft.com')
+  .regex(DOMAIN_PATTERN, `must be ${DOMAIN_FORM}`)
   .transform((s) => s.toLowerCase());
 
 /** A tenant: its id (GUID) or one of its verified domains. */
-export const tenantRef = z
-  .string()
+const TENANT_FORM = 'a tenant id (GUID) or a verified domain such as contoso.onmicrosoft.com';
+export const tenantRef = text(TENANT_FORM)
   .trim()
-  .refine((s) => GUID_PATTERN.test(s) || DOMAIN_PATTERN.test(s), {
-    message: 'must be a tenant id (GUID) or a verified domain such as contoso.onmicrosoft.com',
-  })
+  .refine((s) => GUID_PATTERN.test(s) || DOMAIN_PATTERN.test(s), { message: `must be ${TENANT_FORM}` })
   .transform((s) => s.toLowerCase());
 
-export const mailbox = z
-  .string()
+const MAILBOX_FORM = 'a mailbox address such as scanner@contoso.com';
+export const mailbox = text(MAILBOX_FORM)
   .trim()
-  .regex(MAILBOX_PATTERN, 'must be a mailbox address such as scanner@contoso.com')
+  .regex(MAILBOX_PATTERN, `must be ${MAILBOX_FORM}`)
   .transform((s) => s.toLowerCase());
 
 export interface Duration {
@@ -62,18 +68,46 @@ export function parseDuration(text: string): Duration | undefined {
   return { text: t, days: ms / 86_400_000, ms };
 }
 
-export const duration = z.union([z.string(), z.number()]).transform((v, ctx): Duration => {
-  const d = parseDuration(String(v));
-  if (!d) {
-    ctx.addIssue({ code: 'custom', message: 'must be a duration such as 90s, 30m, 2h, 180d, 2w, 12mo or 1y' });
-    return z.NEVER;
-  }
-  return d;
-});
+const DURATION_EXAMPLES = '90s, 30m, 2h, 180d, 2w, 12mo or 1y';
+
+/** The written form of a bound: 86_400_000 → "1d", 730 days → "2y". */
+function boundText(ms: number): string {
+  for (const [unit, size] of Object.entries(UNIT_MS).reverse()) if (ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms / 1000}s`;
+}
+
+/**
+ * A duration, written as a string ("30m"; the number 0 is accepted too: it needs no unit), optionally bounded.
+ * Only strings and 0 are valid, and the JSON Schema says so.
+ */
+export function durationIn(bounds: { minMs?: number; maxMs?: number; examples?: string } = {}) {
+  const form = `a duration such as ${bounds.examples ?? DURATION_EXAMPLES}`;
+  const limits = [
+    bounds.minMs !== undefined ? `at least ${boundText(bounds.minMs)}` : undefined,
+    bounds.maxMs !== undefined ? `at most ${boundText(bounds.maxMs)}` : undefined,
+  ].filter((l): l is string => l !== undefined);
+  const range = limits.length > 0 ? limits.join(' and ') : undefined;
+  const ranged = range ? `${form}, ${range}` : form;
+  return z
+    .union([z.string(), z.literal(0)], { error: `must be ${ranged}, written as a string (e.g. "30m")` })
+    .transform((v, ctx): Duration => {
+      const d = parseDuration(String(v));
+      if (!d) {
+        ctx.addIssue({ code: 'custom', message: `must be ${ranged}` });
+        return z.NEVER;
+      }
+      if ((bounds.minMs !== undefined && d.ms < bounds.minMs) || (bounds.maxMs !== undefined && d.ms > bounds.maxMs)) {
+        ctx.addIssue({ code: 'custom', message: `must be ${range} (${form}); got ${d.text}` });
+        return z.NEVER;
+      }
+      return d;
+    });
+}
+
+export const duration = durationIn();
 
 /** Display names of Entra applications: 1–120 printable characters. */
-export const displayName = z
-  .string()
+export const displayName = text('a display name of 1 to 120 characters')
   .trim()
   .min(1, 'must not be empty')
   .max(120, 'must be at most 120 characters')
