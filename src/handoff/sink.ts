@@ -3,8 +3,27 @@
  * knows whether the credential it holds is still usable. Before a credential is created the sink records a
  * pending marker; a run killed between "created in Entra" and "written here" leaves the marker behind, and the
  * next run removes the credential it names instead of leaving it orphaned.
+ *
+ * Writes are safe against a planted file: a temporary file with an unpredictable name is created exclusively in
+ * the same directory (O_EXCL | O_NOFOLLOW, mode 0600), written, fsync'ed and renamed over the sink, then the
+ * directory is fsync'ed. `inspectSink` is the read-only check a preflight runs before anything is written.
  */
-import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fsyncSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  accessSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -38,32 +57,264 @@ export const sinkFileSchema = z.object({
 export type SinkFile = z.infer<typeof sinkFileSchema>;
 export type StoredCredential = NonNullable<SinkFile['credential']>;
 
-export class CredentialSink {
-  constructor(readonly file: string) {}
+/** Why a sink cannot be used. */
+export type SinkProblem =
+  | 'symlink'
+  | 'directory'
+  | 'not-regular-file'
+  | 'no-directory'
+  | 'directory-not-writable'
+  | 'unreadable'
+  | 'not-a-credential-file'
+  | 'other-app'
+  | 'other-tenant';
 
-  read(): SinkFile | undefined {
-    if (!existsSync(this.file)) return undefined;
-    let data: unknown;
-    try {
-      data = JSON.parse(readFileSync(this.file, 'utf8'));
-    } catch {
-      throw new Error(
-        `${this.file} is not a sendasapp credential file (not JSON); move it away or choose another --secret-out`,
-      );
+/** What a sink holds, without the secret or the key. */
+export interface SinkSummary {
+  tenantId?: string;
+  clientId?: string;
+  credential: { type: StoredCredential['type']; keyId: string; expires: string; displayName: string } | null;
+  pending: SinkFile['pending'];
+}
+
+export type SinkInspection =
+  | {
+      ok: true;
+      file: string;
+      /** absent: no file yet; empty: an empty file; ours: a sendasapp credential file of this app and tenant. */
+      state: 'absent' | 'empty' | 'ours';
+      /** The permissions of an existing file wider than 0600 (e.g. 0o644); the write makes it 0600: report it. */
+      looseMode?: number;
+      /** What an existing sink holds (state ours). */
+      held?: SinkSummary;
     }
-    const r = sinkFileSchema.safeParse(data);
-    if (!r.success)
+  | { ok: false; file: string; problem: SinkProblem; reason: string; fix: string };
+
+const CHOOSE_ANOTHER = 'or choose another --secret-out';
+
+function refuse(file: string, problem: SinkProblem, reason: string, fix: string): SinkInspection {
+  return { ok: false, file, problem, reason, fix };
+}
+
+const errno = (err: unknown): string | undefined => (err as NodeJS.ErrnoException)?.code;
+
+function summaryOf(s: SinkFile): SinkSummary {
+  const c = s.credential;
+  return {
+    ...(s.tenantId ? { tenantId: s.tenantId } : {}),
+    ...(s.clientId ? { clientId: s.clientId } : {}),
+    credential: c ? { type: c.type, keyId: c.keyId, expires: c.expires, displayName: c.displayName } : null,
+    pending: s.pending,
+  };
+}
+
+/** The directory the sink is renamed into must exist and take new files. */
+function checkDirectory(file: string, dir: string): SinkInspection | undefined {
+  let st: Stats;
+  try {
+    st = statSync(dir);
+  } catch (err) {
+    if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR')
+      return refuse(file, 'no-directory', `the directory ${dir} does not exist`, `create it, ${CHOOSE_ANOTHER}`);
+    return refuse(
+      file,
+      'directory-not-writable',
+      `the directory ${dir} cannot be read (${errno(err)})`,
+      CHOOSE_ANOTHER,
+    );
+  }
+  if (!st.isDirectory())
+    return refuse(
+      file,
+      'no-directory',
+      `${dir} is not a directory`,
+      `give a path inside a directory, ${CHOOSE_ANOTHER}`,
+    );
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch {
+    return refuse(
+      file,
+      'directory-not-writable',
+      `the directory ${dir} is not writable by this user (the sink is written next to it and renamed into place)`,
+      `make it writable, ${CHOOSE_ANOTHER}`,
+    );
+  }
+  return undefined;
+}
+
+/**
+ * Whether `file` can be the credential sink of this run, without creating or changing anything. `tenantId` and
+ * `clientId` are those of the run (when known): a sink holding another tenant's or another app's credential is
+ * refused, so that one app's secret is never replaced by another's.
+ */
+export function inspectSink(file: string, expect: { tenantId?: string; clientId?: string } = {}): SinkInspection {
+  const target = path.resolve(file);
+  let st: Stats;
+  try {
+    st = lstatSync(target);
+  } catch (err) {
+    if (errno(err) === 'ENOENT')
+      return checkDirectory(file, path.dirname(target)) ?? { ok: true, file, state: 'absent' };
+    if (errno(err) === 'ENOTDIR')
+      return (
+        checkDirectory(file, path.dirname(target)) ??
+        refuse(file, 'no-directory', `a part of ${file} is not a directory`, CHOOSE_ANOTHER)
+      );
+    return refuse(file, 'unreadable', `${file} cannot be examined (${errno(err)})`, CHOOSE_ANOTHER);
+  }
+  if (st.isSymbolicLink()) {
+    let to = '';
+    try {
+      to = ` to ${readlinkSync(target)}`;
+    } catch {
+      // the link's target is only for the message
+    }
+    return refuse(
+      file,
+      'symlink',
+      `${file} is a symbolic link${to}; a credential is never written through a link`,
+      `give the real path, ${CHOOSE_ANOTHER}`,
+    );
+  }
+  if (st.isDirectory())
+    return refuse(
+      file,
+      'directory',
+      `${file} is a directory`,
+      `give a file inside it, e.g. --secret-out ${path.join(file, 'sendasapp-credential.json')}`,
+    );
+  if (!st.isFile())
+    return refuse(
+      file,
+      'not-regular-file',
+      `${file} is not a regular file (a device, pipe or socket); the credential must be kept, not discarded`,
+      `give the path of a file, ${CHOOSE_ANOTHER}`,
+    );
+  const dirProblem = checkDirectory(file, path.dirname(target));
+  if (dirProblem) return dirProblem;
+  const looseMode = (st.mode & 0o077) !== 0 ? st.mode & 0o777 : undefined;
+  const loose = looseMode !== undefined ? { looseMode } : {};
+  let text: string;
+  try {
+    text = readFileSync(target, 'utf8');
+  } catch (err) {
+    return refuse(file, 'unreadable', `${file} cannot be read by this user (${errno(err)})`, CHOOSE_ANOTHER);
+  }
+  if (text.trim() === '') return { ok: true, file, state: 'empty', ...loose };
+  const held = parseSink(text);
+  if (!held)
+    return refuse(
+      file,
+      'not-a-credential-file',
+      `${file} exists and is not a sendasapp credential file`,
+      `move it away, ${CHOOSE_ANOTHER}`,
+    );
+  if (expect.tenantId && held.tenantId && held.tenantId !== expect.tenantId)
+    return refuse(
+      file,
+      'other-tenant',
+      `${file} holds a credential for another tenant (${held.tenantId})`,
+      `give each tenant its own --secret-out`,
+    );
+  if (expect.clientId && held.clientId && held.clientId !== expect.clientId)
+    return refuse(
+      file,
+      'other-app',
+      `${file} holds the credential of another app (client id ${held.clientId})`,
+      `give each app its own --secret-out`,
+    );
+  return { ok: true, file, state: 'ours', held: summaryOf(held), ...loose };
+}
+
+function parseSink(text: string): SinkFile | undefined {
+  try {
+    const r = sinkFileSchema.safeParse(JSON.parse(text));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An unpredictable temporary name next to the sink. */
+const randomTempName = (base: string): string => `.${base}.${randomBytes(12).toString('hex')}.tmp`;
+
+/** Creates a new file exclusively (never through a planted link or over an existing name), mode 0600. */
+function createExclusive(dir: string, base: string, tempName: (base: string) => string): { fd: number; tmp: string } {
+  for (let attempt = 0; ; attempt++) {
+    const tmp = path.join(dir, tempName(base));
+    try {
+      const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+      return { fd: openSync(tmp, flags, 0o600), tmp };
+    } catch (err) {
+      if (errno(err) !== 'EEXIST' || attempt >= 4) throw err;
+    }
+  }
+}
+
+/** fsync of a directory, so that the rename survives a crash; some file systems cannot, which is no error. */
+function syncDirectory(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, constants.O_RDONLY | (constants.O_DIRECTORY ?? 0));
+    fsyncSync(fd);
+  } catch (err) {
+    if (!['EINVAL', 'EISDIR', 'EPERM', 'EBADF', 'ENOTSUP'].includes(errno(err) ?? '')) throw err;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+export interface SinkOptions {
+  /** The temporary file's name for a sink named `base` (a seam for tests; default: random). */
+  tempName?: (base: string) => string;
+}
+
+export class CredentialSink {
+  constructor(
+    readonly file: string,
+    private readonly options: SinkOptions = {},
+  ) {}
+
+  /** What the sink holds; undefined when there is no file yet or it is empty. */
+  read(): SinkFile | undefined {
+    let text: string;
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return undefined;
+      throw err;
+    }
+    if (text.trim() === '') return undefined;
+    const held = parseSink(text);
+    if (!held)
       throw new Error(`${this.file} is not a sendasapp credential file; move it away or choose another --secret-out`);
-    return r.data;
+    return held;
   }
 
-  /** Atomic write with mode 0600 (the file never exists with wider permissions). */
+  /** Atomic, durable write with mode 0600 (the file never exists with wider permissions). */
   write(content: SinkFile): void {
-    mkdirSync(path.dirname(path.resolve(this.file)), { recursive: true });
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(content, null, 2) + '\n', { mode: 0o600 });
-    chmodSync(tmp, 0o600);
-    renameSync(tmp, this.file);
+    const target = path.resolve(this.file);
+    const dir = path.dirname(target);
+    const { fd, tmp } = createExclusive(dir, path.basename(target), this.options.tempName ?? randomTempName);
+    try {
+      try {
+        const data = Buffer.from(JSON.stringify(content, null, 2) + '\n', 'utf8');
+        for (let off = 0; off < data.length;) off += writeSync(fd, data, off);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, target);
+    } catch (err) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // already renamed or never created
+      }
+      throw err;
+    }
+    syncDirectory(dir);
   }
 
   /** Records that a credential named `displayName` is being created; the credential held so far is kept. */
