@@ -2,7 +2,7 @@
  * `sendasapp demo`: starts the emulator in a temp dir and runs the whole job against its default world — then
  * runs it again to show that a rerun changes nothing.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startEmulator } from '../emulator/index.js';
@@ -45,11 +45,15 @@ export async function demoCommand(flags: { output?: string; keep?: boolean }): P
     say(
       `\nThe rerun sent ${wire('graph')} Graph and ${wire('exchange')} Exchange requests (${cmdlets} cmdlets, batched); ${writes} writes.`,
     );
-    say(
-      `The secret is in ${flagsFor.secretOut} (mode 0600). The emulator's state is in ${path.join(dir, 'emulator')}.`,
-    );
+    if (flags.keep)
+      say(
+        `The secret is in ${flagsFor.secretOut} (mode 0600). The emulator's state is in ${path.join(dir, 'emulator')}.`,
+      );
+    else say(`The demo's folder (the secret and the emulator's state) is removed; --keep keeps it.`);
     return second;
   } finally {
     await emu.stop();
+    // The demo's secret and keys are not left behind in the temp folder unless asked for.
+    if (!flags.keep) rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -3,7 +3,7 @@
  * the sending system needs, from templates/handoff/, to stdout or `--out FILE`. Also used at the end of
  * `apply --target` and `setup`.
  */
-import { ConfigError, type ProvisionOptions } from '../config/index.js';
+import type { ProvisionOptions } from '../config/index.js';
 import {
   HandoffError,
   renderHandoff,
@@ -12,19 +12,15 @@ import {
   type HandoffFacts,
   type HandoffTarget,
 } from '../handoff/index.js';
-import {
-  adminConsentUrl,
-  delegatedConsentUrl,
-  runProvision,
-  type ProvisionReport,
-  type TenantContext,
-} from '../provision/index.js';
+import { adminConsentUrl, delegatedConsentUrl, type RunResult, type TenantRun } from '../provision/index.js';
 import { CliError, ExitCode } from './exit-codes.js';
-import { printJson, stderrReporter } from './output.js';
-import { loadOptions, withContext, type CommandFlags } from './provision-commands.js';
+import { say } from './output.js';
+import { loadOptions, type CommandFlags } from './provision-commands.js';
+import { runTenantCommand } from './tenant-command.js';
 
-/** The facts of a hand-off, from a provisioning report (plan or apply) of this run. */
-export function handoffFacts(ctx: TenantContext, report: ProvisionReport): HandoffFacts {
+/** The facts of a hand-off, from the result (plan or apply) of this run. */
+export function handoffFacts(run: TenantRun, report: RunResult): HandoffFacts {
+  const ctx = run.ctx;
   const o = ctx.options;
   const appId = report.application.appId;
   if (!appId)
@@ -36,22 +32,16 @@ export function handoffFacts(ctx: TenantContext, report: ProvisionReport): Hando
   const vendorApp = Boolean(o.appId) && !report.application.id;
   // The admin-consent URL, when someone still has to consent: delegated SMTP (each user or an admin), or an app
   // whose service principal or SMTP.SendAsApp grant is not in the mailbox tenant yet.
-  const consentPending = report.resources.some(
-    (r) =>
-      (r.key === 'entra.servicePrincipal' || r.key === 'entra.consent') &&
-      r.status !== 'unchanged' &&
-      r.status !== 'created',
-  );
   const consent =
     flow === 'delegated'
       ? delegatedConsentUrl(ctx.profile.consentHost, report.tenant.id, appId, o.redirectUris?.[0])
-      : consentPending
-        ? adminConsentUrl(ctx.profile.consentHost, report.tenant.id, appId)
+      : run.consentPending()
+        ? adminConsentUrl(ctx.profile.consentHost, report.tenant.id, appId, o.redirectUris?.[0])
         : undefined;
   let secretValue: string | undefined;
   if (o.includeSecret) {
     if (vendorApp) throw new CliError("--include-secret: a vendor app's secret is the vendor's", ExitCode.badInput);
-    secretValue = ctx.newSecret?.value;
+    secretValue = run.newSecret();
     if (secretValue === undefined && ctx.sink) {
       const held = ctx.sink.read()?.credential;
       if (held?.type === 'secret' && (!report.credential?.keyId || held.keyId === report.credential.keyId))
@@ -89,7 +79,10 @@ export function handoffFacts(ctx: TenantContext, report: ProvisionReport): Hando
     pending: report.resources
       .filter((r) => !['unchanged', 'created', 'updated'].includes(r.status))
       .map((r) => `${r.key} (${r.status})`),
-    notes: report.notes.filter((n) => !/^SMTP AUTH is disabled/.test(n) && !/^delegated SMTP: each/.test(n)),
+    // The hand-off says these itself (SMTP AUTH blocked, the delegated consent): not twice.
+    notes: report.notes
+      .filter((n) => n.code !== 'smtp-auth-disabled' && n.code !== 'delegated-consent')
+      .map((n) => n.text),
   };
 }
 
@@ -100,12 +93,12 @@ export interface HandoffOutput {
 }
 
 /** Renders the hand-off of `options.target` and writes it to `--out` (0600 with a secret) or returns it for stdout. */
-export function renderFor(ctx: TenantContext, report: ProvisionReport): HandoffOutput {
-  const o = ctx.options;
+export function renderFor(run: TenantRun, report: RunResult): HandoffOutput {
+  const o = run.ctx.options;
   const target = o.target!;
   let content: string;
   try {
-    content = renderHandoff(target, handoffFacts(ctx, report), ctx.profile);
+    content = renderHandoff(target, handoffFacts(run, report), run.ctx.profile);
   } catch (err) {
     if (err instanceof HandoffError) throw new CliError(err.message, ExitCode.badInput);
     throw err;
@@ -126,31 +119,29 @@ export function emitHandoff(out: HandoffOutput, o: ProvisionOptions, json: boole
   else if (!json) process.stdout.write(out.content.endsWith('\n') ? out.content : `${out.content}\n`);
 }
 
+/** The hand-off in the JSON result: the file it was written to, or its content. */
+export function handoffJson(out: HandoffOutput): Record<string, unknown> {
+  return { target: out.target, file: out.file ?? null, ...(out.file ? {} : { content: out.content }) };
+}
+
 export async function handoffCommand(flags: CommandFlags): Promise<number> {
   const options = loadOptions(flags);
   if (!options.target)
-    throw new CliError(
-      new ConfigError('--target', `is required: one of ${Object.keys(TARGETS).join(', ')}`).message,
-      ExitCode.badInput,
-    );
-  return withContext(options, 'plan', async (ctx) => {
-    const reporter = stderrReporter('plan');
-    reporter.progress(
-      `Reading ${options.tenant} (${ctx.mailboxTenantId}) for the ${TARGETS[options.target!].label} hand-off…`,
-    );
-    const { report } = await runProvision(ctx, { mode: 'plan' });
-    const pending = report.resources.filter((r) => r.status !== 'unchanged');
-    for (const r of pending) reporter.progress(`  ! not in place: ${r.key} (${r.status})`);
-    const out = renderFor(ctx, report);
-    emitHandoff(out, options, options.output === 'json');
-    if (options.output === 'json')
-      printJson({
-        target: out.target,
-        file: out.file ?? null,
-        ...(out.file ? {} : { content: out.content }),
-        pending: pending.map((r) => r.key),
-      });
-    if (report.failed) return ExitCode.failed;
-    return ExitCode.ok;
+    throw new CliError(`--target: is required: one of ${Object.keys(TARGETS).join(', ')}`, ExitCode.badInput, {
+      field: '--target',
+    });
+  return runTenantCommand({
+    name: 'handoff',
+    options,
+    interactive: Boolean(process.stdin.isTTY && process.stderr.isTTY),
+    async render(run, r) {
+      say(`Read ${options.tenant} (${r.tenant.id}) for the ${TARGETS[options.target!].label} hand-off.`);
+      if (r.failure) return {};
+      const pending = r.resources.filter((x) => x.status !== 'unchanged');
+      for (const x of pending) say(`  ! not in place: ${x.key} (${x.status})`);
+      const out = renderFor(run, r);
+      emitHandoff(out, options, options.output === 'json');
+      return { handoff: handoffJson(out), notInPlace: pending.map((x) => x.key) };
+    },
   });
 }

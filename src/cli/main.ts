@@ -170,6 +170,7 @@ async function registerTenantCommands(): Promise<void> {
       'Start the emulator in a temp dir and run apply against its default world (twice: the rerun changes nothing).',
     )
     .addOption(new Option('--output <format>', 'text or json').choices(['text', 'json']).default('text'))
+    .option('--keep', "keep the demo's temp folder (the secret and the emulator's state) instead of removing it")
     .action(withExit(async (f) => (await import('./demo-command.js')).demoCommand(f)));
 
   program

@@ -8,30 +8,17 @@
  */
 import { stringify } from 'yaml';
 import { writeFileSync } from 'node:fs';
-import { ConfigError, configFileSchema } from '../config/index.js';
-import {
-  explainError,
-  prepareContext,
-  proveDelivery,
-  runProvision,
-  type ProvisionReport,
-  type RunEvent,
-  type TenantContext,
-  type VerificationReport,
-} from '../provision/index.js';
-import { CliError, ExitCode } from './exit-codes.js';
-import { emitHandoff, renderFor } from './handoff-command.js';
-import { proofLines, stderrReporter, summary } from './output.js';
+import { configFileSchema, resolveOptions } from '../config/index.js';
+import { CliError, ExitCode, fromConfigError, isConfigError } from './exit-codes.js';
+import { emitHandoff, handoffJson, renderFor } from './handoff-command.js';
+import { say } from './output.js';
+import { runTenantCommand } from './tenant-command.js';
 import { askYesNo, isPromptExit } from './wizard/ask.js';
 import { askSetup, type SetupAnswers } from './wizard/questions.js';
 import type { CommandFlags } from './provision-commands.js';
 
 /** Exit code of a setup ended by Ctrl-C (128 + SIGINT, as shells report it). */
 export const INTERRUPTED = 130;
-
-const say = (line = ''): void => {
-  process.stderr.write(`${line}\n`);
-};
 
 /** Prints a terminal QR code under an admin-consent URL, so the customer's admin can open it on a phone. */
 async function withConsentQr(line: string): Promise<void> {
@@ -62,134 +49,62 @@ export async function setupCommand(flags: CommandFlags): Promise<number> {
 
   let answers: SetupAnswers;
   try {
-    answers = await askSetup(flags);
+    answers = await askSetup(flags, { lookupTenant: (t) => lookupTenant(flags, t) });
   } catch (err) {
     if (isPromptExit(err)) {
       say('\nCancelled: nothing was changed.');
       return INTERRUPTED;
     }
-    if (err instanceof ConfigError) throw new CliError(err.message, ExitCode.badInput);
+    if (isConfigError(err)) throw fromConfigError(err);
     throw err;
   }
   return run(answers);
 }
 
-async function run({ options, config, configPath }: SetupAnswers): Promise<number> {
-  const controller = new AbortController();
-  const onSignal = (): void => {
-    // A second Ctrl-C does not wait for the requests in flight.
-    if (controller.signal.aborted) process.exit(INTERRUPTED);
-    controller.abort(new Error('interrupted (Ctrl-C)'));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  let ctx: TenantContext | undefined;
-  let applying = false;
-  const changed: string[] = [];
-  const inFlight = new Set<string>();
+/** The tenant is looked up (no sign-in) right after it is answered: a typo is asked again, not found at the end. */
+async function lookupTenant(flags: CommandFlags, tenant: string): Promise<true | string> {
   try {
-    say();
-    say(`Signing in and reading ${options.tenant}…`);
-    ctx = await prepareContext(options, {
-      isTty: true,
-      progress: (line) => void withConsentQr(line),
-      signal: controller.signal,
-    });
-    say(`Plan for ${options.tenant} (${ctx.mailboxTenantId}):`);
-    const planReporter = stderrReporter('plan');
-    const { report: plan } = await runProvision(ctx, { mode: 'plan', onEvent: planReporter.onEvent });
-    if (plan.failed) {
-      for (const l of summary(plan)) say(l);
-      say('Reading the tenant failed (see above): nothing was changed.');
-      return ExitCode.failed;
+    const { resolveCloud, createDispatcher } = await import('../auth/index.js');
+    const { resolveTenantId } = await import('../provision/index.js');
+    const options = resolveOptions({ flags, file: flags.file });
+    const profile = resolveCloud(options);
+    const dispatcher = createDispatcher(profile);
+    try {
+      await resolveTenantId(profile, dispatcher, tenant, AbortSignal.timeout(30_000));
+      return true;
+    } finally {
+      await dispatcher.close().catch(() => undefined);
     }
-    const pending = plan.resources.filter((r) => r.status === 'pending').length;
-    if (pending > 0) {
-      let go: boolean;
-      try {
-        go = await askYesNo(`Apply ${pending} change(s) to ${options.tenant}?`, true);
-      } catch (err) {
-        if (isPromptExit(err)) {
-          say('\nCancelled: nothing was changed.');
-          return INTERRUPTED;
-        }
-        throw err;
-      }
-      if (!go) {
-        say('Nothing changed. Run `sendasapp setup` again when you are ready.');
-        return ExitCode.ok;
-      }
-    } else say('Nothing to change: the tenant is already set up this way.');
-
-    writeConfig(configPath, config);
-    say(`Saved the answers to ${configPath} (no secret in it).`);
-
-    say(`Applying to ${options.tenant}:`);
-    applying = true;
-    const reporter = stderrReporter('apply');
-    const onEvent = (e: RunEvent): void => {
-      if (e.type === 'begin') inFlight.add(e.title);
-      if (e.type === 'end') {
-        inFlight.delete(e.report.title);
-        if (e.report.status === 'created' || e.report.status === 'updated') changed.push(e.report.title);
-      }
-      reporter.onEvent(e);
-    };
-    const { report } = await runProvision(ctx, { mode: 'apply', onEvent });
-    if (controller.signal.aborted) return interrupted(changed, inFlight, configPath);
-    applying = false;
-    let verification: VerificationReport | undefined;
-    if (!report.failed && !report.waiting && options.verify !== 'none') {
-      say(`Proving with an XOAUTH2 login to ${ctx.profile.smtp.host}:${ctx.profile.smtp.port}…`);
-      verification = await proveDelivery(ctx, report);
-      if (controller.signal.aborted) return interrupted(changed, inFlight, configPath);
-      for (const l of proofLines(verification)) say(l);
-    }
-    for (const l of summary(report)) say(l);
-    if (options.target && !report.failed) {
-      say();
-      emitHandoff(renderFor(ctx, report), options, false);
-    }
-    say();
-    say(`Rerun without questions:  sendasapp apply -f ${quoteArg(configPath)} --yes`);
-    if (options.target) say(`Hand-off again:           sendasapp handoff -f ${quoteArg(configPath)}`);
-    return exitCode(report, verification);
   } catch (err) {
-    if (controller.signal.aborted) {
-      if (!applying) {
-        say('\nCancelled: nothing was changed.');
-        return INTERRUPTED;
-      }
-      return interrupted(changed, inFlight, configPath);
-    }
-    if (err instanceof CliError) throw err;
-    if (err instanceof ConfigError) throw new CliError(err.message, ExitCode.badInput);
-    throw new CliError(explainError(err), ExitCode.failed);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await ctx?.exchange.close().catch(() => undefined);
-    await ctx?.dispatcher.close().catch(() => undefined);
+    return (err as Error).message.replace(/\. Fix: /, ': ');
   }
 }
 
-function interrupted(changed: string[], inFlight: Set<string>, configPath: string): number {
-  say('');
-  say('Interrupted (Ctrl-C) while applying.');
-  if (changed.length > 0) {
-    say('Changed before the interrupt:');
-    for (const c of changed) say(`  ~ ${c}`);
-  } else say('Nothing was completed before the interrupt.');
-  if (inFlight.size > 0) say(`Possibly changed (in progress at the interrupt): ${[...inFlight].join('; ')}.`);
-  say(`Nothing else was changed. A rerun converges: sendasapp apply -f ${quoteArg(configPath)} --yes`);
-  return INTERRUPTED;
-}
-
-function exitCode(report: ProvisionReport, verification?: VerificationReport): number {
-  if (report.failed) return ExitCode.failed;
-  if (report.waiting) return ExitCode.proofNotPassed;
-  if (verification?.status === 'failed') return ExitCode.proofNotPassed;
-  return ExitCode.ok;
+async function run({ options, config, configPath }: SetupAnswers): Promise<number> {
+  // The answers are kept before anything can fail: a rerun needs no questions.
+  writeConfig(configPath, config);
+  say(`Saved the answers to ${configPath} (no secret in it).`);
+  say();
+  say(`Signing in and reading ${options.tenant}…`);
+  const code = await runTenantCommand({
+    name: 'setup',
+    options,
+    interactive: true,
+    progress: (line) => void withConsentQr(line),
+    confirm: (message) => askYesNo(message, true),
+    isPromptExit,
+    async render(run, r) {
+      if (!options.target) return {};
+      say();
+      const out = renderFor(run, r);
+      emitHandoff(out, options, false);
+      return { handoff: handoffJson(out) };
+    },
+  });
+  say();
+  say(`Rerun without questions:  sendasapp apply -f ${quoteArg(configPath)} --yes`);
+  if (options.target) say(`Hand-off again:           sendasapp handoff -f ${quoteArg(configPath)}`);
+  return code;
 }
 
 function writeConfig(file: string, config: Record<string, unknown>): void {
@@ -199,3 +114,5 @@ function writeConfig(file: string, config: Record<string, unknown>): void {
     : `# Written by \`sendasapp setup\`. No secret in here: the secret lives in secretOut.\n# Rerun: sendasapp apply -f ${file} --yes\n${stringify(config)}`;
   writeFileSync(file, text);
 }
+
+export { CliError, ExitCode };

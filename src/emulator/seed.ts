@@ -54,6 +54,7 @@ export const GRAPH_APP_ROLES: Array<[string, string, string]> = [
   ['19dbc75e-c2e2-444c-a770-ec69d8559fc7', 'Directory.ReadWrite.All', 'Read and write directory data'],
   ['498476ce-e0fe-48b0-b801-37ba7e2685c6', 'Organization.Read.All', 'Read organization information'],
   ['dbb9058a-0e50-45d7-ae91-66909b5d4664', 'Domain.Read.All', 'Read domains'],
+  ['246dd0d5-5bd0-4def-940b-0421030a5b68', 'Policy.Read.All', "Read your organization's policies"],
   ['df021288-bdef-4463-88db-98f22de89214', 'User.Read.All', 'Read all users full profiles'],
   ['5b567255-7703-4780-807c-7be8301ae99b', 'Group.Read.All', 'Read all groups'],
   ['98830695-27a2-44f7-8c18-0c3ebc9698f6', 'GroupMember.Read.All', 'Read all group memberships'],
@@ -235,7 +236,7 @@ function buildTenant(seed: TenantSeed, now: number): TenantRecord {
   };
 }
 
-const OPERATOR_GRAPH_ROLES = ['Application.ReadWrite.All', 'AppRoleAssignment.ReadWrite.All'];
+const OPERATOR_GRAPH_ROLES = ['Application.ReadWrite.All', 'AppRoleAssignment.ReadWrite.All', 'Policy.Read.All'];
 const OPERATOR_EXCHANGE_ROLES = ['Exchange.ManageAsApp'];
 
 /** Consents the operator app in a tenant: its service principal, its app roles, and the Exchange administrator role. */

@@ -3,6 +3,7 @@
  * display name alone. Also the Office 365 Exchange Online service principal, where the SMTP.SendAsApp role id is
  * looked up instead of hard-coded.
  */
+import { createHash } from 'node:crypto';
 import { GraphApi, GraphRequestError } from './graph.js';
 
 export const EXCHANGE_ONLINE_APP_ID = '00000002-0000-0ff1-ce00-000000000000';
@@ -50,14 +51,42 @@ function quote(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
-export function uniqueNameFor(appName: string): string {
-  const slug = appName
+/**
+ * The display name as the app's identity sees it: Unicode NFC, trimmed, inner whitespace collapsed, lower case.
+ * Names that differ only in case or spacing are one app; any other difference makes another app.
+ */
+export function normalizeAppName(appName: string): string {
+  return appName.normalize('NFC').trim().replace(/\s+/g, ' ').toLowerCase();
+}
+
+/** The readable part of a key: ASCII letters and digits of the name (accents dropped), dashes between words. */
+function slugOf(appName: string, max: number): string {
+  return appName
     .toLowerCase()
     .normalize('NFKD')
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '')
-    .slice(0, 60);
-  return `sendasapp-${slug || 'app'}`;
+    .slice(0, max);
+}
+
+/**
+ * The app's stable key (its Graph uniqueName): `sendasapp-<readable slug>-<10 hex of SHA-256 of the normalized
+ * name>`. Injective in practice: "Финансы" and "Продажи", "Scanner SMTP" and "scanner-smtp!!", or two long names
+ * that differ after 40 characters get different keys; the slug only keeps it readable.
+ */
+export function uniqueNameFor(appName: string): string {
+  const hash = createHash('sha256').update(normalizeAppName(appName), 'utf8').digest('hex').slice(0, 10);
+  const slug = slugOf(appName, 40).replace(/-+$/, '');
+  return `sendasapp-${slug ? `${slug}-` : ''}${hash}`;
+}
+
+/**
+ * The key of sendasapp 0.1 (`sendasapp-<slug of 60>`), which collided for names that differ only outside a–z0–9.
+ * An app found under it is adopted (never renamed: a uniqueName is immutable) when its display name is exactly the
+ * one asked for.
+ */
+export function legacyUniqueNameFor(appName: string): string {
+  return `sendasapp-${slugOf(appName, 60) || 'app'}`;
 }
 
 export async function readApplicationByUniqueName(

@@ -1,5 +1,6 @@
 /**
- * Everything one tenant run needs, in one object (no module state: many tenants can run side by side).
+ * Everything one tenant run needs, in one read-only object (no module state: many tenants can run side by side).
+ * Results never flow back through it: nodes return their outputs.
  */
 import type { TokenCredential } from '@azure/identity';
 import type { Agent } from 'undici';
@@ -10,35 +11,53 @@ import type { ExchangeBackend } from '../exchange/index.js';
 import type { CredentialSink } from '../handoff/index.js';
 
 export interface RunNames {
+  /** The app's stable key (Graph uniqueName). */
   uniqueName: string;
+  /** The key an earlier version of sendasapp used for the same display name (adopted, never renamed). */
+  legacyUniqueName: string;
   displayName: string;
-  /** Exchange management scope and role assignment names (rbac mode). */
+  /** Exchange management scope and role assignment names (rbac mode), at most 64 characters. */
   scopeName: string;
   roleAssignmentName: string;
 }
 
+export type RunOptions = Readonly<ProvisionOptions & { tenant: string }>;
+
+/** Seams of a run for tests and rehearsals (never set by the CLI). */
+export interface RunHooks {
+  /** Called right after a write step (e.g. 'addPassword'), before its result is recorded anywhere. */
+  afterWrite?: (step: string) => Promise<void> | void;
+  /** First retry delay of the proof (default 5 s). */
+  proofRetryBaseMs?: number;
+  /** Pause between New-ServicePrincipal tries while Exchange has not seen a new service principal (default 15 s). */
+  exchangeReplicationWaitMs?: number;
+  /** First pause of the admin-consent wait (default 2 s). */
+  consentPollBaseMs?: number;
+}
+
+export interface OperatorInfo {
+  /** 'app' (client credentials, managed or workload identity) or 'user' (a person signed in). */
+  kind: 'app' | 'user';
+  /** App id or 'user'. */
+  principal: string;
+}
+
 export interface TenantContext {
-  options: ProvisionOptions & { tenant: string };
-  profile: CloudProfile;
-  credential: TokenCredential;
-  dispatcher: Agent;
-  homeTenantId: string;
-  mailboxTenantId: string;
+  readonly options: RunOptions;
+  readonly profile: CloudProfile;
+  readonly credential: TokenCredential;
+  readonly dispatcher: Agent;
+  readonly homeTenantId: string;
+  readonly mailboxTenantId: string;
   /** Graph for the app's home tenant and for the mailbox tenant (the same object when they are one tenant). */
-  homeGraph: GraphApi;
-  mailboxGraph: GraphApi;
-  exchange: ExchangeBackend;
-  sink?: CredentialSink;
-  names: RunNames;
-  /** The mailboxes the app sends as (a group already expanded). */
-  mailboxes: string[];
+  readonly homeGraph: GraphApi;
+  readonly mailboxGraph: GraphApi;
+  readonly exchange: ExchangeBackend;
+  readonly sink?: CredentialSink;
+  readonly names: RunNames;
+  readonly operator: OperatorInfo;
   /** Progress lines for people (stderr). */
-  progress: (line: string) => void;
-  signal: AbortSignal;
-  /** A new secret, kept for `--show-secret` output and the verification; never logged. */
-  newSecret?: { keyId: string; value: string; expires: string };
-  /** A new certificate (private key + certificate PEM), for the verification; never logged. */
-  newCertificate?: { pem: string };
-  /** The app's own token, fetched ahead for the proof. */
-  proofToken?: Promise<string | undefined>;
+  readonly progress: (line: string) => void;
+  readonly signal: AbortSignal;
+  readonly hooks: Readonly<RunHooks>;
 }

@@ -1,11 +1,18 @@
 export * from './context.js';
 export * from './errors.js';
-export * from './prepare.js';
-export * from './provision.js';
-export * from './resource.js';
-export * from './runner.js';
+export * from './model.js';
+export {
+  ResourceGraph,
+  Execution,
+  type NodeReport,
+  type NodeStatus,
+  type RunEvent,
+  type ChangeReport,
+} from './engine.js';
+export { openContext, resolveTenantId, runNames, type OpenOptions } from './open.js';
+export { TenantRun, type Outcome, type RunResult, type TenantRunOptions } from './tenant-run.js';
 export * from './verify.js';
-export { delegatedConsentUrl, DELEGATED_SMTP_SCOPES } from './resources/delegated.js';
+export { delegatedConsentUrl, DELEGATED_SMTP_SCOPES, MAX_LIFETIME_DAYS } from './nodes/index.js';
 export { adminConsentUrl } from '../entra/index.js';
 
 /** PEM handling of app credentials, for the commands that read a certificate file themselves. */

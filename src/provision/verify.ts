@@ -5,7 +5,7 @@
  */
 import { ClientCertificateCredential, ClientSecretCredential } from '@azure/identity';
 import { identityClientOptions, type CloudProfile } from '../auth/index.js';
-import { abortableSleep } from '../entra/index.js';
+import { formatDuration, poll, PollTimeoutError } from '../poll/index.js';
 import { checkTokenClaims, explainTokenError, probeSmtp, type SmtpProbeResult } from '../smtp/index.js';
 
 export type AppCredential = { type: 'secret'; value: string } | { type: 'certificate'; pem: string };
@@ -69,31 +69,33 @@ export async function appToken(
 }
 
 /**
- * First retry delay of the proof, in ms: 5 s, doubling up to 60 s. The environment variable
- * SENDASAPP_RETRY_BASE_MS (100–60000) shortens it for tests and rehearsals against the emulator, whose permission
- * cache lasts seconds instead of Exchange's 30 min to 2 h; production runs leave it unset.
+ * The proof, tried again while what fails is propagation (consent, Exchange's permission cache: 30 min to 2 h),
+ * 5 s first (RunHooks.proofRetryBaseMs in rehearsals), doubling up to 60 s, until --wait runs out.
  */
-export function proofRetryBaseMs(env: NodeJS.ProcessEnv = process.env): number {
-  const v = Number(env.SENDASAPP_RETRY_BASE_MS);
-  return Number.isInteger(v) && v >= 100 && v <= 60_000 ? v : 5000;
-}
-
 export async function verifyDelivery(v: VerifyInput): Promise<VerificationReport> {
-  const deadline = Date.now() + v.waitMs;
-  let delay = v.initialDelayMs ?? proofRetryBaseMs();
-  let attempts = 0;
   let last: VerificationReport | undefined;
-  for (;;) {
-    attempts += 1;
-    last = await attempt(v, attempts);
-    const retryable = last.status === 'failed' && last.timedOut;
-    if (!retryable) return last;
-    if (Date.now() + delay > deadline) return last;
-    v.progress(
-      `  not yet: ${last.reply} — retrying in ${Math.round(delay / 1000)} s (waiting up to ${Math.round(v.waitMs / 60000)} min for propagation)`,
+  try {
+    return await poll<VerificationReport>(
+      async (n) => {
+        last = await attempt(v, n);
+        const retryable = last.status === 'failed' && last.timedOut;
+        return retryable ? { done: false, reason: last.reply } : { done: true, value: last };
+      },
+      {
+        what: 'the XOAUTH2 proof',
+        deadlineMs: v.waitMs,
+        baseMs: v.initialDelayMs ?? 5000,
+        capMs: 60_000,
+        signal: v.signal,
+        onRetry: (r) =>
+          v.progress(
+            `  not yet: ${r.reason} — retrying in ${formatDuration(r.delayMs)} (waiting up to ${formatDuration(v.waitMs)} for propagation)`,
+          ),
+      },
     );
-    await abortableSleep(delay, v.signal);
-    delay = Math.min(delay * 2, 60_000);
+  } catch (err) {
+    if (err instanceof PollTimeoutError && last) return last;
+    throw err;
   }
 }
 

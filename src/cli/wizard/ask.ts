@@ -33,7 +33,7 @@ export interface AskText {
   default?: string;
   required?: boolean;
   /** More checks after the schema's. */
-  check?: (answer: string) => true | string;
+  check?: (answer: string) => true | string | Promise<true | string>;
 }
 
 export async function askText(q: AskText): Promise<string> {
@@ -43,14 +43,14 @@ export async function askText(q: AskText): Promise<string> {
       message: q.message,
       default: q.default,
       required: q.required ?? true,
-      validate: (raw: string) => {
+      validate: async (raw: string) => {
         const answer = raw.trim();
         if (!answer) return q.required === false ? true : 'an answer is needed';
         if (q.key) {
           const ok = validateOption(q.key, list ? splitList(answer) : answer);
           if (ok !== true) return ok;
         }
-        return q.check ? q.check(answer) : true;
+        return q.check ? await q.check(answer) : true;
       },
     },
     context,

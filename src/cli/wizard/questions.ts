@@ -52,7 +52,12 @@ function slug(s: string): string {
   );
 }
 
-export async function askSetup(flags: Record<string, unknown>): Promise<SetupAnswers> {
+export interface SetupHooks {
+  /** Looks a tenant up as soon as it is answered (true, or the reason to ask again). */
+  lookupTenant?: (tenant: string) => Promise<true | string>;
+}
+
+export async function askSetup(flags: Record<string, unknown>, hooks: SetupHooks = {}): Promise<SetupAnswers> {
   const file = typeof flags.file === 'string' ? flags.file : undefined;
   // Validates every given flag, variable and file value up front (bad input: exit 2 before any question).
   const preset = resolveOptions({ flags, file });
@@ -84,7 +89,8 @@ export async function askSetup(flags: Record<string, unknown>): Promise<SetupAns
 
   // 1. Tenants.
   const mTenant = 'Mailbox tenant (where the mailboxes live; a domain or tenant id):';
-  if (!given('tenant', mTenant)) a.tenant = await askText({ message: mTenant, key: 'tenant' });
+  if (!given('tenant', mTenant))
+    a.tenant = await askText({ message: mTenant, key: 'tenant', check: hooks.lookupTenant });
   const tenant = String(a.tenant).toLowerCase();
   const mHome = 'Tenant the app is registered in, if not that one:';
   if (!given('homeTenant', mHome)) {
@@ -100,7 +106,10 @@ export async function askSetup(flags: Record<string, unknown>): Promise<SetupAns
       a.homeTenant = await askText({
         message: 'Home tenant of the app (a domain or tenant id):',
         key: 'homeTenant',
-        check: (s) => (s.toLowerCase() === tenant ? 'that is the mailbox tenant: answer the other one' : true),
+        check: async (s) =>
+          s.toLowerCase() === tenant
+            ? 'that is the mailbox tenant: answer the other one'
+            : ((await hooks.lookupTenant?.(s)) ?? true),
       });
   }
   const crossTenant = Boolean(a.homeTenant) && String(a.homeTenant).toLowerCase() !== tenant;

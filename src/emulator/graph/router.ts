@@ -2,6 +2,7 @@
  * Maps a Graph call (method + OData path) to its handler, and turns a GraphFailure into Graph's error body. Used for
  * direct requests and for each item of a JSON batch.
  */
+import { policies } from './policies.js';
 import type { Caller, EmulatorContext } from '../context.js';
 import {
   addPasswordHandler,
@@ -144,6 +145,8 @@ function dispatch(call: GraphCall): GraphResult {
       return directory(call, head, tail, listOrganization, getOrganization);
     case 'domains':
       return directory(call, head, tail, listDomains, getDomain);
+    case 'policies':
+      return policies(call, head, tail);
     default:
       throw segmentNotFound(head.raw);
   }

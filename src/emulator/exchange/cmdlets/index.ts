@@ -3,12 +3,13 @@ import type { CmdletDefinition } from './common.js';
 import { permissionCmdlets } from './permissions.js';
 import { principalCmdlets } from './principals.js';
 import { recipientCmdlets } from './recipients.js';
+import { domainCmdlets } from './domains.js';
 
 export type { CmdletDefinition } from './common.js';
 export { APPLICATION_ROLES } from './principals.js';
 
 export const CMDLETS: ReadonlyMap<string, CmdletDefinition> = new Map(
-  [...recipientCmdlets, ...permissionCmdlets, ...principalCmdlets].map((c) => [c.name.toLowerCase(), c]),
+  [...recipientCmdlets, ...permissionCmdlets, ...principalCmdlets, ...domainCmdlets].map((c) => [c.name.toLowerCase(), c]),
 );
 
 /** New-/Set-/Add-/Remove- change state; Get-/Test- don't. */

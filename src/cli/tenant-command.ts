@@ -1,0 +1,268 @@
+/**
+ * The one renderer of a TenantRun, shared by plan, apply, status, handoff, setup and demo: one Ctrl-C/SIGTERM
+ * handler, one exit-code mapping, one JSON result. Commands differ only in what they ask of the run and print.
+ */
+import { isConfigError } from './exit-codes.js';
+import { CliError, ExitCode } from './exit-codes.js';
+import { nodeLines, planLines, printJson, progressReporter, proofLines, result, say, summaryLines } from './output.js';
+import type {
+  Outcome,
+  RunEvent,
+  RunOptions,
+  RunResult,
+  TenantRun as TenantRunType,
+  VerificationReport,
+} from '../provision/index.js';
+
+export type CommandName = 'plan' | 'apply' | 'status' | 'handoff' | 'setup';
+
+export interface TenantCommand {
+  name: CommandName;
+  options: RunOptions;
+  yes?: boolean;
+  detailedExitcode?: boolean;
+  /** Prompts may be shown (stdin and stderr are a terminal). */
+  interactive: boolean;
+  /** Progress lines (default: stderr). */
+  progress?: (line: string) => void;
+  /** Asks before the writes; false = nothing changes. Throwing a prompt exit means Ctrl-C. */
+  confirm?: (message: string) => Promise<boolean>;
+  /** Called once the person said yes, before the first write (setup saves its answers). */
+  beforeApply?: () => void;
+  /** Whether an error thrown by `confirm` is a Ctrl-C at the prompt. */
+  isPromptExit?: (err: unknown) => boolean;
+  /** Adds command-specific fields to the JSON result and prints the command's own text (status, handoff). */
+  render?: (run: TenantRunType, r: RunResult) => Promise<Record<string, unknown>>;
+  /** Test seam. */
+  afterApply?: (key: string) => Promise<void> | void;
+}
+
+/** Ctrl-C or SIGTERM. */
+export class Interrupted extends Error {
+  constructor(readonly signal: 'SIGINT' | 'SIGTERM') {
+    super(`interrupted by ${signal}`);
+    this.name = 'Interrupted';
+  }
+}
+
+/** 128 + the signal's number, as shells report a process a signal ended. */
+export function signalExitCode(signal: 'SIGINT' | 'SIGTERM'): number {
+  return signal === 'SIGINT' ? ExitCode.interrupted : 143;
+}
+
+/** The one mapping from a run's outcome to the exit code (README, "Exit codes"). */
+export function exitCodeOf(outcome: Outcome, o: { detailedExitcode?: boolean; signal?: 'SIGINT' | 'SIGTERM' }): number {
+  switch (outcome) {
+    case 'ok':
+      return ExitCode.ok;
+    case 'changes-pending':
+      return o.detailedExitcode ? ExitCode.changesPending : ExitCode.ok;
+    case 'bad-input':
+      return ExitCode.badInput;
+    case 'failed':
+      return ExitCode.failed;
+    case 'waiting':
+    case 'proof-not-passed':
+      return ExitCode.proofNotPassed;
+    case 'interrupted':
+      return signalExitCode(o.signal ?? 'SIGINT');
+  }
+}
+
+/** One Ctrl-C/SIGTERM handler per command: the first aborts the run, a second ends the process at once. */
+export function interruptible(): {
+  signal: AbortSignal;
+  which: () => 'SIGINT' | 'SIGTERM' | undefined;
+  dispose: () => void;
+} {
+  const controller = new AbortController();
+  let which: 'SIGINT' | 'SIGTERM' | undefined;
+  const handler = (sig: 'SIGINT' | 'SIGTERM') => (): void => {
+    if (controller.signal.aborted) process.exit(signalExitCode(sig));
+    which = sig;
+    controller.abort(new Interrupted(sig));
+  };
+  const onInt = handler('SIGINT');
+  const onTerm = handler('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  return {
+    signal: controller.signal,
+    which: () => which,
+    dispose: () => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+    },
+  };
+}
+
+/** The JSON result of a run (one object on stdout with --output json). Never holds a secret unless asked. */
+export function jsonResult(
+  command: string,
+  r: RunResult,
+  extra: Record<string, unknown> = {},
+  secret?: string,
+): Record<string, unknown> {
+  return {
+    command,
+    outcome: r.outcome,
+    changed: r.changed,
+    tenant: r.tenant.id,
+    homeTenant: r.homeTenant.id,
+    application: r.application,
+    servicePrincipal: r.servicePrincipal,
+    mailboxes: r.mailboxes,
+    preflight: r.preflight.map(({ key, title, status, message }) => ({
+      key,
+      title,
+      status,
+      ...(message ? { message } : {}),
+    })),
+    resources: r.resources.map(({ key, title, action, status, changes, message }) => ({
+      key,
+      title,
+      action,
+      status,
+      changes,
+      ...(message ? { message } : {}),
+    })),
+    credential: r.credential ? { ...r.credential, ...(secret ? { secret } : {}) } : undefined,
+    smtpAuth: r.smtpAuth,
+    verification: r.verification ?? { status: 'skipped', reply: 'not run' },
+    notes: r.notes,
+    pending: r.pending,
+    ...(r.failure
+      ? {
+          error: {
+            code: r.failure.kind === 'input' ? 'bad-input' : 'failed',
+            message: r.failure.message,
+            ...(r.failure.field ? { field: r.failure.field } : {}),
+          },
+        }
+      : {}),
+    ...extra,
+  };
+}
+
+/** Opens the run, turning what can go wrong before it into CliErrors (bad input: exit 2; else exit 1). */
+async function open(c: TenantCommand, signal: AbortSignal, onEvent: (e: RunEvent) => void): Promise<TenantRunType> {
+  const { TenantRun, explainError } = await import('../provision/index.js');
+  try {
+    return await TenantRun.open(c.options, {
+      isTty: c.interactive,
+      progress: c.progress ?? say,
+      signal,
+      onEvent,
+      afterApply: c.afterApply,
+    });
+  } catch (err) {
+    if (signal.aborted) throw signal.reason;
+    if (isConfigError(err)) throw err;
+    throw new CliError(explainError(err), ExitCode.failed);
+  }
+}
+
+export async function runTenantCommand(c: TenantCommand): Promise<number> {
+  const { signal, which, dispose } = interruptible();
+  const json = c.options.output === 'json';
+  const progress = c.progress ?? say;
+  const applying = c.name === 'apply' || c.name === 'setup';
+  let phase: 'plan' | 'apply' = 'plan';
+  const live = progressReporter('apply', progress);
+  const onEvent = (e: RunEvent): void => {
+    if (phase === 'apply') live(e);
+  };
+  let run: TenantRunType | undefined;
+  try {
+    run = await open(c, signal, onEvent);
+    const planned = await run.plan();
+    if (signal.aborted) throw signal.reason;
+    const finish = async (r: RunResult, extra: Record<string, unknown> = {}, secret?: string): Promise<number> => {
+      if (json) printJson(jsonResult(c.name, r, extra, secret));
+      return exitCodeOf(r.outcome, { detailedExitcode: c.detailedExitcode, signal: which() });
+    };
+    if (!applying) {
+      const extra = c.render ? await c.render(run, planned) : {};
+      if (!c.render && !json) for (const l of [...planLines(planned), ...summaryLines(planned)]) result(l);
+      if (planned.failure && !json) say(`error: ${planned.failure.message}`);
+      return await finish(planned, extra);
+    }
+    if (planned.failure) {
+      for (const n of [...planned.preflight, ...planned.resources].filter((x) => x.status === 'failed'))
+        for (const l of nodeLines(n, 'plan')) progress(l);
+      progress('Nothing was changed.');
+      if (!json) say(`error: ${planned.failure.message}`);
+      return await finish(planned);
+    }
+    if (c.interactive && !c.yes && planned.pending > 0) {
+      progress(`Plan for ${c.options.tenant} (${planned.tenant.id}):`);
+      for (const l of planLines(planned)) progress(l);
+      let go: boolean;
+      try {
+        go = await (c.confirm ?? confirmPrompt)(`Apply ${planned.pending} change(s) to ${c.options.tenant}?`);
+      } catch (err) {
+        if (c.isPromptExit?.(err) || signal.aborted) {
+          progress('\nCancelled: nothing was changed.');
+          return ExitCode.interrupted;
+        }
+        throw err;
+      }
+      if (!go) {
+        progress('Nothing changed.');
+        return await finish({ ...planned, outcome: 'ok' });
+      }
+    } else if (planned.pending === 0) progress(`Nothing to change in ${c.options.tenant}: it is set up this way.`);
+    c.beforeApply?.();
+    progress(`Applying to ${c.options.tenant} (${planned.tenant.id}):`);
+    phase = 'apply';
+    let r = await run.apply();
+    if (signal.aborted) throw signal.reason;
+    let verification: VerificationReport | undefined;
+    if (r.outcome === 'ok' && c.options.verify !== 'none') {
+      progress(`Proving with an XOAUTH2 login to ${run.ctx.profile.smtp.host}:${run.ctx.profile.smtp.port}…`);
+      verification = await run.prove();
+      if (signal.aborted) throw signal.reason;
+      for (const l of proofLines(verification)) progress(l);
+      r = run.result();
+    }
+    const extra = c.render && r.outcome !== 'failed' && r.outcome !== 'bad-input' ? await c.render(run, r) : {};
+    if (!json) for (const l of summaryLines(r)) result(l);
+    if (r.failure && !json) say(`error: ${r.failure.message}`);
+    const secret = c.options.showSecret ? run.newSecret() : undefined;
+    return await finish(r, extra, secret);
+  } catch (err) {
+    if (
+      signal.aborted &&
+      (err instanceof Interrupted || err === signal.reason || (err as Error)?.name === 'AbortError')
+    ) {
+      const sig = which() ?? 'SIGINT';
+      const state = run?.interruptedState() ?? { changed: [], inFlight: [] };
+      say('');
+      say(`Interrupted (${sig}).`);
+      if (state.changed.length > 0) {
+        say('Changed before the interrupt:');
+        for (const t of state.changed) say(`  ~ ${t}`);
+      } else say('Nothing was changed before the interrupt.');
+      if (state.inFlight.length > 0)
+        say(`Possibly changed (in progress at the interrupt): ${state.inFlight.join('; ')}.`);
+      if (state.changed.length + state.inFlight.length > 0)
+        say('A rerun converges: run apply again with the same options.');
+      if (json && run)
+        printJson(
+          jsonResult(c.name, { ...run.result(), outcome: 'interrupted' }, { interrupted: { signal: sig, ...state } }),
+        );
+      return signalExitCode(sig);
+    }
+    throw err;
+  } finally {
+    dispose();
+    await run?.close();
+  }
+}
+
+async function confirmPrompt(message: string): Promise<boolean> {
+  const { confirm } = await import('@inquirer/prompts');
+  return confirm({ message, default: false }, { output: process.stderr });
+}
+
+export { nodeLines };

@@ -1,0 +1,570 @@
+/**
+ * The Entra nodes: the application, its credential, the service principal in the mailbox tenant, the
+ * SMTP.SendAsApp consent and the Web redirect URIs. Each reads, diffs into typed changes, and applies them.
+ */
+import { randomBytes } from 'node:crypto';
+import { poll, PollTimeoutError } from '../../poll/index.js';
+import {
+  EXCHANGE_ONLINE_APP_ID,
+  GraphRequestError,
+  ServicePrincipalNotAllowedError,
+  addCertificate,
+  addSecret,
+  adminConsentUrl,
+  certificateThumbprint,
+  createServicePrincipal,
+  credentialDisplayName,
+  grantAppRole,
+  isOurs,
+  makeSelfSignedCertificate,
+  mergeResourceAccess,
+  readAppRoleAssignments,
+  readApplicationByAppId,
+  readApplicationByUniqueName,
+  readServicePrincipal,
+  removeCertificates,
+  removeSecret,
+  updateApplication,
+  upsertApplication,
+  type Application,
+  type ExchangeOnlinePrincipal,
+  type RequiredResourceAccess,
+  type ServicePrincipal,
+} from '../../entra/index.js';
+import type { SinkInspection } from '../../handoff/index.js';
+import type { TenantContext } from '../context.js';
+import {
+  CheckFailure,
+  Sensitive,
+  WaitingError,
+  type Inputs,
+  type ManagedNode,
+  type ManagedRef,
+  type Ref,
+  type Resolved,
+} from '../model.js';
+import type { CertificateMaterial } from './facts.js';
+
+export const ENTRA_KEYS = {
+  application: 'entra.application',
+  credential: 'entra.credential',
+  servicePrincipal: 'entra.servicePrincipal',
+  consent: 'entra.consent',
+  redirectUris: 'entra.redirectUris',
+} as const;
+
+/** A secret closer than this to its end is replaced by a new one (the old one stays until it expires). */
+const RENEW_BEFORE_MS = 14 * 86_400_000;
+
+/** The app as this run sees it: ours (by uniqueName), adopted by appId, or an external (ISV) app. */
+export interface AppState {
+  appId: string;
+  app?: Application;
+  /** Adopted app not registered in the home tenant (an ISV's): nothing to manage but its consent. */
+  external: boolean;
+  /** Found under sendasapp 0.1's key (kept, never renamed). */
+  legacyKey?: boolean;
+  /** The create found it there already (a run killed earlier): not a new object. */
+  existed?: boolean;
+}
+
+export type AppChange =
+  | { op: 'create'; displayName: string; signInAudience: string; permission?: string }
+  | { op: 'setSignInAudience'; from: string; to: 'AzureADMultipleOrgs' }
+  | { op: 'addPermission'; permission: string };
+
+export interface AppWants {
+  /** The permissions the app must hold (merged into what it has, never replacing). */
+  access: RequiredResourceAccess[];
+  /** Their name for people. */
+  permission?: string;
+}
+
+export interface ApplicationNodeSpec<In extends Inputs> {
+  inputs: In;
+  title: string;
+  wants: (inputs: Resolved<In>) => AppWants;
+}
+
+function audienceOf(ctx: TenantContext): 'AzureADMyOrg' | 'AzureADMultipleOrgs' {
+  return ctx.options.multiTenant || ctx.homeTenantId !== ctx.mailboxTenantId ? 'AzureADMultipleOrgs' : 'AzureADMyOrg';
+}
+
+/** Reads our app by its key; adopts one made under the 0.1 key with exactly this display name. */
+async function readOurApp(ctx: TenantContext): Promise<AppState | undefined> {
+  const n = ctx.names;
+  const app = await readApplicationByUniqueName(ctx.homeGraph, n.uniqueName);
+  if (app) {
+    if ((app.displayName ?? '') !== n.displayName)
+      throw new CheckFailure(
+        'input',
+        `the app with key ${n.uniqueName} is named "${app.displayName ?? ''}", not "${n.displayName}"`,
+        `rerun with --app-name "${app.displayName ?? ''}" to manage it, or give it back its name "${n.displayName}" in the Entra portal`,
+        '--app-name',
+      );
+    return { appId: app.appId, app, external: false };
+  }
+  const legacy = await readApplicationByUniqueName(ctx.homeGraph, n.legacyUniqueName);
+  // Under the 0.1 key, names that differ only outside a–z0–9 collided: only an exact name is this app.
+  if (legacy && legacy.displayName === n.displayName)
+    return { appId: legacy.appId, app: legacy, external: false, legacyKey: true };
+  return undefined;
+}
+
+/** The app registration (app-only SMTP.SendAsApp, or delegated SMTP.Send: `spec.wants` decides). */
+export function applicationNode<In extends Inputs>(
+  ctx: TenantContext,
+  spec: ApplicationNodeSpec<In>,
+): ManagedNode<AppState, In, AppChange> {
+  return {
+    kind: 'managed',
+    key: ENTRA_KEYS.application,
+    title: spec.title,
+    inputs: spec.inputs,
+    async read(ctx) {
+      const o = ctx.options;
+      if (o.appId) {
+        const app = await readApplicationByAppId(ctx.homeGraph, o.appId);
+        return { appId: o.appId, app, external: !app };
+      }
+      return readOurApp(ctx);
+    },
+    diff(current, inputs) {
+      const wants = spec.wants(inputs);
+      if (current?.external) return [];
+      if (!current?.app)
+        return [
+          {
+            op: 'create',
+            displayName: ctx.names.displayName,
+            signInAudience: audienceOf(ctx),
+            ...(wants.permission ? { permission: wants.permission } : {}),
+          },
+        ];
+      const changes: AppChange[] = [];
+      if (audienceOf(ctx) === 'AzureADMultipleOrgs' && current.app.signInAudience === 'AzureADMyOrg')
+        changes.push({ op: 'setSignInAudience', from: current.app.signInAudience, to: 'AzureADMultipleOrgs' });
+      if (wants.access.length > 0 && mergeResourceAccess(current.app.requiredResourceAccess, wants.access))
+        changes.push({ op: 'addPermission', permission: wants.permission ?? 'API permissions' });
+      return changes;
+    },
+    async apply(ctx, changes, current, inputs) {
+      const wants = spec.wants(inputs);
+      if (changes.some((c) => c.op === 'create') || !current?.app) {
+        const app = await upsertApplication(ctx.homeGraph, {
+          uniqueName: ctx.names.uniqueName,
+          displayName: ctx.names.displayName,
+          signInAudience: audienceOf(ctx),
+          requiredResourceAccess: wants.access,
+        });
+        const state: AppState = { appId: app.appId, app, external: false, existed: !app.createdNow };
+        // Found after all (a run killed before it knew): bring it up to date.
+        const rest = this.diff(state, inputs);
+        return rest.length > 0 ? { ...(await this.apply(ctx, rest, state, inputs)), existed: true } : state;
+      }
+      const patch: Parameters<typeof updateApplication>[2] = {};
+      for (const c of changes) {
+        if (c.op === 'setSignInAudience') patch.signInAudience = c.to;
+        if (c.op === 'addPermission')
+          patch.requiredResourceAccess = mergeResourceAccess(current.app.requiredResourceAccess, wants.access);
+      }
+      await updateApplication(ctx.homeGraph, current.app.id, patch);
+      return { ...current, app: { ...current.app, ...patch } as Application };
+    },
+    describe(c) {
+      if (c.op === 'create')
+        return `register the app "${c.displayName}" (${c.signInAudience})${c.permission ? ` with ${c.permission}` : ''}`;
+      if (c.op === 'setSignInAudience') return `sign-in audience ${c.from} → ${c.to}`;
+      return `add ${c.permission}`;
+    },
+    actionOf: (c) => (c.op === 'create' ? 'create' : 'update'),
+  };
+}
+
+/** Exchange Online's SMTP.SendAsApp application permission, for the app-only app registration. */
+export function smtpSendAsAppAccess(exo: ExchangeOnlinePrincipal | undefined): AppWants {
+  if (!exo) return { access: [] };
+  return {
+    access: [
+      { resourceAppId: EXCHANGE_ONLINE_APP_ID, resourceAccess: [{ id: exo.smtpSendAsAppRoleId, type: 'Role' }] },
+    ],
+    permission: 'the API permission SMTP.SendAsApp (Office 365 Exchange Online)',
+  };
+}
+
+/** What the credential node holds after the run. The value of a new one is Sensitive (never printed). */
+export interface CredentialState {
+  type: 'secret' | 'certificate';
+  keyId?: string;
+  expires?: string;
+  /** Where the usable credential is held, for people: the sink's path, the certificate file, stdout. */
+  sink: string;
+  /** Our credential exists in Entra but this run cannot see its value (no sink file holds it). */
+  heldElsewhere: boolean;
+  /** Our credentials in Entra that a killed run left behind (named by the sink's pending marker). */
+  orphanKeyIds: string[];
+  /** Ours, held by the sink, replaced on request (--new-secret): removed once the new one is stored. */
+  retireKeyIds: string[];
+  /** A credential made by this run. */
+  created?: { secret?: Sensitive<string>; pem?: Sensitive<string> };
+}
+
+export type CredentialChange =
+  | { op: 'addSecret'; lifetime: string }
+  | { op: 'addCertificate'; source: string; lifetime?: string }
+  | { op: 'removeOrphan'; keyId: string }
+  | { op: 'retire'; keyId: string };
+
+interface EntraCredential {
+  keyId: string;
+  displayName: string | null;
+  endDateTime: string | null;
+  customKeyIdentifier?: string | null;
+}
+
+/** customKeyIdentifier (Edm.Binary) shows the SHA-1 thumbprint as hex or as base64 of its bytes. */
+function sameThumbprint(customKeyIdentifier: string | null | undefined, thumbprintHex: string): boolean {
+  if (!customKeyIdentifier) return false;
+  if (customKeyIdentifier.toUpperCase() === thumbprintHex) return true;
+  return Buffer.from(customKeyIdentifier, 'base64').toString('hex').toUpperCase() === thumbprintHex;
+}
+
+type CredentialInputs = {
+  app: ManagedRef<AppState>;
+  sink: Ref<SinkInspection | undefined>;
+  certificate: Ref<CertificateMaterial | undefined>;
+  lifetime: Ref<{ days: number }>;
+};
+
+export function credentialNode(
+  ctx: TenantContext,
+  inputs: CredentialInputs,
+): ManagedNode<CredentialState, CredentialInputs, CredentialChange> {
+  const o = ctx.options;
+  const kind = o.credential;
+  const sinkName =
+    ctx.sink?.file ??
+    (o.certificateFile ? o.certificateFile : o.showSecret ? 'stdout (--show-secret)' : 'nowhere (no --secret-out)');
+  const credentialsOf = (app: Application): EntraCredential[] =>
+    kind === 'secret' ? app.passwordCredentials : app.keyCredentials;
+  const empty = (): CredentialState => ({
+    type: kind,
+    sink: sinkName,
+    heldElsewhere: false,
+    orphanKeyIds: [],
+    retireKeyIds: [],
+  });
+  return {
+    kind: 'managed',
+    key: ENTRA_KEYS.credential,
+    title: `Client ${kind === 'secret' ? 'secret' : 'certificate'} (kept in ${sinkName})`,
+    inputs,
+    async read(_ctx, { app: state, sink, certificate }) {
+      if (!state?.app) return undefined;
+      const all = credentialsOf(state.app);
+      const heldBy = sink?.ok ? sink.held?.clientId : undefined;
+      if (heldBy && heldBy.toLowerCase() !== state.appId.toLowerCase())
+        throw new CheckFailure(
+          'input',
+          `--secret-out ${ctx.sink?.file} holds the credential of another app (${heldBy})`,
+          'give this app its own --secret-out file',
+          '--secret-out',
+        );
+      const file = ctx.sink?.read();
+      const pending = file?.pending;
+      const orphanKeyIds = pending ? all.filter((p) => p.displayName === pending.displayName).map((p) => p.keyId) : [];
+      const heldCredential = file?.credential?.type === kind ? file.credential : undefined;
+      const now = Date.now();
+      // Renew 14 days before the end, or in the last third of a shorter lifetime (else every run would renew).
+      const renewBefore = Math.min(RENEW_BEFORE_MS, o.secretLifetime.ms / 3);
+      const live = (c: EntraCredential): boolean => !!c.endDateTime && Date.parse(c.endDateTime) - now > renewBefore;
+      const held = certificate
+        ? all.find((p) => sameThumbprint(p.customKeyIdentifier, certificate.thumbprint) && live(p))
+        : all.find(
+            (p) =>
+              heldCredential !== undefined &&
+              // by keyId, or by our unique display name (a keyId recorded during replication lag may be a thumbprint)
+              (p.keyId === heldCredential.keyId ||
+                (isOurs(p.displayName) && p.displayName === heldCredential.displayName)) &&
+              live(p),
+          );
+      if (held && o.newSecret && !certificate) return { ...empty(), orphanKeyIds, retireKeyIds: [held.keyId] };
+      if (held) return { ...empty(), keyId: held.keyId, expires: held.endDateTime!, orphanKeyIds };
+      if (!ctx.sink && !certificate) {
+        const newest = all
+          .filter((p) => isOurs(p.displayName) && live(p))
+          .sort((a, b) => Date.parse(b.endDateTime!) - Date.parse(a.endDateTime!))[0];
+        if (newest)
+          return { ...empty(), keyId: newest.keyId, expires: newest.endDateTime!, heldElsewhere: true, orphanKeyIds };
+      }
+      return orphanKeyIds.length > 0 ? { ...empty(), orphanKeyIds } : undefined;
+    },
+    diff(current, { app, sink }) {
+      if (app?.external) return [];
+      const changes: CredentialChange[] = [];
+      if (!current?.keyId) {
+        if (kind === 'secret' && !ctx.sink && !o.showSecret)
+          throw new CheckFailure(
+            'input',
+            'a new client secret is needed and is shown only once, but there is nowhere to keep it',
+            'give --secret-out FILE (or --show-secret with --output json)',
+            '--secret-out',
+          );
+        if (kind === 'certificate' && !ctx.sink && !o.certificateFile)
+          throw new CheckFailure(
+            'input',
+            'a new private key is needed and must be kept somewhere',
+            'give --secret-out FILE (the key and certificate are written there), or --certificate-file with your own',
+            '--secret-out',
+          );
+        const heldBy = sink?.ok ? sink.held?.clientId : undefined;
+        if (!app && heldBy)
+          throw new CheckFailure(
+            'input',
+            `--secret-out ${ctx.sink?.file} holds the credential of another app (${heldBy})`,
+            'give this app its own --secret-out file',
+            '--secret-out',
+          );
+        changes.push(
+          kind === 'secret'
+            ? { op: 'addSecret', lifetime: o.secretLifetime.text }
+            : o.certificateFile
+              ? { op: 'addCertificate', source: o.certificateFile }
+              : { op: 'addCertificate', source: 'self-signed', lifetime: o.secretLifetime.text },
+        );
+      }
+      for (const keyId of current?.orphanKeyIds ?? []) changes.push({ op: 'removeOrphan', keyId });
+      for (const keyId of current?.retireKeyIds ?? []) changes.push({ op: 'retire', keyId });
+      return changes;
+    },
+    async apply(ctx, changes, current, { app: state, certificate }) {
+      let app = state!.app!;
+      let result: CredentialState = { ...(current ?? empty()), orphanKeyIds: [], retireKeyIds: [] };
+      const orphans = changes.filter((c) => c.op === 'removeOrphan').map((c) => (c as { keyId: string }).keyId);
+      if (orphans.length > 0) {
+        if (kind === 'secret') for (const keyId of orphans) await removeSecret(ctx.homeGraph, app.id, keyId);
+        else await removeCertificates(ctx.homeGraph, app, orphans);
+        // The upload below sends back the keys it is given (the PATCH replaces the set): not the removed ones.
+        app = {
+          ...app,
+          keyCredentials: app.keyCredentials.filter((k) => !orphans.includes(k.keyId)),
+          passwordCredentials: app.passwordCredentials.filter((p) => !orphans.includes(p.keyId)),
+        };
+      }
+      const base = { tenantId: ctx.mailboxTenantId, clientId: app.appId };
+      const displayName = credentialDisplayName(randomBytes(4).toString('hex'));
+      if (changes.some((c) => c.op === 'addSecret')) {
+        ctx.sink?.markPending(base, displayName);
+        const secret = await addSecret(ctx.homeGraph, app.id, displayName, new Date(Date.now() + o.secretLifetime.ms));
+        await ctx.hooks.afterWrite?.('addPassword');
+        ctx.sink?.store(base, {
+          type: 'secret',
+          keyId: secret.keyId,
+          secret: secret.secretText,
+          expires: secret.endDateTime,
+          displayName,
+        });
+        result = {
+          ...result,
+          keyId: secret.keyId,
+          expires: secret.endDateTime,
+          heldElsewhere: false,
+          created: { secret: new Sensitive(secret.secretText) },
+        };
+      }
+      if (changes.some((c) => c.op === 'addCertificate')) {
+        const material = certificate
+          ? { certificatePem: certificate.certificatePem, privateKeyPem: certificate.privateKeyPem.reveal() }
+          : await makeSelfSignedCertificate(ctx.names.displayName, o.secretLifetime.ms);
+        ctx.sink?.markPending(base, displayName);
+        const uploaded = await addCertificate(ctx.homeGraph, app, material.certificatePem, displayName);
+        await ctx.hooks.afterWrite?.('addCertificate');
+        // By appId: an adopted app (--app-id) has no uniqueName of ours.
+        const fresh = await readApplicationByAppId(ctx.homeGraph, app.appId);
+        const key =
+          fresh?.keyCredentials.find((k) => k.displayName === displayName) ??
+          fresh?.keyCredentials.find((k) => sameThumbprint(k.customKeyIdentifier, uploaded.thumbprint));
+        const keyId = key?.keyId ?? uploaded.thumbprint;
+        ctx.sink?.store(base, {
+          type: 'certificate',
+          keyId,
+          thumbprint: uploaded.thumbprint ?? certificateThumbprint(material.certificatePem),
+          certificatePem: material.certificatePem,
+          privateKeyPem: material.privateKeyPem,
+          expires: uploaded.endDateTime,
+          displayName,
+        });
+        result = {
+          ...result,
+          keyId,
+          expires: uploaded.endDateTime,
+          heldElsewhere: false,
+          created: { pem: new Sensitive(`${material.privateKeyPem}${material.certificatePem}`) },
+        };
+      }
+      // The replaced secret leaves Entra only once its successor is in the sink.
+      for (const c of changes) if (c.op === 'retire') await removeSecret(ctx.homeGraph, app.id, c.keyId);
+      return result;
+    },
+    describe(c) {
+      switch (c.op) {
+        case 'addSecret':
+          return `add a client secret, lifetime ${c.lifetime}, written to ${sinkName}`;
+        case 'addCertificate':
+          return c.source === 'self-signed'
+            ? `add a self-signed certificate, lifetime ${c.lifetime}, key written to ${sinkName}`
+            : `add the certificate of ${c.source}`;
+        case 'removeOrphan':
+          return `remove ${kind} ${c.keyId}, left behind by an interrupted run`;
+        case 'retire':
+          return `remove the replaced secret ${c.keyId} once the new one is stored (--new-secret)`;
+      }
+    },
+    actionOf: (c) => (c.op === 'removeOrphan' || c.op === 'retire' ? 'delete' : 'create'),
+    planned: (current, changes) =>
+      changes.some((c) => c.op === 'addSecret' || c.op === 'addCertificate') ? undefined : current,
+  };
+}
+
+export interface ServicePrincipalState extends ServicePrincipal {
+  createdNow?: boolean;
+}
+
+export type ServicePrincipalChange = { op: 'create'; viaConsent: boolean };
+
+/** The enterprise app (service principal) of the app in the mailbox tenant; a vendor app may need its admin's consent. */
+export function servicePrincipalNode(
+  ctx: TenantContext,
+  inputs: { app: ManagedRef<AppState> },
+): ManagedNode<ServicePrincipalState, typeof inputs, ServicePrincipalChange> {
+  return {
+    kind: 'managed',
+    key: ENTRA_KEYS.servicePrincipal,
+    title: `Service principal in ${ctx.options.tenant}`,
+    inputs,
+    read: async (_ctx, { app }) => (app ? readServicePrincipal(ctx.mailboxGraph, app.appId) : undefined),
+    diff: (current) => (current ? [] : [{ op: 'create', viaConsent: false }]),
+    async apply(ctx, _changes, _current, { app }) {
+      const a = app!;
+      try {
+        // An external (ISV) multitenant app is installed the same way when the operator may create service
+        // principals (Application.ReadWrite.All or an application administrator); otherwise by consent below.
+        return await createServicePrincipal(ctx.mailboxGraph, a.appId, !a.external);
+      } catch (err) {
+        if (
+          !(err instanceof ServicePrincipalNotAllowedError) &&
+          !(err instanceof GraphRequestError && err.status === 403)
+        )
+          throw err;
+      }
+      const url = adminConsentUrl(ctx.profile.consentHost, ctx.mailboxTenantId, a.appId, ctx.options.redirectUris?.[0]);
+      ctx.progress(
+        `An administrator of ${ctx.options.tenant} must consent to the app. Open this URL as that administrator:\n  ${url}`,
+      );
+      try {
+        return await poll<ServicePrincipalState>(
+          async () => {
+            const sp = await readServicePrincipal(ctx.mailboxGraph, a.appId);
+            return sp ? { done: true, value: sp } : { done: false, reason: 'no consent yet' };
+          },
+          {
+            what: `admin consent in ${ctx.options.tenant}`,
+            deadlineMs: ctx.options.wait.ms,
+            baseMs: ctx.hooks.consentPollBaseMs ?? 2000,
+            capMs: 15_000,
+            signal: ctx.signal,
+          },
+        );
+      } catch (err) {
+        if (err instanceof PollTimeoutError)
+          throw new WaitingError(
+            `waiting for admin consent in ${ctx.options.tenant}: open ${url} as its administrator, then rerun`,
+          );
+        throw err;
+      }
+    },
+    describe: () => 'create the enterprise application (service principal)',
+    actionOf: () => 'create',
+  };
+}
+
+export type ConsentChange = { op: 'grant' };
+
+/** Admin consent for SMTP.SendAsApp: the app role assignment on Office 365 Exchange Online. */
+export function consentNode(
+  ctx: TenantContext,
+  inputs: { sp: ManagedRef<ServicePrincipalState>; exo: Ref<ExchangeOnlinePrincipal> },
+): ManagedNode<{ granted: true }, typeof inputs, ConsentChange> {
+  return {
+    kind: 'managed',
+    key: ENTRA_KEYS.consent,
+    title: `Admin consent: SMTP.SendAsApp in ${ctx.options.tenant}`,
+    inputs,
+    async read(_ctx, { sp, exo }) {
+      if (!sp) return undefined;
+      const assignments = await readAppRoleAssignments(ctx.mailboxGraph, sp.id);
+      return assignments.some((a) => a.resourceId === exo.id && a.appRoleId === exo.smtpSendAsAppRoleId)
+        ? { granted: true }
+        : undefined;
+    },
+    diff: (current) => (current?.granted ? [] : [{ op: 'grant' }]),
+    async apply(ctx, _changes, _current, { sp, exo }) {
+      await grantAppRole(ctx.mailboxGraph, {
+        principalId: sp!.id,
+        resourceId: exo.id,
+        appRoleId: exo.smtpSendAsAppRoleId,
+      });
+      return { granted: true };
+    },
+    describe: () => 'grant the app role SMTP.SendAsApp (admin consent)',
+    actionOf: () => 'create',
+  };
+}
+
+export type RedirectChange = { op: 'addRedirectUris'; uris: string[] };
+
+/**
+ * The Web redirect URIs of the sending system's sign-in (delegated SMTP; Business Central on-premises'
+ * OAuthLanding.htm also with client credentials). URIs already there are kept.
+ */
+export function redirectUrisNode(
+  ctx: TenantContext,
+  inputs: { app: ManagedRef<AppState> },
+): ManagedNode<{ redirectUris: string[] }, typeof inputs, RedirectChange> {
+  const wanted = ctx.options.redirectUris ?? [];
+  const missing = (have: string[]): string[] => {
+    const set = new Set(have.map((u) => u.toLowerCase()));
+    return wanted.filter((u) => !set.has(u.toLowerCase()));
+  };
+  return {
+    kind: 'managed',
+    key: ENTRA_KEYS.redirectUris,
+    title: `Web redirect URIs (${wanted.join(', ')})`,
+    inputs,
+    async read(_ctx, { app }) {
+      if (!app?.app) return undefined;
+      const web = await ctx.homeGraph.find<{ web?: { redirectUris?: string[] } | null }>(
+        `/applications/${app.app.id}?$select=web`,
+      );
+      return { redirectUris: web?.web?.redirectUris ?? [] };
+    },
+    diff(current, { app }) {
+      if (app?.external) return [];
+      const add = missing(current?.redirectUris ?? []);
+      return add.length === 0 ? [] : [{ op: 'addRedirectUris', uris: add }];
+    },
+    async apply(ctx, _changes, current, { app }) {
+      // `web.redirectUris` is replaced as a whole: send the ones that are there too.
+      const uris = [...(current?.redirectUris ?? []), ...missing(current?.redirectUris ?? [])];
+      await ctx.homeGraph.request(
+        'PATCH',
+        `/applications/${app!.app!.id}`,
+        { web: { redirectUris: uris } },
+        { idempotent: true },
+      );
+      return { redirectUris: uris };
+    },
+    describe: (c) => `add the Web redirect URIs ${c.uris.join(' ')}`,
+    actionOf: () => 'update',
+  };
+}

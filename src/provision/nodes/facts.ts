@@ -1,0 +1,353 @@
+/**
+ * The data and check nodes of the preflight: what the tenant is (Exchange Online's role, the mailboxes and the
+ * group, its lifetime policy), whether the operator may do the job, and whether the input holds (sink,
+ * certificate file, lifetime). None of them writes; any of them failing stops the run before the first write.
+ */
+import { decodeJwt } from 'jose';
+import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import {
+  certificateThumbprint,
+  readExchangeOnlinePrincipal,
+  splitKeyAndCertificate,
+  GraphRequestError,
+  type ExchangeOnlinePrincipal,
+} from '../../entra/index.js';
+import { ExchangeError, invokeAll } from '../../exchange/index.js';
+import { inspectSink, type SinkInspection } from '../../handoff/index.js';
+import type { TenantContext } from '../context.js';
+import { CheckFailure, Sensitive, type CheckNode, type DataNode, type Ref } from '../model.js';
+
+/** Longest lifetime any tenant allows without a policy (Entra's own limit for secrets made in the portal). */
+export const MAX_LIFETIME_DAYS = 730;
+
+export const FACT_KEYS = {
+  exchangeOnline: 'tenant.exchangeOnline',
+  mailboxes: 'tenant.mailboxes',
+  lifetimePolicy: 'tenant.lifetimePolicy',
+  operator: 'check.operator',
+  sink: 'check.sink',
+  certificateFile: 'check.certificateFile',
+  lifetime: 'check.secretLifetime',
+} as const;
+
+export function exchangeOnlineNode(): DataNode<ExchangeOnlinePrincipal, Record<string, never>> {
+  return {
+    kind: 'data',
+    key: FACT_KEYS.exchangeOnline,
+    title: 'Office 365 Exchange Online in the mailbox tenant (SMTP.SendAsApp role id)',
+    inputs: {},
+    read: (ctx) => readExchangeOnlinePrincipal(ctx.mailboxGraph),
+  };
+}
+
+export interface MailboxFacts {
+  /** The mailboxes the app sends as: the listed ones, then the group's members. */
+  mailboxes: string[];
+  group?: { name: string; distinguishedName: string; members: string[] };
+  acceptedDomains: string[];
+}
+
+type Row = Record<string, unknown>;
+
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : '';
+}
+
+/**
+ * The mailboxes, as Exchange knows them: every listed address must be a mailbox of this tenant, in one of its
+ * accepted domains; a group must exist, be mail-enabled and have members. One round of reads (batched).
+ */
+export function mailboxesNode(): DataNode<MailboxFacts, Record<string, never>> {
+  return {
+    kind: 'data',
+    key: FACT_KEYS.mailboxes,
+    title: 'Mailboxes and group in the mailbox tenant',
+    inputs: {},
+    async read(ctx) {
+      const o = ctx.options;
+      const listed = [...o.mailboxes];
+      const calls = [
+        { cmdlet: 'Get-AcceptedDomain' },
+        ...listed.map((m) => ({ cmdlet: 'Get-Mailbox', parameters: { Identity: m } })),
+        ...(o.group
+          ? [
+              { cmdlet: 'Get-DistributionGroup', parameters: { Identity: o.group } },
+              { cmdlet: 'Get-DistributionGroupMember', parameters: { Identity: o.group, ResultSize: 'Unlimited' } },
+            ]
+          : []),
+      ];
+      const results = await invokeAll(ctx.exchange, calls);
+      const [domainsResult, ...rest] = results;
+      if (domainsResult instanceof ExchangeError) throw domainsResult;
+      const acceptedDomains = (domainsResult as Row[]).map((r) => str(r.DomainName).toLowerCase()).filter(Boolean);
+      const tenant = o.tenant;
+      listed.forEach((m, i) => {
+        const r = rest[i]!;
+        const domain = m.split('@')[1] ?? '';
+        if (acceptedDomains.length > 0 && !acceptedDomains.includes(domain))
+          throw new CheckFailure(
+            'input',
+            `${m} is not in an accepted domain of ${tenant} (its domains: ${acceptedDomains.join(', ')})`,
+            `give mailboxes of ${tenant}, or --tenant the tenant that hosts ${domain}`,
+            '--mailbox',
+          );
+        if (r instanceof ExchangeError) {
+          if (r.kind === 'not-found')
+            throw new CheckFailure(
+              'input',
+              `${m} is not a mailbox in ${tenant}`,
+              'check the address (a user or shared mailbox of this tenant; a group goes in --group)',
+              '--mailbox',
+            );
+          throw r;
+        }
+      });
+      let group: MailboxFacts['group'];
+      if (o.group) {
+        const [g, members] = rest.slice(listed.length);
+        for (const r of [g, members])
+          if (r instanceof ExchangeError) {
+            if (r.kind === 'not-found')
+              throw new CheckFailure(
+                'input',
+                `the group ${o.group} was not found in ${tenant}`,
+                'give the address or name of a mail-enabled group of this tenant',
+                '--group',
+              );
+            throw r;
+          }
+        const dn = str((g as Row[])[0]?.DistinguishedName);
+        const memberAddresses = (members as Row[]).map((r) => str(r.PrimarySmtpAddress).toLowerCase()).filter(Boolean);
+        if (memberAddresses.length === 0)
+          throw new CheckFailure(
+            'input',
+            `the group ${o.group} has no members`,
+            'add the sending mailboxes to the group, or give --mailbox',
+            '--group',
+          );
+        group = { name: o.group, distinguishedName: dn, members: memberAddresses };
+      }
+      const mailboxes = [...listed];
+      for (const m of group?.members ?? []) if (!mailboxes.includes(m)) mailboxes.push(m);
+      return { mailboxes, group, acceptedDomains };
+    },
+  };
+}
+
+export interface LifetimePolicy {
+  /** The longest secret lifetime the tenant's default app-management policy allows, in days (undefined: none). */
+  maxSecretDays?: number;
+  /** The policy could not be read (no permission): the limit is then only found when Entra refuses. */
+  unknown: boolean;
+}
+
+/** ISO 8601 duration (P180D, P1Y, P6M, PT12H) in days. */
+export function isoDurationDays(d: string): number | undefined {
+  const m = /^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/i.exec(d);
+  if (!m) return undefined;
+  const n = (i: number): number => Number(m[i] ?? 0);
+  return n(1) * 365 + n(2) * 30 + n(3) * 7 + n(4) + n(5) / 24 + n(6) / 1440 + n(7) / 86400;
+}
+
+/** The home tenant's default app-management policy: the max lifetime of a password credential, when set. */
+export function lifetimePolicyNode(): DataNode<LifetimePolicy, Record<string, never>> {
+  return {
+    kind: 'data',
+    key: FACT_KEYS.lifetimePolicy,
+    title: 'App-management policy of the home tenant (credential lifetimes)',
+    inputs: {},
+    async read(ctx) {
+      type Restriction = { restrictionType?: string; maxLifetime?: string | null; state?: string };
+      try {
+        const { body } = await ctx.homeGraph.get<{
+          isEnabled?: boolean;
+          applicationRestrictions?: { passwordCredentials?: Restriction[] } | null;
+        }>('/policies/defaultAppManagementPolicy');
+        if (body?.isEnabled === false) return { unknown: false };
+        const r = (body?.applicationRestrictions?.passwordCredentials ?? []).find(
+          (x) => x.restrictionType === 'passwordLifetime' && x.state !== 'disabled' && x.maxLifetime,
+        );
+        return { maxSecretDays: r?.maxLifetime ? isoDurationDays(r.maxLifetime) : undefined, unknown: false };
+      } catch (err) {
+        // Reading policies needs Policy.Read.All, which the job itself does not: without it, Entra's answer to
+        // addPassword is the check.
+        if (err instanceof GraphRequestError && (err.status === 403 || err.status === 404)) return { unknown: true };
+        throw err;
+      }
+    },
+  };
+}
+
+/** `--secret-lifetime`: at least a day, at most what the tenant's policy (or Entra, 2 years) allows. */
+export function lifetimeCheck(
+  policy: Ref<LifetimePolicy>,
+): CheckNode<{ days: number }, { policy: Ref<LifetimePolicy> }> {
+  return {
+    kind: 'check',
+    key: FACT_KEYS.lifetime,
+    title: 'Lifetime of a new secret or certificate',
+    inputs: { policy },
+    async read(ctx, { policy: p }) {
+      const lt = ctx.options.secretLifetime;
+      if (lt.ms < 86_400_000)
+        throw new CheckFailure(
+          'input',
+          `--secret-lifetime ${lt.text} is shorter than a day`,
+          'give at least 1d (e.g. 90d, 180d, 12mo)',
+          '--secret-lifetime',
+        );
+      const max = Math.min(MAX_LIFETIME_DAYS, p.maxSecretDays ?? Infinity);
+      if (lt.days > max + 1e-9)
+        throw new CheckFailure(
+          'input',
+          p.maxSecretDays !== undefined && p.maxSecretDays < MAX_LIFETIME_DAYS
+            ? `--secret-lifetime ${lt.text} is longer than the ${Math.floor(p.maxSecretDays)} days the tenant's app-management policy allows`
+            : `--secret-lifetime ${lt.text} is longer than 2 years`,
+          `give at most ${Math.floor(max)}d`,
+          '--secret-lifetime',
+        );
+      return { days: lt.days };
+    },
+  };
+}
+
+export interface CertificateMaterial {
+  certificatePem: string;
+  privateKeyPem: Sensitive<string>;
+  thumbprint: string;
+  notAfter: string;
+}
+
+/** `--certificate-file`: one PEM with a private key and the certificate it belongs to, not expired. */
+export function certificateFileCheck(): CheckNode<CertificateMaterial | undefined, Record<string, never>> {
+  return {
+    kind: 'check',
+    key: FACT_KEYS.certificateFile,
+    title: 'Certificate file',
+    inputs: {},
+    async read(ctx) {
+      const file = ctx.options.certificateFile;
+      if (!file) return undefined;
+      const bad = (what: string, fix: string): CheckFailure =>
+        new CheckFailure('input', `--certificate-file ${file} ${what}`, fix, '--certificate-file');
+      let pem: string;
+      try {
+        pem = readFileSync(file, 'utf8');
+      } catch (err) {
+        throw bad(
+          `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+          'give a readable PEM file holding the private key and the certificate',
+        );
+      }
+      const parts = splitKeyAndCertificate(pem);
+      if (!parts) throw bad('lacks the certificate or its private key', 'give one PEM file with both');
+      let cert: X509Certificate;
+      try {
+        cert = new X509Certificate(parts.certificatePem);
+      } catch {
+        throw bad('holds no readable X.509 certificate', 'give a PEM certificate (-----BEGIN CERTIFICATE-----)');
+      }
+      try {
+        const pub = createPublicKey(createPrivateKey(parts.privateKeyPem)).export({ type: 'spki', format: 'der' });
+        const certPub = cert.publicKey.export({ type: 'spki', format: 'der' });
+        if (!pub.equals(certPub)) throw new Error('mismatch');
+      } catch {
+        throw bad(
+          'holds a private key that does not belong to its certificate',
+          'give the key and the certificate of one pair',
+        );
+      }
+      if (Date.parse(cert.validTo) <= Date.now())
+        throw bad(
+          `holds a certificate that expired on ${new Date(cert.validTo).toISOString()}`,
+          'give a valid certificate, or leave out --certificate-file to get a new self-signed one',
+        );
+      return {
+        certificatePem: parts.certificatePem,
+        privateKeyPem: new Sensitive(parts.privateKeyPem),
+        thumbprint: certificateThumbprint(parts.certificatePem),
+        notAfter: new Date(cert.validTo).toISOString(),
+      };
+    },
+  };
+}
+
+/** `--secret-out`: a path the sink can own (not a symlink, directory, device or another app's file). */
+export function sinkCheck(): CheckNode<SinkInspection | undefined, Record<string, never>> {
+  return {
+    kind: 'check',
+    key: FACT_KEYS.sink,
+    title: 'Credential file (--secret-out)',
+    inputs: {},
+    async read(ctx) {
+      const file = ctx.options.secretOut;
+      if (!file) return undefined;
+      const r = inspectSink(file, { tenantId: ctx.mailboxTenantId, clientId: ctx.options.appId });
+      if (!r.ok) throw new CheckFailure('input', `--secret-out ${file}: ${r.reason}`, r.fix, '--secret-out');
+      return r;
+    },
+  };
+}
+
+/** Entra app roles the job needs, by what the run does. */
+function neededGraphRoles(ctx: TenantContext): { home: string[][]; mailbox: string[][] } {
+  const o = ctx.options;
+  const write = ['Application.ReadWrite.All', 'Application.ReadWrite.OwnedBy'];
+  const consent = o.mailboxAccess !== 'rbac' && o.flow !== 'delegated';
+  return {
+    home: o.appId ? [] : [write],
+    // The service principal is made with Application.ReadWrite.All (else the admin consents: see the node);
+    // the SMTP.SendAsApp grant needs AppRoleAssignment.ReadWrite.All.
+    mailbox: consent ? [['AppRoleAssignment.ReadWrite.All']] : [],
+  };
+}
+
+/**
+ * The operator may do the job: an app operator's tokens carry the app roles it was granted (read from the tokens
+ * the sign-in fetched, no request). A person's rights show in the reads of the preflight instead.
+ */
+export function operatorCheck(): CheckNode<{ roles: Record<string, string[]> }, Record<string, never>> {
+  return {
+    kind: 'check',
+    key: FACT_KEYS.operator,
+    title: "Operator's permissions",
+    inputs: {},
+    async read(ctx) {
+      if (ctx.operator.kind !== 'app') return { roles: {} };
+      const rolesOf = async (scope: string, tenantId: string): Promise<string[]> => {
+        const t = await ctx.credential.getToken(scope, { tenantId, abortSignal: ctx.signal });
+        const c = t ? (decodeJwt(t.token) as { roles?: unknown }) : {};
+        return Array.isArray(c.roles) ? c.roles.map(String) : [];
+      };
+      const need = neededGraphRoles(ctx);
+      const [home, mailbox, exchange] = await Promise.all([
+        rolesOf(ctx.profile.graphScope, ctx.homeTenantId),
+        ctx.homeTenantId === ctx.mailboxTenantId
+          ? Promise.resolve(undefined)
+          : rolesOf(ctx.profile.graphScope, ctx.mailboxTenantId),
+        rolesOf(ctx.profile.exchangeScope, ctx.mailboxTenantId),
+      ]);
+      const missing = (have: string[], wanted: string[][]): string[] =>
+        wanted.filter((any) => !any.some((r) => have.includes(r))).map((any) => any.join(' or '));
+      const homeMissing = missing(home, need.home);
+      const mailboxMissing = missing(mailbox ?? home, need.mailbox);
+      const tenantOf = (id: string): string =>
+        id === ctx.mailboxTenantId ? ctx.options.tenant : (ctx.options.homeTenant ?? id);
+      const lacks: string[] = [];
+      if (homeMissing.length > 0)
+        lacks.push(`Microsoft Graph ${homeMissing.join(', ')} in ${tenantOf(ctx.homeTenantId)}`);
+      if (mailboxMissing.length > 0)
+        lacks.push(`Microsoft Graph ${mailboxMissing.join(', ')} in ${ctx.options.tenant}`);
+      if (!exchange.includes('Exchange.ManageAsApp'))
+        lacks.push(`Office 365 Exchange Online Exchange.ManageAsApp in ${ctx.options.tenant}`);
+      if (lacks.length > 0)
+        throw new CheckFailure(
+          'tenant',
+          `the operator app ${ctx.operator.principal} lacks ${lacks.join('; ')}`,
+          'grant these application permissions to the operator app and admin-consent them (Exchange also needs the Exchange Administrator role for the app), then rerun',
+        );
+      return { roles: { home, exchange, ...(mailbox ? { mailbox } : {}) } };
+    },
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * The graph of one tenant run, from its options: which data, check and managed nodes it has and how their
+ * inputs connect. The per-mailbox nodes need the mailboxes: with --group, the group is expanded first (a read).
+ */
+import type { ExchangeOnlinePrincipal } from '../../entra/index.js';
+import type { ExchangeServicePrincipal, SmtpAuthState } from '../../exchange/index.js';
+import type { SinkInspection } from '../../handoff/index.js';
+import type { TenantContext } from '../context.js';
+import { ResourceGraph } from '../engine.js';
+import type { ManagedRef, Ref } from '../model.js';
+import { delegatedAccess, graphScopesNode } from './delegated.js';
+import {
+  applicationNode,
+  consentNode,
+  credentialNode,
+  redirectUrisNode,
+  servicePrincipalNode,
+  smtpSendAsAppAccess,
+  type AppState,
+  type CredentialState,
+  type ServicePrincipalState,
+} from './entra.js';
+import {
+  exchangeAuthorizationCheck,
+  exchangeServicePrincipalNode,
+  mailboxAccessNode,
+  managementScopeNode,
+  roleAssignmentNode,
+  smtpAuthNode,
+} from './exchange.js';
+import {
+  certificateFileCheck,
+  exchangeOnlineNode,
+  lifetimeCheck,
+  lifetimePolicyNode,
+  mailboxesNode,
+  operatorCheck,
+  sinkCheck,
+  type CertificateMaterial,
+  type MailboxFacts,
+} from './facts.js';
+
+export * from './delegated.js';
+export * from './entra.js';
+export * from './exchange.js';
+export * from './facts.js';
+
+/** The handles a run keeps to read its results. */
+export interface RunRefs {
+  mailboxes: Ref<MailboxFacts>;
+  exchangeOnline?: Ref<ExchangeOnlinePrincipal>;
+  sink: Ref<SinkInspection | undefined>;
+  certificate: Ref<CertificateMaterial | undefined>;
+  application: ManagedRef<AppState>;
+  credential: ManagedRef<CredentialState>;
+  servicePrincipal: ManagedRef<ServicePrincipalState>;
+  consent?: ManagedRef<{ granted: true }>;
+  exchangeServicePrincipal?: ManagedRef<ExchangeServicePrincipal>;
+  roleAssignment?: ManagedRef<{ name: string }>;
+  smtpAuth: ManagedRef<SmtpAuthState>;
+}
+
+/** The mailboxes node alone: with --group, its members decide which per-mailbox nodes the run has. */
+export function mailboxFactsGraph(): { graph: ResourceGraph; mailboxes: Ref<MailboxFacts> } {
+  const graph = new ResourceGraph();
+  return { graph, mailboxes: graph.add(mailboxesNode()) };
+}
+
+/**
+ * The whole graph. `known` is the mailbox facts already read (with --group); without it, the mailboxes node is
+ * part of this graph and the listed mailboxes make the per-mailbox nodes.
+ */
+export function buildGraph(ctx: TenantContext, known?: MailboxFacts): { graph: ResourceGraph; refs: RunRefs } {
+  const o = ctx.options;
+  const g = new ResourceGraph();
+  const mailboxes: Ref<MailboxFacts> = known
+    ? g.add({ ...mailboxesNode(), read: async () => known })
+    : g.add(mailboxesNode());
+  const mailboxList = known?.mailboxes ?? [...o.mailboxes];
+  const delegated = o.flow === 'delegated';
+  const rbac = o.mailboxAccess === 'rbac' && !delegated;
+  const sink = g.add(sinkCheck());
+  const certificate = g.add(certificateFileCheck());
+  const policy = g.add(lifetimePolicyNode());
+  const lifetime = g.add(lifetimeCheck(policy));
+  g.add(operatorCheck());
+  const exchangeOnline = !delegated && !rbac ? g.add(exchangeOnlineNode()) : undefined;
+
+  let application: ManagedRef<AppState>;
+  if (delegated) {
+    const scopes = g.add(graphScopesNode());
+    application = g.add(
+      applicationNode(ctx, {
+        inputs: { scopes },
+        title: `Application "${ctx.names.displayName}" (${ctx.names.uniqueName}), delegated SMTP.Send`,
+        wants: ({ scopes: s }) => delegatedAccess(s),
+      }),
+    );
+  } else {
+    application = g.add(
+      applicationNode(ctx, {
+        inputs: { exo: exchangeOnline },
+        title: o.appId ? `Application ${o.appId}` : `Application "${ctx.names.displayName}" (${ctx.names.uniqueName})`,
+        wants: ({ exo }) => smtpSendAsAppAccess(exo),
+      }),
+    );
+  }
+  const credential = g.add(credentialNode(ctx, { app: application, sink, certificate, lifetime }));
+  if ((o.redirectUris?.length ?? 0) > 0) g.add(redirectUrisNode(ctx, { app: application }));
+  const servicePrincipal = g.add(servicePrincipalNode(ctx, { app: application }));
+  const smtpAuth = g.add(smtpAuthNode(ctx, { mailboxes }));
+  const refs: RunRefs = {
+    mailboxes,
+    exchangeOnline,
+    sink,
+    certificate,
+    application,
+    credential,
+    servicePrincipal,
+    smtpAuth,
+  };
+  if (delegated) return { graph: g, refs };
+
+  const exchangeSp = g.add(exchangeServicePrincipalNode(ctx, { app: application, sp: servicePrincipal }));
+  refs.exchangeServicePrincipal = exchangeSp;
+  if (rbac) {
+    const scope = g.add(managementScopeNode(ctx, { mailboxes }));
+    const role = g.add(roleAssignmentNode(ctx, { app: application, scope, exchangeSp }));
+    refs.roleAssignment = role;
+    g.add(exchangeAuthorizationCheck(ctx, { app: application, role, mailboxes }));
+  } else {
+    refs.consent = g.add(consentNode(ctx, { sp: servicePrincipal, exo: exchangeOnline! }));
+    for (const m of mailboxList) g.add(mailboxAccessNode(ctx, m, { exchangeSp }));
+  }
+  return { graph: g, refs };
+}

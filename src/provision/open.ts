@@ -1,0 +1,157 @@
+/**
+ * Opens a tenant run: cloud profile, operator sign-in, tenant ids, Graph and Exchange clients, the credential sink
+ * and the names of what we create — the read-only TenantContext. Nothing here reads the tenant's objects: that is
+ * the preflight's job.
+ */
+import { CachedCredential, createDispatcher, resolveCloud, signInOperator, type CloudProfile } from '../auth/index.js';
+import type { ProvisionOptions } from '../config/index.js';
+import { GraphApi, legacyUniqueNameFor, uniqueNameFor } from '../entra/index.js';
+import {
+  coalesceReads,
+  createPwshExchangeFactory,
+  RestExchangeBackend,
+  type ExchangeBackend,
+} from '../exchange/index.js';
+import { CredentialSink } from '../handoff/index.js';
+import type { Agent } from 'undici';
+import type { RunHooks, RunNames, RunOptions, TenantContext } from './context.js';
+import { OperatorError } from './errors.js';
+
+export interface OpenOptions {
+  isTty: boolean;
+  progress: (line: string) => void;
+  signal: AbortSignal;
+  hooks?: RunHooks;
+  /** Replace the Exchange backend (the pwsh backend, tests). */
+  exchangeFactory?: (o: {
+    profile: CloudProfile;
+    tenantId: string;
+    ctx: Omit<TenantContext, 'exchange'>;
+  }) => ExchangeBackend;
+}
+
+/** Resolves a tenant id or domain to its id through the authority's OpenID metadata (no token needed). */
+export async function resolveTenantId(
+  profile: CloudProfile,
+  dispatcher: Agent,
+  tenant: string,
+  signal: AbortSignal,
+): Promise<string> {
+  const url = `${profile.authorityHost}/${encodeURIComponent(tenant)}/v2.0/.well-known/openid-configuration`;
+  let res: Response;
+  try {
+    res = await fetch(url, { dispatcher, signal } as RequestInit);
+  } catch (err) {
+    throw new OperatorError(
+      `cannot reach the sign-in service ${profile.authorityHost} (${(err as Error).message})`,
+      'check the network, the proxy, or --cloud / --endpoints',
+    );
+  }
+  const body = (await res.json().catch(() => undefined)) as
+    { token_endpoint?: string; error_description?: string } | undefined;
+  if (!res.ok || !body?.token_endpoint) {
+    throw new OperatorError(
+      `tenant ${tenant} was not found in the ${profile.name} cloud${body?.error_description ? ` (${body.error_description.split(/\r?\n/)[0]})` : ''}`,
+      'check --tenant / --home-tenant (a tenant id or a verified domain) and --cloud',
+    );
+  }
+  const m = /\/([0-9a-f-]{36})\/oauth2\//i.exec(body.token_endpoint);
+  if (!m) return tenant;
+  return m[1]!.toLowerCase();
+}
+
+/** The names of what a run makes for this display name (stable keys; Exchange names fit in 64 characters). */
+export function runNames(displayName: string): RunNames {
+  const uniqueName = uniqueNameFor(displayName);
+  // Exchange object names are at most 64 characters.
+  const base = uniqueName.length + '-smtp-sendasapp'.length <= 64 ? uniqueName : `sendasapp-${uniqueName.slice(-10)}`;
+  return {
+    uniqueName,
+    legacyUniqueName: legacyUniqueNameFor(displayName),
+    displayName,
+    scopeName: `${base}-scope`,
+    roleAssignmentName: `${base}-smtp-sendasapp`,
+  };
+}
+
+export async function openContext(options: RunOptions, p: OpenOptions): Promise<TenantContext> {
+  const profile = resolveCloud(options);
+  const dispatcher = createDispatcher(profile);
+  const signIn = signInOperator({
+    auth: options.auth,
+    profile,
+    tenant: options.homeTenant ?? options.tenant,
+    isTty: p.isTty,
+    prompt: p.progress,
+  });
+  const credential = new CachedCredential(signIn.credential);
+  // The tenant ids are resolved while the operator's first tokens are fetched (both need the sign-in service).
+  // A person signs in once (Graph first); the Exchange token then comes silently from the same sign-in.
+  const interactive = signIn.principal === 'user';
+  const warmUp = async (tenant: string): Promise<void> => {
+    const get = (scope: string) => credential.getToken(scope, { tenantId: tenant, abortSignal: p.signal });
+    if (interactive) {
+      await get(profile.graphScope);
+      await get(profile.exchangeScope);
+    } else await Promise.all([get(profile.graphScope), get(profile.exchangeScope)]);
+  };
+  try {
+    const [mailboxTenantId, homeTenantId] = await Promise.all([
+      resolveTenantId(profile, dispatcher, options.tenant, p.signal),
+      options.homeTenant && options.homeTenant !== options.tenant
+        ? resolveTenantId(profile, dispatcher, options.homeTenant, p.signal)
+        : Promise.resolve(undefined),
+      warmUp(options.tenant),
+    ]);
+    credential.alias(options.tenant, mailboxTenantId);
+    if (options.homeTenant && homeTenantId) credential.alias(options.homeTenant, homeTenantId);
+    const home = homeTenantId ?? mailboxTenantId;
+    const graphFor = (tenantId: string): GraphApi =>
+      new GraphApi({
+        credential,
+        profile,
+        tenant: tenantId,
+        dispatcher,
+        signal: p.signal,
+        onRetry: (what, ms) => p.progress(`  retrying in ${Math.round(ms / 1000)} s: ${what}`),
+      });
+    const mailboxGraph = graphFor(mailboxTenantId);
+    const homeGraph = home === mailboxTenantId ? mailboxGraph : graphFor(home);
+    const base: Omit<TenantContext, 'exchange'> = {
+      options,
+      profile,
+      credential,
+      dispatcher,
+      homeTenantId: home,
+      mailboxTenantId,
+      homeGraph,
+      mailboxGraph,
+      sink: options.secretOut ? new CredentialSink(options.secretOut) : undefined,
+      names: runNames(options.appName),
+      operator: { kind: interactive ? 'user' : 'app', principal: signIn.principal },
+      progress: p.progress,
+      signal: p.signal,
+      hooks: p.hooks ?? {},
+    };
+    // --exchange pwsh: ExchangeOnlineManagement in one pwsh session for the run (rest stays the default).
+    const exchangeFactory =
+      p.exchangeFactory ?? (options.exchange === 'pwsh' ? createPwshExchangeFactory() : undefined);
+    // Reads the nodes issue together share requests ($batch) where the backend can.
+    const exchange = coalesceReads(
+      exchangeFactory?.({ profile, tenantId: mailboxTenantId, ctx: base }) ??
+        new RestExchangeBackend({
+          credential,
+          adminUrl: profile.exchangeAdminUrl,
+          scope: profile.exchangeScope,
+          tenantId: mailboxTenantId,
+          dispatcher,
+          signal: p.signal,
+          onRetry: (what, ms) => p.progress(`  retrying in ${Math.round(ms / 1000)} s: ${what}`),
+        }),
+    );
+    return { ...base, exchange };
+  } catch (err) {
+    await dispatcher.close().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,393 @@
+/**
+ * One run against one tenant — the single entry point every command renders (plan, apply, status, verify,
+ * setup, handoff, demo): open → plan (the preflight: nothing is written until everything is known) → apply →
+ * prove → hand-off facts → close. It holds no module state, so many runs can go side by side in one process.
+ */
+import { effectiveDisabled, type SmtpAuthState } from '../exchange/index.js';
+import { formatDuration } from '../poll/index.js';
+import type { RunOptions, TenantContext } from './context.js';
+import { Execution, type NodeReport, type RunEvent } from './engine.js';
+import { explainError } from './errors.js';
+import type { Note } from './model.js';
+import {
+  buildGraph,
+  delegatedConsentUrl,
+  mailboxFactsGraph,
+  type AppState,
+  type CredentialState,
+  type MailboxFacts,
+  type RunRefs,
+  type ServicePrincipalState,
+} from './nodes/index.js';
+import { openContext, type OpenOptions } from './open.js';
+import {
+  appToken,
+  skippedVerification,
+  verifyDelivery,
+  type AppCredential,
+  type VerificationReport,
+} from './verify.js';
+
+/** How a run ended; the CLI maps it to an exit code in one place. */
+export type Outcome =
+  'ok' | 'changes-pending' | 'bad-input' | 'failed' | 'waiting' | 'proof-not-passed' | 'interrupted';
+
+export interface RunResult {
+  changed: boolean;
+  tenant: { id: string; input: string };
+  homeTenant: { id: string };
+  application: { appId?: string; id?: string; uniqueName?: string; displayName?: string };
+  servicePrincipal: { id?: string };
+  mailboxes: string[];
+  /** The data and check nodes (tenant facts and rules). */
+  preflight: NodeReport[];
+  /** The managed nodes. */
+  resources: NodeReport[];
+  credential?: { type: string; keyId?: string; expires?: string; sink: string };
+  smtpAuth?: {
+    organizationDisabled: boolean;
+    oauth2ClientProfileEnabled?: boolean;
+    mailboxes: Array<{ mailbox: string; setting: boolean | null; effectiveDisabled: boolean }>;
+  };
+  verification?: VerificationReport;
+  notes: Note[];
+  /** The first failure that stopped the run before any write: its field (exit 2) or none. */
+  failure?: { kind: 'input' | 'tenant'; field?: string; message: string; key: string };
+  pending: number;
+  outcome: Outcome;
+}
+
+export interface TenantRunOptions extends OpenOptions {
+  onEvent?: (e: RunEvent) => void;
+  /** Test seam: after each managed node's write. */
+  afterApply?: (key: string) => Promise<void> | void;
+}
+
+const CHANGED = new Set(['created', 'updated', 'deleted']);
+
+export class TenantRun {
+  private execution?: Execution;
+  private refs?: RunRefs;
+  private phase: 'open' | 'plan' | 'apply' = 'open';
+  private reports: NodeReport[] = [];
+  private verification?: VerificationReport;
+  private proofToken?: Promise<string | undefined>;
+
+  private constructor(
+    readonly ctx: TenantContext,
+    private readonly o: TenantRunOptions,
+  ) {}
+
+  /** Signs in, resolves the tenants and builds the clients. Throws OperatorError / ConfigError / sign-in errors. */
+  static async open(options: RunOptions, o: TenantRunOptions): Promise<TenantRun> {
+    return new TenantRun(await openContext(options, o), o);
+  }
+
+  /** Reads every node and diffs: the preflight. Writes nothing. */
+  async plan(): Promise<RunResult> {
+    if (!this.execution) {
+      let known: MailboxFacts | undefined;
+      if (this.ctx.options.group) {
+        const facts = mailboxFactsGraph();
+        const first = new Execution(facts.graph, this.ctx, this.executeOptions());
+        const reports = await first.plan();
+        if (reports.some((r) => r.status === 'failed')) {
+          this.execution = first;
+          this.reports = reports;
+          this.phase = 'plan';
+          return this.result();
+        }
+        known = first.outputs.get(facts.mailboxes.key) as MailboxFacts;
+        this.groupFacts = known;
+      }
+      const { graph, refs } = buildGraph(this.ctx, known);
+      this.refs = refs;
+      this.execution = new Execution(graph, this.ctx, this.executeOptions());
+    }
+    this.reports = await this.execution.plan();
+    this.phase = 'plan';
+    return this.result();
+  }
+
+  /** The writes, only after a plan without failures (planned here when it was not yet). */
+  async apply(): Promise<RunResult> {
+    const planned = this.phase === 'open' ? await this.plan() : this.result();
+    if (!this.execution || planned.failure || this.reports.some((r) => r.status === 'failed')) return planned;
+    this.phase = 'apply';
+    this.reports = await this.execution.apply();
+    return this.result();
+  }
+
+  /** The XOAUTH2 proof with the app's own credential (after apply, or on its own for a rerun). */
+  async prove(): Promise<VerificationReport> {
+    const r = this.result();
+    const v = await this.proveWith(r);
+    this.verification = v;
+    return v;
+  }
+
+  private async proveWith(r: RunResult): Promise<VerificationReport> {
+    const o = this.ctx.options;
+    if (o.verify === 'none') return skippedVerification('--verify none');
+    if (o.flow === 'delegated')
+      return skippedVerification('delegated SMTP: the login needs a user who signs in in the sending system');
+    if (r.failure || r.outcome === 'failed' || r.outcome === 'waiting')
+      return skippedVerification('not all resources are in place');
+    const credential = this.credentialForProof();
+    if (!r.application.appId) return skippedVerification('no application');
+    if (!credential)
+      return skippedVerification(
+        r.application.id
+          ? 'no app credential in hand (give --secret-out, or run `sendasapp verify --secret-file`)'
+          : "the vendor's credential is not in hand: the vendor runs `sendasapp verify`",
+      );
+    const cred = this.value<CredentialState>(this.refs?.credential);
+    return verifyDelivery({
+      profile: this.ctx.profile,
+      tenantId: this.ctx.mailboxTenantId,
+      appId: r.application.appId,
+      credential,
+      mailboxes: r.mailboxes,
+      rbac: o.mailboxAccess === 'rbac',
+      sendTo: o.verify === 'send' ? o.sendTo : undefined,
+      waitMs: o.wait.ms,
+      progress: this.ctx.progress,
+      signal: this.ctx.signal,
+      initialDelayMs: this.ctx.hooks.proofRetryBaseMs,
+      firstToken: this.proofToken,
+      credentialIsNew: Boolean(cred?.created),
+    });
+  }
+
+  /** The app credential this run can prove with: the one it made, or the one the sink or certificate file holds. */
+  credentialForProof(): AppCredential | undefined {
+    const cred = this.value<CredentialState>(this.refs?.credential);
+    if (cred?.created?.secret) return { type: 'secret', value: cred.created.secret.reveal() };
+    if (cred?.created?.pem) return { type: 'certificate', pem: cred.created.pem.reveal() };
+    const cert = this.value<import('./nodes/index.js').CertificateMaterial>(this.refs?.certificate);
+    if (cert) return { type: 'certificate', pem: `${cert.privateKeyPem.reveal()}\n${cert.certificatePem}` };
+    const file = this.ctx.sink?.read();
+    if (file?.credential?.type === 'secret') return { type: 'secret', value: file.credential.secret };
+    if (file?.credential?.type === 'certificate')
+      return { type: 'certificate', pem: `${file.credential.privateKeyPem}\n${file.credential.certificatePem}` };
+    return undefined;
+  }
+
+  /** The app as the run last saw it (its credentials list the expiries for status). */
+  application(): AppState | undefined {
+    return this.value<AppState>(this.refs?.application);
+  }
+
+  /** Whether the app's service principal or its SMTP.SendAsApp grant is still missing in the mailbox tenant. */
+  consentPending(): boolean {
+    return this.reports.some(
+      (r) =>
+        (r.key === 'entra.servicePrincipal' || r.key === 'entra.consent') &&
+        !['unchanged', 'created'].includes(r.status),
+    );
+  }
+
+  /** A new secret made by this run, for `--show-secret` and `--include-secret` only. */
+  newSecret(): string | undefined {
+    return this.value<CredentialState>(this.refs?.credential)?.created?.secret?.reveal();
+  }
+
+  /** Where the run stands: the JSON result every command prints (the proof once it ran). */
+  result(): RunResult {
+    const preflight = this.reports.filter((r) => r.kind !== 'managed');
+    const resources = this.reports.filter((r) => r.kind === 'managed');
+    const app = this.value<AppState>(this.refs?.application);
+    const sp = this.value<ServicePrincipalState>(this.refs?.servicePrincipal);
+    const cred = this.value<CredentialState>(this.refs?.credential);
+    const smtp = this.value<SmtpAuthState>(this.refs?.smtpAuth);
+    const facts = this.value<MailboxFacts>(this.refs?.mailboxes) ?? this.groupFacts;
+    const mailboxes = facts?.mailboxes ?? [...this.ctx.options.mailboxes];
+    const failed = this.reports.filter((r) => r.status === 'failed');
+    // The rule that stopped the run is the one to name (a bad input before a tenant error it caused).
+    const first = failed.find((f) => f.failure?.kind === 'input') ?? failed.find((f) => f.failure) ?? failed[0];
+    const failure = first
+      ? {
+          kind: first.failure?.kind ?? ('tenant' as const),
+          ...(first.failure?.field ? { field: first.failure.field } : {}),
+          message: first.message ?? `${first.title} failed`,
+          key: first.key,
+        }
+      : undefined;
+    const pending = resources.filter((r) => r.status === 'pending').length;
+    return {
+      changed: resources.some((r) => CHANGED.has(r.status)),
+      tenant: { id: this.ctx.mailboxTenantId, input: this.ctx.options.tenant },
+      homeTenant: { id: this.ctx.homeTenantId },
+      application: {
+        appId: app?.appId,
+        id: app?.app?.id,
+        uniqueName: app?.app?.uniqueName ?? undefined,
+        displayName: app?.app?.displayName ?? undefined,
+      },
+      servicePrincipal: { id: sp?.id },
+      mailboxes,
+      preflight,
+      resources,
+      ...(cred ? { credential: { type: cred.type, keyId: cred.keyId, expires: cred.expires, sink: cred.sink } } : {}),
+      ...(smtp
+        ? {
+            smtpAuth: {
+              organizationDisabled: smtp.organizationDisabled,
+              oauth2ClientProfileEnabled: smtp.oauth2ClientProfileEnabled,
+              mailboxes: mailboxes.map((m) => ({
+                mailbox: m,
+                setting: smtp.mailboxes[m] ?? null,
+                effectiveDisabled: effectiveDisabled(smtp, m),
+              })),
+            },
+          }
+        : {}),
+      ...(this.verification ? { verification: this.verification } : {}),
+      notes: this.notes(app, cred, smtp, mailboxes),
+      ...(failure ? { failure } : {}),
+      pending,
+      outcome: this.outcomeOf(failure, pending),
+    };
+  }
+
+  private outcomeOf(failure: RunResult['failure'], pending: number): Outcome {
+    if (this.ctx.signal.aborted) return 'interrupted';
+    // Bad input found before any write is exit 2; anything else that failed is exit 1.
+    if (failure) return failure.kind === 'input' && !this.wroteAnything() ? 'bad-input' : 'failed';
+    if (this.reports.some((r) => r.status === 'waiting')) return 'waiting';
+    if (this.verification?.status === 'failed') return this.verification.timedOut ? 'proof-not-passed' : 'failed';
+    if (this.phase === 'plan' && pending > 0) return 'changes-pending';
+    return 'ok';
+  }
+
+  /** Whether any write of this run completed (for the interrupted summary and the failure's exit code). */
+  wroteAnything(): boolean {
+    return this.reports.some((r) => r.kind === 'managed' && CHANGED.has(r.status));
+  }
+
+  /** What the interrupted summary lists: what completed, and what was in flight. */
+  interruptedState(): { changed: string[]; inFlight: string[] } {
+    const exec = this.execution;
+    if (!exec) return { changed: [], inFlight: [] };
+    return {
+      changed: exec.completed.filter((r) => CHANGED.has(r.status)).map((r) => r.title),
+      inFlight: [...exec.inFlight].map((k) => this.reports.find((r) => r.key === k)?.title ?? k),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.ctx.exchange.close().catch(() => undefined);
+    await this.ctx.dispatcher.close().catch(() => undefined);
+  }
+
+  // ---- internals ----
+
+  /** With --group: the mailbox facts read before the graph was built. */
+  private groupFacts?: MailboxFacts;
+
+  private value<T>(ref: { key: string } | undefined): T | undefined {
+    return ref ? (this.execution?.outputs.get(ref.key) as T | undefined) : undefined;
+  }
+
+  private executeOptions() {
+    return {
+      explain: explainError,
+      afterApply: this.o.afterApply,
+      onEvent: (e: RunEvent) => {
+        this.o.onEvent?.(e);
+        if (e.type === 'end' && e.phase === 'apply') this.maybePrefetchProofToken();
+      },
+    };
+  }
+
+  /**
+   * Starts fetching the app's own token as soon as its credential and its permission (consent, or in rbac mode the
+   * service principal) are in place, so that the proof does not wait for it after the Exchange steps.
+   */
+  private maybePrefetchProofToken(): void {
+    if (this.proofToken || this.ctx.options.verify === 'none' || this.ctx.options.flow === 'delegated') return;
+    const done = (key: string | undefined): boolean => {
+      const r = key ? this.execution?.completed.find((x) => x.key === key) : undefined;
+      return !!r && ['created', 'updated', 'unchanged'].includes(r.status);
+    };
+    const refs = this.refs;
+    if (!refs) return;
+    const permission = this.ctx.options.mailboxAccess === 'rbac' ? refs.servicePrincipal.key : refs.consent?.key;
+    if (!done(refs.credential.key) || !done(permission)) return;
+    this.proofToken = (async () => {
+      const credential = this.credentialForProof();
+      const app = this.value<AppState>(refs.application);
+      if (!credential || !app) return undefined;
+      return appToken({
+        profile: this.ctx.profile,
+        tenantId: this.ctx.mailboxTenantId,
+        appId: app.appId,
+        credential,
+        signal: this.ctx.signal,
+      });
+    })().catch(() => undefined);
+  }
+
+  private notes(
+    app: AppState | undefined,
+    cred: CredentialState | undefined,
+    smtp: SmtpAuthState | undefined,
+    mailboxes: string[],
+  ): Note[] {
+    const o = this.ctx.options;
+    const notes: Note[] = [];
+    if (smtp && o.enableSmtpAuth === 'none') {
+      const blocked = mailboxes.filter((m) => effectiveDisabled(smtp, m));
+      if (blocked.length > 0)
+        notes.push({
+          code: 'smtp-auth-disabled',
+          severity: 'warning',
+          text: `SMTP AUTH is disabled for ${blocked.join(', ')} (${smtp.organizationDisabled ? 'organization default' : 'mailbox setting'}): the XOAUTH2 login will fail with 535 5.7.139 until you rerun with --enable-smtp-auth mailbox`,
+        });
+    }
+    if (smtp?.oauth2ClientProfileEnabled === false)
+      notes.push({
+        code: 'modern-auth-off',
+        severity: 'warning',
+        text: 'OAuth2ClientProfileEnabled (modern authentication) is off in OrganizationConfig: turn it on (Set-OrganizationConfig -OAuth2ClientProfileEnabled $true)',
+      });
+    if (app?.external)
+      notes.push({
+        code: 'vendor-app',
+        severity: 'info',
+        text: `app ${app.appId} is not registered in the home tenant (a vendor's app): only its consent and the Exchange side are managed here`,
+      });
+    if (app?.legacyKey)
+      notes.push({
+        code: 'legacy-key',
+        severity: 'info',
+        text: `the app was made by an earlier sendasapp under the key ${this.ctx.names.legacyUniqueName}; it is kept under that key (a uniqueName cannot change)`,
+      });
+    if (o.flow === 'delegated' && app?.appId)
+      notes.push({
+        code: 'delegated-consent',
+        severity: 'info',
+        text: `delegated SMTP: each sending user (or an administrator for all: ${delegatedConsentUrl(this.ctx.profile.consentHost, this.ctx.mailboxTenantId, app.appId, o.redirectUris?.[0])}) consents to SMTP.Send at the first sign-in in the sending system; no Exchange mailbox permission is needed`,
+      });
+    if (cred?.heldElsewhere)
+      notes.push({
+        code: 'credential-held-elsewhere',
+        severity: 'warning',
+        text: 'a secret of ours exists but its value is not in a --secret-out file: the proof needs it (use verify --secret-file, or give --secret-out to get a new one)',
+      });
+    const sink = this.value<{ looseMode?: boolean }>(this.refs?.sink);
+    if (sink?.looseMode)
+      notes.push({
+        code: 'sink-mode-fixed',
+        severity: 'warning',
+        text: `${o.secretOut} was readable by others: its mode is now 0600`,
+      });
+    if (o.wait.ms > 0 && this.phase === 'apply' && this.reports.some((r) => r.status === 'waiting'))
+      notes.push({
+        code: 'waited',
+        severity: 'info',
+        text: `waited ${formatDuration(o.wait.ms)} (--wait) for what is marked waiting`,
+      });
+    return notes;
+  }
+}
