@@ -19,6 +19,7 @@ export const PWSH_CMDLETS = [
   'Set-TransportConfig',
   'Get-OrganizationConfig',
   'Get-Mailbox',
+  'Get-AcceptedDomain',
   'Get-DistributionGroup',
   'Get-DistributionGroupMember',
   'Get-ManagementScope',

@@ -151,13 +151,20 @@ export function isoDurationDays(d: string): number | undefined {
 }
 
 /** The home tenant's default app-management policy: the max lifetime of a password credential, when set. */
-export function lifetimePolicyNode(): DataNode<LifetimePolicy, Record<string, never>> {
+export function lifetimePolicyNode(
+  sink: Ref<SinkInspection | undefined>,
+): DataNode<LifetimePolicy, { sink: Ref<SinkInspection | undefined> }> {
   return {
     kind: 'data',
     key: FACT_KEYS.lifetimePolicy,
     title: 'App-management policy of the home tenant (credential lifetimes)',
-    inputs: {},
-    async read(ctx) {
+    inputs: { sink },
+    async read(ctx, { sink: held }) {
+      // Only a run that may add a secret needs the limit: one whose sink holds a secret far from its end does not
+      // (a no-op rerun makes no request for it).
+      const expires = held?.ok ? held.held?.credential?.expires : undefined;
+      const far = expires !== undefined && Date.parse(expires) - Date.now() > 30 * 86_400_000;
+      if (ctx.options.credential !== 'secret' || (far && !ctx.options.newSecret)) return { unknown: true };
       type Restriction = { restrictionType?: string; maxLifetime?: string | null; state?: string };
       try {
         const { body } = await ctx.homeGraph.get<{
@@ -295,12 +302,10 @@ function neededGraphRoles(ctx: TenantContext): { home: string[][]; mailbox: stri
   const o = ctx.options;
   const write = ['Application.ReadWrite.All', 'Application.ReadWrite.OwnedBy'];
   const consent = o.mailboxAccess !== 'rbac' && o.flow !== 'delegated';
-  return {
-    home: o.appId ? [] : [write],
-    // The service principal is made with Application.ReadWrite.All (else the admin consents: see the node);
-    // the SMTP.SendAsApp grant needs AppRoleAssignment.ReadWrite.All.
-    mailbox: consent ? [['AppRoleAssignment.ReadWrite.All']] : [],
-  };
+  // In the mailbox tenant nothing is required of Graph: without Application.ReadWrite.All and
+  // AppRoleAssignment.ReadWrite.All there, its administrator consents instead (the service principal node waits).
+  void consent;
+  return { home: o.appId ? [] : [write], mailbox: [] };
 }
 
 /**

@@ -81,7 +81,7 @@ export function buildGraph(ctx: TenantContext, known?: MailboxFacts): { graph: R
   const rbac = o.mailboxAccess === 'rbac' && !delegated;
   const sink = g.add(sinkCheck());
   const certificate = g.add(certificateFileCheck());
-  const policy = g.add(lifetimePolicyNode());
+  const policy = g.add(lifetimePolicyNode(sink));
   const lifetime = g.add(lifetimeCheck(policy));
   g.add(operatorCheck());
   const exchangeOnline = !delegated && !rbac ? g.add(exchangeOnlineNode()) : undefined;
