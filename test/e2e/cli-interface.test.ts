@@ -68,6 +68,11 @@ describe('sendasapp as a process: exit codes, stdout and stderr', () => {
         expect(help).toContain(flag);
       expect(help).toMatch(/--timeout <duration>[\s\S]*?\(default: 60s\)/);
       expect(help).toMatch(/rest, pwsh or auto/);
+      expect(help).toContain('--target <system>');
+      // plan renders no hand-off: its help does not offer the hand-off flags.
+      const plan = (await runCli(['plan', '--help'])).stdout;
+      for (const flag of ['--target', '--out <', '--include-secret']) expect(plan).not.toContain(flag);
+      expect(plan).toContain('--new-secret');
     });
   });
 
