@@ -220,8 +220,8 @@ async function wantsJson(argv: string[]): Promise<boolean> {
   const file = argvValue(argv, ['-f', '--file']);
   if (!file) return false;
   try {
-    const { readConfigFile } = await import('../config/index.js');
-    return readConfigFile(file).output === 'json';
+    const { readConfigData } = await import('../config/index.js');
+    return readConfigData(file).output === 'json';
   } catch {
     return false;
   }

@@ -3,14 +3,7 @@
  * whose credential you hold.
  */
 import { readFileSync } from 'node:fs';
-import {
-  ConfigError,
-  guid,
-  mailbox as mailboxSchema,
-  parseDuration,
-  readConfigFile,
-  resolveOptions,
-} from '../config/index.js';
+import { ConfigError, guid, resolveOptionSources } from '../config/index.js';
 import { createDispatcher, resolveCloud } from '../auth/index.js';
 import {
   explainError,
@@ -19,8 +12,8 @@ import {
   verifyDelivery,
   type AppCredential,
 } from '../provision/index.js';
-import { sinkFileSchema } from '../handoff/index.js';
-import { CliError, ExitCode } from './exit-codes.js';
+import { sinkFileSchema, type SinkFile } from '../handoff/index.js';
+import { CliError, ExitCode, fromConfigError } from './exit-codes.js';
 import { printJson } from './output.js';
 
 export interface VerifyFlags extends Record<string, unknown> {
@@ -30,43 +23,65 @@ export interface VerifyFlags extends Record<string, unknown> {
   rbac?: boolean;
 }
 
+function readText(flag: string, file: string, form: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      flag,
+      `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'}): give ${form}`,
+    );
+  }
+}
+
+/** The --secret-out file of apply, if the text is one. */
+function asSinkFile(text: string): SinkFile | undefined {
+  try {
+    const r = sinkFileSchema.safeParse(JSON.parse(text));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The credential a --secret-out file of apply holds, whichever of --secret-file or --certificate names it. */
+function fromSink(flag: string, file: string, sink: SinkFile): AppCredential {
+  const c = sink.credential;
+  if (!c)
+    throw new ConfigError(
+      flag,
+      `${file} is a --secret-out file that holds no credential yet (${sink.pending ? 'a credential was being created when a run stopped' : 'nothing was stored'}); rerun apply, which writes it`,
+    );
+  if (c.type === 'secret' && flag === '--certificate')
+    throw new ConfigError(flag, `${file} holds a client secret, not a certificate: give it as --secret-file ${file}`);
+  if (c.type === 'secret') return { type: 'secret', value: c.secret };
+  return { type: 'certificate', pem: `${c.privateKeyPem.trimEnd()}\n${c.certificatePem.trimEnd()}\n` };
+}
+
 function readCredential(flags: VerifyFlags): AppCredential {
   if (flags.secretFile && flags.certificate)
     throw new ConfigError('--secret-file', 'give either --secret-file or --certificate, not both');
   if (flags.certificate) {
-    let pem: string;
-    try {
-      pem = readFileSync(flags.certificate, 'utf8');
-    } catch {
-      throw new ConfigError(
-        '--certificate',
-        `cannot read ${flags.certificate}: give a PEM file with the private key and the certificate`,
-      );
-    }
-    if (!splitKeyAndCertificate(pem))
-      throw new ConfigError('--certificate', 'must be a PEM file holding both the private key and the certificate');
-    return { type: 'certificate', pem };
+    const form = 'a PEM file with the private key and the certificate, or the --secret-out file of apply';
+    const text = readText('--certificate', flags.certificate, form);
+    const sink = asSinkFile(text);
+    if (sink) return fromSink('--certificate', flags.certificate, sink);
+    if (!splitKeyAndCertificate(text)) throw new ConfigError('--certificate', `${flags.certificate} must be ${form}`);
+    return { type: 'certificate', pem: text };
   }
   if (!flags.secretFile)
     throw new ConfigError(
       '--secret-file',
       'is required (a file holding the client secret, or the --secret-out file of apply), or --certificate',
     );
-  let text: string;
-  try {
-    text = readFileSync(flags.secretFile, 'utf8');
-  } catch {
-    throw new ConfigError('--secret-file', `cannot read ${flags.secretFile}`);
-  }
-  try {
-    const sink = sinkFileSchema.parse(JSON.parse(text));
-    if (sink.credential?.type === 'secret') return { type: 'secret', value: sink.credential.secret };
-    if (sink.credential?.type === 'certificate')
-      return { type: 'certificate', pem: `${sink.credential.privateKeyPem}\n${sink.credential.certificatePem}` };
-    throw new ConfigError('--secret-file', 'holds no credential yet');
-  } catch (err) {
-    if (err instanceof ConfigError) throw err;
-  }
+  const text = readText('--secret-file', flags.secretFile, 'a file holding the client secret');
+  const sink = asSinkFile(text);
+  if (sink) return fromSink('--secret-file', flags.secretFile, sink);
+  if (splitKeyAndCertificate(text))
+    throw new ConfigError(
+      '--secret-file',
+      `${flags.secretFile} holds a PEM key and certificate: give it as --certificate ${flags.secretFile}`,
+    );
   const value = text.trim();
   if (!value || /\s/.test(value))
     throw new ConfigError('--secret-file', 'must hold the secret value alone on one line (or be a --secret-out file)');
@@ -78,24 +93,24 @@ export async function verifyCommand(flags: VerifyFlags): Promise<number> {
   let credential: AppCredential;
   let appId: string;
   try {
-    const file = flags.file as string | undefined;
-    options = resolveOptions({ flags, file });
-    // verify answers at once unless a wait is given (flag, SENDASAPP_WAIT or the file); apply's default is 30m.
-    const waitGiven =
-      flags.wait !== undefined ||
-      !!process.env.SENDASAPP_WAIT ||
-      (file !== undefined && readConfigFile(file).wait !== undefined);
-    if (!waitGiven) options.wait = parseDuration('0')!;
+    // One read of the config file. verify answers at once unless a wait is given; a --send-to alone means a test message.
+    ({ options } = resolveOptionSources({
+      flags,
+      file: flags.file as string | undefined,
+      defaults: { wait: '0' },
+      proofOnly: true,
+    }));
     if (!options.tenant) throw new ConfigError('--tenant', 'is required: the mailbox tenant (id or verified domain)');
     if (options.mailboxes.length === 0)
       throw new ConfigError('--mailbox', 'is required: the mailbox to log in as (repeatable)');
-    const id = guid.safeParse(flags.clientId ?? options.appId);
-    if (!id.success) throw new ConfigError('--client-id', 'is required: the application (client) id, a GUID');
+    const given = flags.clientId ?? options.appId;
+    if (given === undefined) throw new ConfigError('--client-id', 'is required: the application (client) id, a GUID');
+    const id = guid.safeParse(given);
+    if (!id.success) throw new ConfigError('--client-id', id.error.issues[0]!.message);
     appId = id.data;
     credential = readCredential(flags);
-    if (options.sendTo) mailboxSchema.parse(options.sendTo);
   } catch (err) {
-    if (err instanceof ConfigError) throw new CliError(err.message, ExitCode.badInput);
+    if (err instanceof ConfigError) throw fromConfigError(err);
     throw err;
   }
   const profile = resolveCloud(options);

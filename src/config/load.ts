@@ -48,7 +48,8 @@ function parseWith(spec: OptionSpec, value: unknown, field: string): unknown {
   return r.data;
 }
 
-export function readConfigFile(file: string): Record<string, unknown> {
+/** The mapping a config file holds, parsed but not validated (e.g. to learn `output` when another key is bad). */
+export function readConfigData(file: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -70,6 +71,12 @@ export function readConfigFile(file: string): Record<string, unknown> {
   if (data === null || data === undefined) return {};
   if (typeof data !== 'object' || Array.isArray(data))
     throw new ConfigError(file, 'must hold a mapping of option names to values');
+  return data as Record<string, unknown>;
+}
+
+/** A config file, parsed and validated: every key an option, every value of its form. */
+export function readConfigFile(file: string): Record<string, unknown> {
+  const data = readConfigData(file);
   const r = configFileSchema.safeParse(data);
   if (!r.success) {
     const issue = r.error.issues[0]!;
@@ -82,7 +89,7 @@ export function readConfigFile(file: string): Record<string, unknown> {
     const { path, message } = firstIssue(r.error);
     throw new ConfigError(`${file}: ${path}`, message);
   }
-  return data as Record<string, unknown>;
+  return data;
 }
 
 function envValue(spec: OptionSpec, raw: string): unknown {

@@ -18,7 +18,14 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CredentialSink, inspectSink, type SinkFile } from '../../src/handoff/index.js';
+import {
+  CredentialSink,
+  HANDOFF_TARGETS,
+  inspectSink,
+  renderHandoff,
+  type HandoffFacts,
+  type SinkFile,
+} from '../../src/handoff/index.js';
 
 const TENANT = '11111111-1111-1111-1111-111111111111';
 const APP = '22222222-2222-2222-2222-222222222222';
@@ -237,4 +244,44 @@ describe('inspectSink: the preflight check, read-only', () => {
     writeFileSync(own, sinkJson(), { mode: 0o600 });
     expect(inspectSink(own)).toMatchObject({ ok: true, state: 'ours' });
   });
+});
+
+describe('hand-offs when no sink holds a credential (templates/handoff wording)', () => {
+  const PROFILE = {
+    name: 'global',
+    authorityHost: 'https://login.microsoftonline.com',
+    smtp: { host: 'smtp.office365.com', port: 587 },
+    exchangeScope: 'https://outlook.office365.com/.default',
+  };
+  const facts = (o: Partial<HandoffFacts>): HandoffFacts => ({
+    flow: 'app',
+    tenantId: TENANT,
+    tenantInput: 'fabrikam.onmicrosoft.com',
+    homeTenantId: APP,
+    clientId: OTHER,
+    appName: 'Scanner SMTP',
+    vendorApp: false,
+    credential: undefined,
+    sinkFile: undefined,
+    mailboxes: ['scanner@fabrikam.onmicrosoft.com'],
+    mailboxAccess: 'full-access',
+    redirectUris: [],
+    smtpAuthBlocked: [],
+    pending: [],
+    notes: ['A note that ends with a period.'],
+    ...o,
+  });
+
+  it.each(HANDOFF_TARGETS.filter((t) => t !== 'json'))(
+    '%s: no empty expiry or key id, no double period, no "the a"',
+    (target) => {
+      for (const f of [facts({}), facts({ vendorApp: true })]) {
+        const text = renderHandoff(target, f, PROFILE);
+        expect(text).not.toMatch(/expires\s*[.:(]|key id \)|\(key id\s*\)|writes it to ;/);
+        expect(text).not.toMatch(/[^.]\.\.(?!\.)|\.\s+\.(?!\.)/);
+        expect(text).not.toMatch(/\bthe an? /);
+        expect(text).not.toContain('jq -r .credential.secret \n');
+      }
+    },
+  );
 });
