@@ -135,7 +135,7 @@ export async function handoffCommand(flags: CommandFlags): Promise<number> {
     options,
     interactive: Boolean(process.stdin.isTTY && process.stderr.isTTY),
     async render(run, r) {
-      say(`Read ${options.tenant} (${r.tenant.id}) for the ${TARGETS[options.target!].label} hand-off.`);
+      say(`Read ${options.tenant} (${r.tenant.id}) for the hand-off: ${TARGETS[options.target!].label}.`);
       if (r.failure) return {};
       const pending = r.resources.filter((x) => x.status !== 'unchanged');
       for (const x of pending) say(`  ! not in place: ${x.key} (${x.status})`);

@@ -3,6 +3,7 @@
  * variables or in `-f FILE` answer their question beforehand (shown as answered, not asked). The answers become
  * flags of the shared option table and go through `resolveOptions`, like every other input.
  */
+import path from 'node:path';
 import { existsSync } from 'node:fs';
 import {
   DEFAULTS,
@@ -330,7 +331,11 @@ export async function askSetup(flags: Record<string, unknown>, hooks: SetupHooks
 
   const options = resolveOptions({ flags: { ...flags, ...asFlags(a) }, file });
   if (!options.tenant) throw new Error('no tenant');
-  return { options: options as ProvisionOptions & { tenant: string }, config: configFor(options), configPath };
+  return {
+    options: options as ProvisionOptions & { tenant: string },
+    config: configFor(options, configPath),
+    configPath,
+  };
 }
 
 /** Answers (keyed by option) as the flags commander would have given. */
@@ -345,7 +350,13 @@ function asFlags(a: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** The config file for `apply -f`: what this setup decided, defaults left out, never a secret. */
-export function configFor(o: ProvisionOptions): Record<string, unknown> {
+export function configFor(o: ProvisionOptions, configPath = './sendasapp.yaml'): Record<string, unknown> {
+  // Relative paths in a config file are read from its own directory: write them that way.
+  const rel = (p: string): string => {
+    if (path.isAbsolute(p)) return p;
+    const r = path.relative(path.dirname(path.resolve(configPath)), path.resolve(p));
+    return r.startsWith('.') || path.isAbsolute(r) ? r : `./${r}`;
+  };
   const c: Record<string, unknown> = { tenant: o.tenant };
   if (o.homeTenant && o.homeTenant !== o.tenant) c.homeTenant = o.homeTenant;
   if (o.appId) c.appId = o.appId;
@@ -359,18 +370,18 @@ export function configFor(o: ProvisionOptions): Record<string, unknown> {
     c.credential = o.credential;
     c.secretLifetime = o.secretLifetime.text;
   }
-  if (o.secretOut) c.secretOut = o.secretOut;
-  if (o.certificateFile) c.certificateFile = o.certificateFile;
+  if (o.secretOut) c.secretOut = rel(o.secretOut);
+  if (o.certificateFile) c.certificateFile = rel(o.certificateFile);
   if ((o.redirectUris?.length ?? 0) > 0) c.redirectUris = o.redirectUris;
   c.enableSmtpAuth = o.enableSmtpAuth;
   if (o.target) c.target = o.target;
-  if (o.handoffOut) c.handoffOut = o.handoffOut;
+  if (o.handoffOut) c.handoffOut = rel(o.handoffOut);
   if (o.includeSecret) c.includeSecret = true;
   if (o.verify !== DEFAULTS.verify) c.verify = o.verify;
   if (o.sendTo) c.sendTo = o.sendTo;
   if (o.wait.text !== DEFAULTS.wait) c.wait = o.wait.text;
   if (o.auth) c.auth = o.auth;
-  if (o.endpoints) c.endpoints = o.endpoints;
+  if (o.endpoints) c.endpoints = rel(o.endpoints);
   else if (o.cloud !== DEFAULTS.cloud) c.cloud = o.cloud;
   if (o.exchange !== DEFAULTS.exchange) c.exchange = o.exchange;
   return c;
