@@ -111,10 +111,15 @@ export async function poll<T>(step: (attempt: number) => Promise<PollStep<T>>, o
     o.signal?.throwIfAborted();
     const r = await step(attempt);
     if (r.done) return r.value;
-    const delayMs = backoffDelay(attempt, o, r.retryAfterMs);
+    const remaining = deadline - now();
     const outOfAttempts = o.maxAttempts !== undefined && attempt >= o.maxAttempts;
-    if (outOfAttempts || now() + delayMs > deadline)
+    if (outOfAttempts || remaining <= 0) throw new PollTimeoutError(o.what, now() - started, attempt, r.reason);
+    // The whole wait is used: the last pause is cut to what is left, and one more attempt is made at the deadline
+    // (unless Retry-After asks for more than is left: then that attempt could not succeed).
+    const wanted = backoffDelay(attempt, o, r.retryAfterMs);
+    if (r.retryAfterMs !== undefined && r.retryAfterMs > remaining)
       throw new PollTimeoutError(o.what, now() - started, attempt, r.reason);
+    const delayMs = Math.min(wanted, remaining);
     o.onRetry?.({ what: o.what, attempt, delayMs, reason: r.reason });
     await nap(delayMs, o.signal);
   }

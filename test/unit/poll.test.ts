@@ -30,7 +30,7 @@ describe('poll', () => {
     expect(c.slept).toEqual([1000, 9000, 4000, 4000, 4000]);
   });
 
-  it('gives up at the deadline with what it waited for and the last reason', async () => {
+  it('uses the whole wait (a last attempt at the deadline), then gives up with what it waited for and the last reason', async () => {
     const c = fakeClock();
     const err = await poll(async () => ({ done: false, reason: 'consent not granted' }), {
       what: 'admin consent',
@@ -41,7 +41,7 @@ describe('poll', () => {
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PollTimeoutError);
     expect((err as PollTimeoutError).message).toMatch(
-      /admin consent: still not done after 7 s \(4 attempts\): consent not granted/,
+      /admin consent: still not done after 10 s \(5 attempts\): consent not granted/,
     );
   });
 
