@@ -4,7 +4,6 @@
  * the preflight's job.
  */
 import { CachedCredential, createDispatcher, resolveCloud, signInOperator, type CloudProfile } from '../auth/index.js';
-import type { ProvisionOptions } from '../config/index.js';
 import { GraphApi, legacyUniqueNameFor, uniqueNameFor } from '../entra/index.js';
 import {
   coalesceReads,
