@@ -4,7 +4,7 @@
  * The token service, Graph, the Exchange admin API and the SMTP proof all take these bounds, so a hang or a
  * flaky network behaves and reads the same everywhere.
  */
-import { formatDuration, type RetryInfo } from '../poll/index.js';
+import { formatDuration } from '../poll/index.js';
 
 /** The per-request response timeout when `--timeout` is not given. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -46,8 +46,8 @@ export interface NetworkBounds {
   signal?: AbortSignal;
   /** Called once per request with its outcome. */
   onRequest?: RequestObserver;
-  /** Called before each retry wait (for progress). */
-  onRetry?: (info: RetryInfo) => void;
+  /** Called before each retry wait (for progress): what is retried and why, and the wait. */
+  onRetry?: (what: string, delayMs: number) => void;
 }
 
 /** How a service is named for people: "the token service at https://login.microsoftonline.com". */
@@ -119,8 +119,23 @@ const NETWORK_CODES = new Set([
   'EHOSTUNREACH',
   'UND_ERR_SOCKET',
   'UND_ERR_CLOSED',
-  'UND_ERR_CONNECT_TIMEOUT',
 ]);
+
+/** Codes and names of "no answer in time" (undici's own timeouts, an AbortSignal.timeout). */
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** Whether a failure is a timeout (of undici or of an AbortSignal.timeout), looking through `cause` chains. */
+export function isTimeoutError(err: unknown): boolean {
+  for (
+    let e = err as { code?: unknown; name?: unknown; cause?: unknown } | undefined, depth = 0;
+    e && depth < 5;
+    depth++
+  ) {
+    if ((typeof e.code === 'string' && TIMEOUT_CODES.has(e.code)) || e.name === 'TimeoutError') return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}
 
 /** The network's own code for a failure (`ECONNRESET`), looking through `cause` chains; undefined if none. */
 export function networkCode(err: unknown): string | undefined {

@@ -105,7 +105,7 @@ function tokenServicePolicy(b: NetworkBounds, box: FailureBox): PipelinePolicy {
             deadlineMs: b.retryDeadlineMs ?? DEFAULT_RETRY_DEADLINE_MS,
             baseMs: b.retryBaseMs,
             signal: b.signal,
-            onRetry: b.onRetry,
+            onRetry: b.onRetry && ((i) => b.onRetry!(`${i.what}: ${i.reason}`, i.delayMs)),
           },
         );
       } catch (err) {
