@@ -65,7 +65,7 @@ describe('token service bounds', () => {
   it('honours Retry-After on a 429 from the token service', async () => {
     await emu.control.setKnobs({ throttle: { every: 2, retryAfterSeconds: 1, services: ['token'] } });
     const delays: number[] = [];
-    const t = await operator({ retryBaseMs: 20, onRetry: (i) => delays.push(i.delayMs) }).getToken(GRAPH, {
+    const t = await operator({ retryBaseMs: 20, onRetry: (_what, ms) => delays.push(ms) }).getToken(GRAPH, {
       tenantId: CONTOSO,
     });
     expect(t?.token).toMatch(/^ey/);
