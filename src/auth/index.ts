@@ -1,5 +1,6 @@
 export * from './cloud.js';
 export * from './network.js';
+export * from './bounded-fetch.js';
 export * from './operator.js';
 export * from './token-service.js';
 export * from './app-credential.js';

@@ -6,15 +6,7 @@
  * (`--timeout`); no answer, 429 and 5xx are retried through the poller (Retry-After honoured) until the deadline;
  * every cmdlet, batched or not, is reported once per request as a RequestEvent.
  */
-import {
-  DEFAULT_RETRY_DEADLINE_MS,
-  DEFAULT_TIMEOUT_MS,
-  ServiceUnreachableError,
-  isTimeoutError,
-  networkCode,
-  requestSignal,
-  type NetworkBounds,
-} from '../auth/index.js';
+import { DEFAULT_RETRY_DEADLINE_MS, ServiceUnreachableError, sendBounded, type NetworkBounds } from '../auth/index.js';
 import { parseRetryAfter, poll, PollTimeoutError, retry, type PollOptions } from '../poll/index.js';
 import type { TokenCredential } from '@azure/identity';
 import type { Agent } from 'undici';
@@ -179,47 +171,27 @@ export class RestExchangeBackend implements ExchangeBackend {
     what: string,
     report: (status: number | string, ms: number) => void,
   ): Promise<Reply> {
-    const timeoutMs = this.o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const { signal, timedOut } = requestSignal(timeoutMs, this.o.signal);
     this.requestCount += 1;
-    const started = performance.now();
-    const ms = (): number => Math.round(performance.now() - started);
-    let status: number;
-    let text: string;
-    let retryAfterMs: number | undefined;
-    try {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers,
-        body,
-        signal,
-        dispatcher: this.o.dispatcher,
-      } as RequestInit);
-      status = res.status;
-      retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
-      text = await res.text();
-    } catch (err) {
-      if (this.o.signal?.aborted) throw this.o.signal.reason;
-      const late = timedOut() || isTimeoutError(err);
-      const code = networkCode(err);
-      report(late ? 'timeout' : (code ?? 'error'), ms());
-      throw new ServiceUnreachableError(
-        'exchange',
-        this.o.adminUrl,
-        late ? 'timeout' : 'network',
+    const r = await sendBounded(
+      url,
+      { method: 'POST', headers, body },
+      {
+        service: 'exchange',
+        where: this.o.adminUrl,
         what,
-        timeoutMs,
-        code ?? (err as Error)?.message,
-      );
-    }
-    report(status, ms());
+        dispatcher: this.o.dispatcher,
+        timeoutMs: this.o.timeoutMs,
+        signal: this.o.signal,
+        report,
+      },
+    );
     let json: unknown;
     try {
-      json = text ? JSON.parse(text) : undefined;
+      json = r.text ? JSON.parse(r.text) : undefined;
     } catch {
       json = undefined;
     }
-    return { status, json, retryAfterMs };
+    return { status: r.status, json, retryAfterMs: r.retryAfterMs };
   }
 
   /**

@@ -9,6 +9,7 @@ import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { defaultKnobs } from '../../src/emulator/state.js';
 import {
   createAppCredential,
+  fetchRetrying,
   loadEndpointsFile,
   signInOperator,
   ServiceUnreachableError,
@@ -131,6 +132,33 @@ describe('token service bounds', () => {
     });
     expect((await app.getToken(profile.exchangeScope))?.token).toMatch(/^ey/);
     expect(events.filter((e) => e.method === 'POST').map((e) => e.status)).toEqual([503, 200]);
+  });
+
+  it('the sign-in metadata fetch (fetchRetrying) retries a 503 and ends a hang with the sentence', async () => {
+    const url = `${profile.authorityHost}/${CONTOSO}/v2.0/.well-known/openid-configuration`;
+    const events: RequestEvent[] = [];
+    const get = () =>
+      fetchRetrying(
+        url,
+        {},
+        {
+          service: 'token',
+          where: profile.authorityHost,
+          dispatcher: emu.dispatcher,
+          timeoutMs: 300,
+          retryBaseMs: 10,
+          onRequest: (e) => events.push(e),
+        },
+      );
+    await emu.control.setKnobs({ faults: [{ service: 'token', call: 1, kind: '503' }] });
+    const ok = await get();
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.text).token_endpoint).toMatch(/oauth2\/v2\.0\/token$/);
+    expect(events.map((e) => e.status)).toEqual([503, 200]);
+    await emu.control.setKnobs({ faults: [{ service: 'token', call: 1, kind: 'hang' }] });
+    await expect(get()).rejects.toThrow(
+      /^the token service at https:\/\/\S+ did not answer GET \/contoso\.onmicrosoft\.com\/v2\.0\/\.well-known\/openid-configuration within 300 ms/,
+    );
   });
 
   it('stops waiting for a hung token request when the run is cancelled', async () => {
