@@ -6,7 +6,6 @@
 import type { Agent } from 'undici';
 import { parseRetryAfter, retry } from '../poll/index.js';
 import {
-  DEFAULT_RETRY_DEADLINE_MS,
   DEFAULT_TIMEOUT_MS,
   ServiceUnreachableError,
   isTimeoutError,
@@ -14,6 +13,7 @@ import {
   logTarget,
   networkCode,
   requestSignal,
+  retryOptions,
   type NetworkBounds,
   type NetworkService,
 } from './network.js';
@@ -99,13 +99,7 @@ export async function fetchRetrying(
         err instanceof TransientReply
           ? { retryAfterMs: err.reply.retryAfterMs }
           : err instanceof ServiceUnreachableError && err.reason === 'network',
-      {
-        what,
-        deadlineMs: o.retryDeadlineMs ?? DEFAULT_RETRY_DEADLINE_MS,
-        baseMs: o.retryBaseMs,
-        signal: o.signal,
-        onRetry: o.onRetry && ((i) => o.onRetry!(`${i.what}: ${i.reason}`, i.delayMs)),
-      },
+      retryOptions(what, o),
     );
   } catch (err) {
     if (err instanceof TransientReply) return err.reply;

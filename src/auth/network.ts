@@ -4,7 +4,7 @@
  * The token service, Graph, the Exchange admin API and the SMTP proof all take these bounds, so a hang or a
  * flaky network behaves and reads the same everywhere.
  */
-import { formatDuration } from '../poll/index.js';
+import { formatDuration, type PollOptions } from '../poll/index.js';
 
 /** The per-request response timeout when `--timeout` is not given. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -48,6 +48,18 @@ export interface NetworkBounds {
   onRequest?: RequestObserver;
   /** Called before each retry wait (for progress): what is retried and why, and the wait. */
   onRetry?: (what: string, delayMs: number) => void;
+}
+
+/** The poller's options for retrying one call under `b` (its deadline, first delay, cancellation, progress). */
+export function retryOptions(what: string, b: NetworkBounds & { sleep?: PollOptions['sleep'] }): PollOptions {
+  return {
+    what,
+    deadlineMs: b.retryDeadlineMs ?? DEFAULT_RETRY_DEADLINE_MS,
+    baseMs: b.retryBaseMs,
+    signal: b.signal,
+    sleep: b.sleep,
+    onRetry: b.onRetry && ((i) => b.onRetry!(`${i.what}: ${i.reason}`, i.delayMs)),
+  };
 }
 
 /** How a service is named for people: "the token service at https://login.microsoftonline.com". */

@@ -15,12 +15,12 @@
 import type { AccessToken, GetTokenOptions, TokenCredential, TokenCredentialOptions } from '@azure/identity';
 import { parseRetryAfter, retry } from '../poll/index.js';
 import {
-  DEFAULT_RETRY_DEADLINE_MS,
   DEFAULT_TIMEOUT_MS,
   ServiceUnreachableError,
   isTransientStatus,
   logTarget,
   networkCode,
+  retryOptions,
   type NetworkBounds,
 } from './network.js';
 
@@ -100,13 +100,7 @@ function tokenServicePolicy(b: NetworkBounds, box: FailureBox): PipelinePolicy {
               return { retryAfterMs: parseRetryAfter(err.response.headers.get('retry-after')) };
             return err instanceof ConnectionFailure;
           },
-          {
-            what: `${what} at ${url.origin}`,
-            deadlineMs: b.retryDeadlineMs ?? DEFAULT_RETRY_DEADLINE_MS,
-            baseMs: b.retryBaseMs,
-            signal: b.signal,
-            onRetry: b.onRetry && ((i) => b.onRetry!(`${i.what}: ${i.reason}`, i.delayMs)),
-          },
+          retryOptions(`${what} at ${url.origin}`, b),
         );
       } catch (err) {
         // Retries used up: the last answer goes to MSAL (which explains it); a connection failure is ours to word.

@@ -15,17 +15,17 @@ import {
 import type { TokenCredential } from '@azure/identity';
 import type { Agent } from 'undici';
 import {
-  DEFAULT_RETRY_DEADLINE_MS,
   DEFAULT_TIMEOUT_MS,
   isTimeoutError,
   logTarget,
   networkCode,
   requestSignal,
+  retryOptions,
   timeoutSentence,
   type CloudProfile,
   type NetworkBounds,
 } from '../auth/index.js';
-import { parseRetryAfter, retry, sleep as pollSleep, type PollOptions } from '../poll/index.js';
+import { parseRetryAfter, retry, sleep as pollSleep } from '../poll/index.js';
 
 export interface GraphErrorBody {
   code: string;
@@ -217,18 +217,6 @@ export class GraphApi {
     return { status: res.status, body: parsed as T | undefined };
   }
 
-  /** The poller's options for this client's waits. */
-  private pollOptions(what: string): PollOptions {
-    return {
-      what,
-      deadlineMs: this.o.retryDeadlineMs ?? DEFAULT_RETRY_DEADLINE_MS,
-      baseMs: this.o.retryBaseMs,
-      signal: this.o.signal,
-      sleep: this.o.sleep,
-      onRetry: this.o.onRetry && ((i) => this.o.onRetry!(`${i.what}: ${i.reason}`, i.delayMs)),
-    };
-  }
-
   /**
    * Sends a request; throttling (429, any method) and transient failures (no answer, 502/503/504 — for a POST only
    * when `idempotent`) are retried with capped backoff, honouring Retry-After, until the deadline. A request that
@@ -244,7 +232,7 @@ export class GraphApi {
         const again = err.status === 429 || (repeatable && [502, 503, 504].includes(err.status));
         return again && { retryAfterMs: err.retryAfterMs };
       },
-      this.pollOptions(`${method} ${path.split('?')[0]}`),
+      retryOptions(`${method} ${path.split('?')[0]}`, this.o),
     );
   }
 
@@ -267,7 +255,7 @@ export class GraphApi {
    * NoBackingApplicationObject, "not a valid reference"), backing off 1, 2, 4, 8, 16 s until the deadline.
    */
   untilReplicated<T>(what: string, fn: () => Promise<T>, isReplicationLag: (err: unknown) => boolean): Promise<T> {
-    return retry(fn, isReplicationLag, this.pollOptions(`${what}: waiting for directory replication`));
+    return retry(fn, isReplicationLag, retryOptions(`${what}: waiting for directory replication`, this.o));
   }
 }
 

@@ -6,8 +6,8 @@
  * (`--timeout`); no answer, 429 and 5xx are retried through the poller (Retry-After honoured) until the deadline;
  * every cmdlet, batched or not, is reported once per request as a RequestEvent.
  */
-import { DEFAULT_RETRY_DEADLINE_MS, ServiceUnreachableError, sendBounded, type NetworkBounds } from '../auth/index.js';
-import { parseRetryAfter, poll, PollTimeoutError, retry, type PollOptions } from '../poll/index.js';
+import { ServiceUnreachableError, retryOptions, sendBounded, type NetworkBounds } from '../auth/index.js';
+import { parseRetryAfter, poll, PollTimeoutError, retry } from '../poll/index.js';
 import type { TokenCredential } from '@azure/identity';
 import type { Agent } from 'undici';
 import {
@@ -149,17 +149,6 @@ export class RestExchangeBackend implements ExchangeBackend {
     };
   }
 
-  private pollOptions(what: string): PollOptions {
-    return {
-      what,
-      deadlineMs: this.o.retryDeadlineMs ?? DEFAULT_RETRY_DEADLINE_MS,
-      baseMs: this.o.retryBaseMs,
-      signal: this.o.signal,
-      sleep: this.o.sleep,
-      onRetry: this.o.onRetry && ((i) => this.o.onRetry!(`${i.what}: ${i.reason}`, i.delayMs)),
-    };
-  }
-
   /**
    * One POST on the wire. `report` hears its outcome (status, or "timeout" / the network's code) and its time. No
    * answer throws ServiceUnreachableError: 'timeout' (final) or 'network' (worth another try).
@@ -210,7 +199,7 @@ export class RestExchangeBackend implements ExchangeBackend {
           if (err instanceof RefusedReply) return { retryAfterMs: err.reply.retryAfterMs };
           return err instanceof ServiceUnreachableError && err.reason === 'network';
         },
-        this.pollOptions(what),
+        retryOptions(what, this.o),
       );
     } catch (err) {
       if (err instanceof RefusedReply) return err.reply;
@@ -340,75 +329,78 @@ export class RestExchangeBackend implements ExchangeBackend {
       for (const i of pending) results[i] = f(i);
     };
     try {
-      await poll<void>(async () => {
-        // A batch of one is one request either way: send it as itself (simpler answers, and its own retries).
-        if (pending.length === 1 || this.batchUnsupported) {
-          for (const i of pending) results[i] = await this.single(calls[i]!);
-          return { done: true, value: undefined };
-        }
-        let sent: { reply: Reply; ms: number };
-        try {
-          sent = await this.sendBatch(calls, pending, bodies);
-        } catch (err) {
-          // No answer within the timeout or the deadline: every call of the batch fails the same way.
-          if (!(err instanceof ExchangeError)) throw err;
-          each((i) => new ExchangeError(calls[i]!.cmdlet, err.kind, err.exchangeMessage, err.status));
-          return { done: true, value: undefined };
-        }
-        const r = sent.reply;
-        const responses = (r.json as { responses?: unknown } | undefined)?.responses;
-        if (r.status === 429 || r.status >= 500 || r.status === 401 || r.status === 403) {
-          // Refused as a whole after the retries, or the operator may not call the admin API at all.
-          each((i) => this.failure(calls[i]!.cmdlet, r.status, r.json));
-          return { done: true, value: undefined };
-        }
-        if (r.status >= 400 || !Array.isArray(responses)) {
-          // This endpoint does not take batches (another cloud, a proxy): go one by one from now on.
-          this.batchUnsupported = true;
-          for (const i of pending) results[i] = await this.single(calls[i]!);
-          return { done: true, value: undefined };
-        }
-        const byId = new Map<string, BatchResponseItem>();
-        for (const item of responses as BatchResponseItem[])
-          if (item && item.id !== undefined) byId.set(String(item.id), item);
-        const again: number[] = [];
-        let wait = 0;
-        await Promise.all(
-          pending.map(async (i) => {
-            const call = calls[i]!;
-            const item = byId.get(String(i));
-            const status = typeof item?.status === 'number' ? item.status : 0;
-            this.reportItems(calls, [i], status || 'not run', sent.ms);
-            if (!item || status === 0 || status === 429 || status >= 500) {
-              // Not answered (the service stopped early), throttled or unavailable: send it again.
-              again.push(i);
-              if (item && status !== 0) refused.set(i, { status, body: item.body });
-              wait = Math.max(wait, retryAfterOf(item?.headers) ?? 0);
-              return;
-            }
-            if (status >= 400) {
-              results[i] = this.failure(call.cmdlet, status, item.body);
-              return;
-            }
-            const page = item.body as { value?: unknown[]; '@odata.nextLink'?: string } | undefined;
-            const rows = [...(page?.value ?? [])];
-            const next = page?.['@odata.nextLink'];
-            try {
-              results[i] = next ? await this.pages(call.cmdlet, JSON.stringify(bodies.get(i)), next, rows) : rows;
-            } catch (err) {
-              if (!(err instanceof ExchangeError)) throw err;
-              results[i] = err;
-            }
-          }),
-        );
-        pending = again.sort((x, y) => x - y);
-        if (pending.length === 0) return { done: true, value: undefined };
-        return {
-          done: false,
-          reason: `${pending.length} of the batched cmdlets were not run (throttled or unavailable)`,
-          retryAfterMs: wait || undefined,
-        };
-      }, this.pollOptions('$batch'));
+      await poll<void>(
+        async () => {
+          // A batch of one is one request either way: send it as itself (simpler answers, and its own retries).
+          if (pending.length === 1 || this.batchUnsupported) {
+            for (const i of pending) results[i] = await this.single(calls[i]!);
+            return { done: true, value: undefined };
+          }
+          let sent: { reply: Reply; ms: number };
+          try {
+            sent = await this.sendBatch(calls, pending, bodies);
+          } catch (err) {
+            // No answer within the timeout or the deadline: every call of the batch fails the same way.
+            if (!(err instanceof ExchangeError)) throw err;
+            each((i) => new ExchangeError(calls[i]!.cmdlet, err.kind, err.exchangeMessage, err.status));
+            return { done: true, value: undefined };
+          }
+          const r = sent.reply;
+          const responses = (r.json as { responses?: unknown } | undefined)?.responses;
+          if (r.status === 429 || r.status >= 500 || r.status === 401 || r.status === 403) {
+            // Refused as a whole after the retries, or the operator may not call the admin API at all.
+            each((i) => this.failure(calls[i]!.cmdlet, r.status, r.json));
+            return { done: true, value: undefined };
+          }
+          if (r.status >= 400 || !Array.isArray(responses)) {
+            // This endpoint does not take batches (another cloud, a proxy): go one by one from now on.
+            this.batchUnsupported = true;
+            for (const i of pending) results[i] = await this.single(calls[i]!);
+            return { done: true, value: undefined };
+          }
+          const byId = new Map<string, BatchResponseItem>();
+          for (const item of responses as BatchResponseItem[])
+            if (item && item.id !== undefined) byId.set(String(item.id), item);
+          const again: number[] = [];
+          let wait = 0;
+          await Promise.all(
+            pending.map(async (i) => {
+              const call = calls[i]!;
+              const item = byId.get(String(i));
+              const status = typeof item?.status === 'number' ? item.status : 0;
+              this.reportItems(calls, [i], status || 'not run', sent.ms);
+              if (!item || status === 0 || status === 429 || status >= 500) {
+                // Not answered (the service stopped early), throttled or unavailable: send it again.
+                again.push(i);
+                if (item && status !== 0) refused.set(i, { status, body: item.body });
+                wait = Math.max(wait, retryAfterOf(item?.headers) ?? 0);
+                return;
+              }
+              if (status >= 400) {
+                results[i] = this.failure(call.cmdlet, status, item.body);
+                return;
+              }
+              const page = item.body as { value?: unknown[]; '@odata.nextLink'?: string } | undefined;
+              const rows = [...(page?.value ?? [])];
+              const next = page?.['@odata.nextLink'];
+              try {
+                results[i] = next ? await this.pages(call.cmdlet, JSON.stringify(bodies.get(i)), next, rows) : rows;
+              } catch (err) {
+                if (!(err instanceof ExchangeError)) throw err;
+                results[i] = err;
+              }
+            }),
+          );
+          pending = again.sort((x, y) => x - y);
+          if (pending.length === 0) return { done: true, value: undefined };
+          return {
+            done: false,
+            reason: `${pending.length} of the batched cmdlets were not run (throttled or unavailable)`,
+            retryAfterMs: wait || undefined,
+          };
+        },
+        retryOptions('$batch', this.o),
+      );
     } catch (err) {
       if (!(err instanceof PollTimeoutError)) throw err;
       each((i) => {
