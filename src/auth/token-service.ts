@@ -13,7 +13,7 @@
  * A 4xx answer (AADSTS…: wrong secret, no consent, unknown tenant) goes back to MSAL unchanged and is never retried.
  */
 import type { AccessToken, GetTokenOptions, TokenCredential, TokenCredentialOptions } from '@azure/identity';
-import { parseRetryAfter, retry } from '../poll/index.js';
+import { parseRetryAfter, retry, untilAborted } from '../poll/index.js';
 import {
   DEFAULT_TIMEOUT_MS,
   ServiceUnreachableError,
@@ -111,29 +111,6 @@ function tokenServicePolicy(b: NetworkBounds, box: FailureBox): PipelinePolicy {
       }
     },
   };
-}
-
-/** Ends `promise` early when `signal` aborts (the promise itself is left to settle; its outcome is ignored). */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) {
-    promise.catch(() => undefined);
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }
 
 const AADSTS = /AADSTS\d+/;

@@ -3,11 +3,12 @@
  * STARTTLS + AUTH XOAUTH2 with nodemailer, and optionally a test message; every step bounded by the timeout, a
  * transient failure before anything was sent tried again a few times.
  */
+import net from 'node:net';
 import nodemailer from 'nodemailer';
 import type { CustomAuthenticationContext } from 'nodemailer/lib/smtp-connection/index.js';
 import { decodeJwt } from 'jose';
 import { DEFAULT_TIMEOUT_MS, timeoutSentence, type RequestObserver } from '../auth/index.js';
-import { retry } from '../poll/index.js';
+import { retry, untilAborted } from '../poll/index.js';
 import { explainSmtpReply, type Explanation } from './replies.js';
 
 export interface TokenClaimsCheck {
@@ -104,7 +105,8 @@ export async function probeSmtp(o: SmtpProbeOptions): Promise<SmtpProbeResult> {
   let attempts = 0;
   const once = async (): Promise<Outcome> => {
     attempts += 1;
-    const outcome = await attemptSmtp(o);
+    // nodemailer cannot be cancelled: stop waiting for it (attemptSmtp also destroys its socket).
+    const outcome = await untilAborted(attemptSmtp(o), o.signal);
     if (!outcome.ok && outcome.transient) throw new TransientSmtpFailure(outcome);
     return outcome;
   };
@@ -166,8 +168,18 @@ async function attemptSmtp(o: SmtpProbeOptions): Promise<Outcome> {
     connectionTimeout: timeoutMs,
     greetingTimeout: timeoutMs,
     socketTimeout: timeoutMs,
+    // Our own (unconnected) socket, which nodemailer connects: cancelling the run destroys it, mid-exchange too.
+    getSocket: (_options: unknown, callback: (err: Error | null, socketOptions: object) => void) => {
+      const socket = new net.Socket();
+      sockets.push(socket);
+      if (o.signal?.aborted) socket.destroy();
+      callback(null, { socket });
+    },
   });
-  const onAbort = (): void => transport.close();
+  const sockets: net.Socket[] = [];
+  const onAbort = (): void => {
+    for (const socket of sockets) socket.destroy();
+  };
   o.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     if (!o.sendTo) {

@@ -151,6 +151,13 @@ describe('SMTP proof bounds', () => {
     expect(r.reply).toMatch(/did not answer AUTH XOAUTH2 within 300 ms; .*--timeout/);
   });
 
+  it('stops at once when the run is cancelled while the server hangs', async () => {
+    const ac = new AbortController();
+    const pending = throughProxy(['hang'], { signal: ac.signal });
+    setTimeout(() => ac.abort(new Error('interrupted by SIGTERM')), 100);
+    await expect(pending).rejects.toThrow('interrupted by SIGTERM');
+  });
+
   it('never repeats a 5xx (535 on a mailbox the app may not use)', async () => {
     const r = await probe({ mailbox: AP });
     expect(r).toMatchObject({ ok: false, stage: 'auth', attempts: 1, retried: [] });
