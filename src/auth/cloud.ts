@@ -108,6 +108,7 @@ export function loadEndpointsFile(file: string): CloudProfile {
     throw new ConfigError('--endpoints', `${file}: ${issue.path.join('.')}: ${issue.message}`);
   }
   const e = r.data;
+  requireHttps(e, `--endpoints`, file);
   let caPem: string | undefined;
   if (e.caFile) {
     try {
@@ -132,6 +133,32 @@ export function loadEndpointsFile(file: string): CloudProfile {
   };
 }
 
+/** The keys of a profile that hold a service's address: each must be https. */
+const URL_KEYS = ['authorityHost', 'graphBaseUrl', 'exchangeAdminUrl'] as const;
+
+/**
+ * Refuses a profile that would send a token in clear text: every service URL must be https (checked when the
+ * profile is loaded, before any request).
+ */
+function requireHttps(profile: Pick<CloudProfile, (typeof URL_KEYS)[number]>, field: string, source: string): void {
+  for (const key of URL_KEYS) {
+    let protocol: string;
+    try {
+      protocol = new URL(profile[key]).protocol;
+    } catch {
+      throw new ConfigError(field, `${source}: ${key}: ${profile[key]} is not a URL`);
+    }
+    if (protocol !== 'https:')
+      throw new ConfigError(
+        field,
+        `${source}: ${key} must be an https:// URL, not ${protocol}// (${profile[key]}): the operator's tokens would travel in clear text`,
+      );
+  }
+}
+
 export function resolveCloud(options: { cloud: keyof typeof CLOUDS; endpoints?: string }): CloudProfile {
-  return options.endpoints ? loadEndpointsFile(options.endpoints) : CLOUDS[options.cloud];
+  if (options.endpoints) return loadEndpointsFile(options.endpoints);
+  const profile = CLOUDS[options.cloud];
+  requireHttps(profile, '--cloud', `the ${profile.name} cloud profile`);
+  return profile;
 }

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, formatDuration, parseRetryAfter, poll, PollTimeoutError, retry } from '../../src/poll/index.js';
+import {
+  backoffDelay,
+  formatDuration,
+  parseRetryAfter,
+  poll,
+  PollTimeoutError,
+  retry,
+  untilAborted,
+} from '../../src/poll/index.js';
 
 /** A clock that only moves when the poller sleeps: deadlines are tested without real waiting. */
 function fakeClock() {
@@ -89,5 +97,15 @@ describe('poll', () => {
     expect(parseRetryAfter('3')).toBe(3000);
     expect(parseRetryAfter(new Date(10_000).toUTCString(), 4000)).toBe(6000);
     expect(parseRetryAfter('soon')).toBeUndefined();
+  });
+
+  it('untilAborted: stops waiting for work that cannot be cancelled, or passes its outcome through', async () => {
+    const ac = new AbortController();
+    const never = new Promise<string>(() => undefined);
+    const waiting = untilAborted(never, ac.signal);
+    ac.abort(new Error('interrupted'));
+    await expect(waiting).rejects.toThrow('interrupted');
+    await expect(untilAborted(Promise.resolve('done'), new AbortController().signal)).resolves.toBe('done');
+    await expect(untilAborted(Promise.reject(new Error('failed')), undefined)).rejects.toThrow('failed');
   });
 });
