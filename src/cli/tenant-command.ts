@@ -3,7 +3,9 @@
  * handler, one exit-code mapping, one JSON result. Commands differ only in what they ask of the run and print.
  */
 import { formatDuration } from '../poll/index.js';
+import type { RequestObserver } from '../auth/index.js';
 import { isConfigError } from './exit-codes.js';
+import { openRequestLog } from './request-log.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { nodeLines, planLines, printJson, progressReporter, proofLines, result, say, summaryLines } from './output.js';
 import type {
@@ -167,7 +169,12 @@ export function jsonResult(
 }
 
 /** Opens the run, turning what can go wrong before it into CliErrors (bad input: exit 2; else exit 1). */
-async function open(c: TenantCommand, signal: AbortSignal, onEvent: (e: RunEvent) => void): Promise<TenantRunType> {
+async function open(
+  c: TenantCommand,
+  signal: AbortSignal,
+  onEvent: (e: RunEvent) => void,
+  onRequest: RequestObserver | undefined,
+): Promise<TenantRunType> {
   const { TenantRun, explainError } = await import('../provision/index.js');
   try {
     return await TenantRun.open(c.options, {
@@ -175,6 +182,7 @@ async function open(c: TenantCommand, signal: AbortSignal, onEvent: (e: RunEvent
       progress: c.progress ?? say,
       signal,
       onEvent,
+      onRequest,
       afterApply: c.afterApply,
     });
   } catch (err) {
@@ -195,8 +203,9 @@ export async function runTenantCommand(c: TenantCommand): Promise<number> {
     if (phase === 'apply') live(e);
   };
   let run: TenantRunType | undefined;
+  const requests = openRequestLog(c.options);
   try {
-    run = await open(c, signal, onEvent);
+    run = await open(c, signal, onEvent, requests.onRequest);
     const planned = await run.plan();
     if (signal.aborted) throw signal.reason;
     const finish = async (r: RunResult, extra: Record<string, unknown> = {}, secret?: string): Promise<number> => {
@@ -277,6 +286,7 @@ export async function runTenantCommand(c: TenantCommand): Promise<number> {
   } finally {
     dispose();
     await run?.close();
+    requests.close();
   }
 }
 

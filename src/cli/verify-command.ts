@@ -15,6 +15,7 @@ import {
 import { sinkFileSchema, type SinkFile } from '../handoff/index.js';
 import { CliError, ExitCode, fromConfigError } from './exit-codes.js';
 import { printJson, result } from './output.js';
+import { openRequestLog } from './request-log.js';
 import { exitCodeOf, interruptible, signalExitCode } from './tenant-command.js';
 
 export interface VerifyFlags extends Record<string, unknown> {
@@ -115,10 +116,12 @@ export async function verifyCommand(flags: VerifyFlags): Promise<number> {
     throw err;
   }
   const profile = resolveCloud(options);
-  const dispatcher = createDispatcher(profile);
+  const dispatcher = createDispatcher(profile, { timeoutMs: options.timeout.ms });
   const { signal, which, dispose } = interruptible();
+  const requests = openRequestLog(options);
+  const bounds = { timeoutMs: options.timeout.ms, onRequest: requests.onRequest };
   try {
-    const tenantId = await resolveTenantId(profile, dispatcher, options.tenant, signal);
+    const tenantId = await resolveTenantId(profile, dispatcher, options.tenant, signal, bounds);
     const progress = (l: string): void => void process.stderr.write(l + '\n');
     progress(
       `Proving app ${appId} in ${options.tenant} with an XOAUTH2 login to ${profile.smtp.host}:${profile.smtp.port}…`,
@@ -134,6 +137,7 @@ export async function verifyCommand(flags: VerifyFlags): Promise<number> {
       waitMs: options.wait.ms,
       progress,
       signal,
+      bounds,
     });
     if (signal.aborted) throw signal.reason;
     // The proof is the result: stdout (text), or the one JSON object.
@@ -164,6 +168,7 @@ export async function verifyCommand(flags: VerifyFlags): Promise<number> {
     throw new CliError(explainError(err), ExitCode.failed);
   } finally {
     dispose();
+    requests.close();
     await dispatcher.close();
   }
 }
