@@ -25,6 +25,8 @@ export interface CloudProfile {
   disableInstanceDiscovery: boolean;
   /** The emulator's operator app, used when no --auth is given with --endpoints. */
   emulatorOperator?: { tenantId: string; clientId: string; clientSecret: string };
+  /** First retry delays a deployment asks for (the emulator's endpoints file: its propagation takes seconds). */
+  pacing?: { proofRetryBaseMs?: number; exchangeReplicationWaitMs?: number; consentPollBaseMs?: number };
   /** The admin-consent page host (same as the authority). */
   consentHost: string;
 }
@@ -91,6 +93,13 @@ const endpointsFileSchema = z.object({
   smtp: z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) }),
   caFile: z.string().optional(),
   operator: z.object({ tenantId: z.string(), clientId: z.string(), clientSecret: z.string() }).optional(),
+  pacing: z
+    .object({
+      proofRetryBaseMs: z.number().int().min(100).max(60_000).optional(),
+      exchangeReplicationWaitMs: z.number().int().min(100).max(60_000).optional(),
+      consentPollBaseMs: z.number().int().min(100).max(60_000).optional(),
+    })
+    .optional(),
 });
 
 /** Loads a cloud profile file (the emulator's endpoints.json, or a hand-written one for another deployment). */
@@ -129,6 +138,7 @@ export function loadEndpointsFile(file: string): CloudProfile {
     caPem,
     disableInstanceDiscovery: true,
     emulatorOperator: e.operator,
+    ...(e.pacing ? { pacing: e.pacing } : {}),
     consentHost: e.authorityHost.replace(/\/$/, ''),
   };
 }

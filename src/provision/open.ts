@@ -160,7 +160,8 @@ export async function openContext(options: RunOptions, p: OpenOptions): Promise<
       operator: { kind: interactive ? 'user' : 'app', principal: signIn.principal },
       progress: p.progress,
       signal: p.signal,
-      hooks: p.hooks ?? {},
+      // A deployment's pacing (the emulator's endpoints file) unless a test sets its own.
+      hooks: { ...profile.pacing, ...p.hooks },
       bounds,
     };
     // --exchange pwsh: ExchangeOnlineManagement in one pwsh session for the run (rest stays the default).
