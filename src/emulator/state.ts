@@ -64,6 +64,12 @@ export interface UserRecord {
     displayName: string;
     userPrincipalName: string;
     mail: string;
+    /** Optional Graph user properties that recipient filters read (Department, Company, Office, City, Title). */
+    department?: string | null;
+    companyName?: string | null;
+    officeLocation?: string | null;
+    city?: string | null;
+    jobTitle?: string | null;
   };
   meta: Meta;
   /** Entra directory roles held, by display name (e.g. 'Global Administrator'). */
@@ -77,6 +83,8 @@ export interface MailboxRecord {
   recipientTypeDetails: 'UserMailbox' | 'SharedMailbox';
   /** CASMailbox SmtpClientAuthenticationDisabled: true = disabled, false = enabled, null = organization decides. */
   smtpClientAuthenticationDisabled: boolean | null;
+  /** Exchange's CustomAttribute1–15, keyed by that name (absent = blank). */
+  customAttributes?: Record<string, string>;
 }
 
 export interface GroupRecord {

@@ -86,6 +86,14 @@ export const EXCHANGE_ERROR_KINDS = {
     exceptionType: 'Microsoft.Exchange.Configuration.Tasks.TaskArgumentException',
     retryable: false,
   },
+  dataValidation: {
+    category: 'invalid-parameter',
+    status: 400,
+    code: 'BadRequest',
+    envelope: ERROR_EXECUTING_CMDLET,
+    exceptionType: 'Microsoft.Exchange.Data.DataValidationException',
+    retryable: false,
+  },
   badGuid: {
     category: 'invalid-parameter',
     status: 400,
@@ -215,7 +223,7 @@ export function classifyExchangeError(status: number, body: unknown): ExchangeEr
   if (/CommandNotFoundException/.test(all)) return 'unknown-cmdlet';
   if (/CmdletAccessDeniedException/.test(all)) return 'access-denied';
   if (
-    /Parameter(SetException|TransformationException|BindingException|BindingValidationException)|FormatException/.test(
+    /Parameter(SetException|TransformationException|BindingException|BindingValidationException)|FormatException|DataValidationException/.test(
       all,
     )
   )
@@ -356,6 +364,11 @@ export function invalidOperation(text: string): ExchangeError {
 
 export function invalidArgument(text: string): ExchangeError {
   return new ExchangeError(EXCHANGE_ERROR_KINDS.invalidArgument, text);
+}
+
+/** A property value outside its constraint (e.g. a Name longer than 64 characters): DataValidationException. */
+export function dataValidation(text: string): ExchangeError {
+  return new ExchangeError(EXCHANGE_ERROR_KINDS.dataValidation, text);
 }
 
 export function badGuid(): ExchangeError {

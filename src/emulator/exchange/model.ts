@@ -195,6 +195,14 @@ function recipientBase(tenant: TenantRecord, u: UserRecord): Row {
   };
 }
 
+/** CustomAttribute1–15 as Get-Mailbox shows them (blank ones as empty strings). */
+function customAttributeColumns(u: UserRecord): Row {
+  const own = u.mailbox?.customAttributes ?? {};
+  return Object.fromEntries(
+    Array.from({ length: 15 }, (_, i) => `CustomAttribute${i + 1}`).map((k) => [k, own[k] ?? '']),
+  );
+}
+
 export function mailboxRow(tenant: TenantRecord, u: UserRecord): Row {
   const mbx = u.mailbox!;
   return {
@@ -203,6 +211,7 @@ export function mailboxRow(tenant: TenantRecord, u: UserRecord): Row {
     RecipientType: 'UserMailbox',
     RecipientTypeDetails: mbx.recipientTypeDetails,
     EmailAddresses: [`SMTP:${u.entity.mail}`],
+    ...customAttributeColumns(u),
     IsMailboxEnabled: true,
     OrganizationalUnit: `${tenant.domains[0]}`,
     WhenCreated: isoDate(u.meta.createdAtMs || Date.parse(tenant.createdDateTime)),

@@ -10,7 +10,7 @@ import type {
   UserRecord,
 } from '../../state.js';
 import { RBAC_SMTP_ROLE, evaluateRbac, recipientFilterMatches } from '../authorization.js';
-import { alreadyExists, invalidArgument, invalidOperation, notFound } from '../errors.js';
+import { alreadyExists, dataValidation, invalidOperation, notFound } from '../errors.js';
 import {
   findServicePrincipals,
   output,
@@ -70,11 +70,12 @@ function findAssignment(tenant: TenantRecord, identity: string): ManagementRoleA
   );
 }
 
+/** Names of management scopes and role assignments are at most 64 characters (m365-facts §8). */
 const MAX_NAME = 64;
 
 function checkNameLength(name: string): void {
   if (name.length > MAX_NAME)
-    throw invalidArgument(
+    throw dataValidation(
       `The length of the property is too long. The maximum length is ${MAX_NAME} and the length of the value provided is ${name.length}.`,
     );
 }

@@ -1,0 +1,184 @@
+/**
+ * Exchange behaviours of m365-facts §8 that the product depends on, proven against the emulated admin API over
+ * HTTPS: filterable properties and 64-character names of management scopes and role assignments.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
+import { classifyExchangeError } from '../../src/emulator/exchange/index.js';
+import { FILTERABLE_RECIPIENT_PROPERTIES } from '../../src/emulator/exchange/authorization.js';
+import type { ServicePrincipalRecord } from '../../src/emulator/state.js';
+
+type Json = any;
+const DOMAIN = 'fidelity.onmicrosoft.com';
+
+describe('Exchange admin API: what real tenants do (m365-facts §8)', () => {
+  let emu: TestEmulator;
+  let tenantId: string;
+  let token: string;
+
+  async function invoke(
+    cmdlet: string,
+    parameters: Record<string, unknown> = {},
+  ): Promise<{ status: number; body: Json }> {
+    const res = await emu.request(`/adminapi/beta/${tenantId}/InvokeCommand`, {
+      method: 'POST',
+      token,
+      json: { CmdletInput: { CmdletName: cmdlet, Parameters: parameters } },
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  }
+
+  async function ok(cmdlet: string, parameters: Record<string, unknown> = {}): Promise<Json> {
+    const r = await invoke(cmdlet, parameters);
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    return r.body;
+  }
+
+  /** An enterprise app (Entra service principal) as consent creates it, replicated long ago. */
+  function enterpriseApp(displayName: string): { appId: string; objectId: string } {
+    const tenant = emu.store.findTenant(DOMAIN)!;
+    const appId = randomUUID();
+    const objectId = randomUUID();
+    const sp: ServicePrincipalRecord = {
+      entity: {
+        id: objectId,
+        appId,
+        displayName,
+        appRoles: [],
+        appOwnerOrganizationId: tenant.id,
+        servicePrincipalType: 'Application',
+      },
+      meta: { createdAtMs: 0 },
+      directoryRoles: [],
+      firstParty: false,
+    };
+    tenant.servicePrincipals.push(sp);
+    return { appId, objectId };
+  }
+
+  beforeAll(async () => {
+    emu = await startTestEmulator({
+      seed: {
+        tenants: [
+          {
+            domain: DOMAIN,
+            mailboxes: [
+              { name: 'sales1', department: 'Sales', customAttributes: { CustomAttribute7: 'smtp-app' } },
+              { name: 'sales2', department: 'Sales', companyName: 'Contoso Ltd', officeLocation: 'Berlin' },
+              { name: 'ops', department: 'Operations' },
+              'admin',
+            ],
+            groups: [{ name: 'senders', members: ['sales1', 'ops'] }],
+          },
+        ],
+      },
+    });
+    tenantId = emu.store.findTenant(DOMAIN)!.id;
+    token = emu.mintAppToken(DOMAIN, emu.endpoints.operator.clientId, 'exchange');
+  });
+  afterAll(async () => emu.close());
+
+  describe('filterable properties of management scopes', () => {
+    let app: { appId: string; objectId: string };
+    beforeAll(async () => {
+      app = enterpriseApp('Filter app');
+      await ok('New-ServicePrincipal', { AppId: app.appId, ObjectId: app.objectId, DisplayName: 'Filter app' });
+    });
+
+    async function inScope(filter: string, mailbox: string): Promise<boolean> {
+      const name = `scope ${randomUUID().slice(0, 8)}`;
+      await ok('New-ManagementScope', { Name: name, RecipientRestrictionFilter: filter });
+      const assignment = `ra ${randomUUID().slice(0, 8)}`;
+      await ok('New-ManagementRoleAssignment', {
+        Name: assignment,
+        Role: 'Application SMTP.SendAsApp',
+        App: app.appId,
+        CustomResourceScope: name,
+      });
+      const rows = (await ok('Test-ServicePrincipalAuthorization', { Identity: app.appId, Resource: mailbox })).value;
+      await ok('Remove-ManagementRoleAssignment', { Identity: assignment, Confirm: false });
+      await ok('Remove-ManagementScope', { Identity: name, Confirm: false });
+      return rows.some((r: Json) => r.InScope === true);
+    }
+
+    it('lists the documented properties, Department, Company, Office, CustomAttribute1–15 and MemberOfGroup among them', () => {
+      for (const p of [
+        'Department',
+        'Company',
+        'Office',
+        'MemberOfGroup',
+        'PrimarySmtpAddress',
+        'RecipientTypeDetails',
+      ])
+        expect(FILTERABLE_RECIPIENT_PROPERTIES).toContain(p);
+      for (let i = 1; i <= 15; i++) expect(FILTERABLE_RECIPIENT_PROPERTIES).toContain(`CustomAttribute${i}`);
+      expect(FILTERABLE_RECIPIENT_PROPERTIES).not.toContain('CustomAttribute16');
+    });
+
+    it("evaluates Department, CustomAttribute7, Company -and Office, MemberOfGroup -or, and $null on the mailboxes' values", async () => {
+      expect(await inScope("Department -eq 'Sales'", 'sales1@' + DOMAIN)).toBe(true);
+      expect(await inScope("Department -eq 'Sales'", 'ops@' + DOMAIN)).toBe(false);
+      expect(await inScope("department -like 'sal*'", 'sales2@' + DOMAIN)).toBe(true);
+      expect(await inScope("CustomAttribute7 -eq 'smtp-app'", 'sales1@' + DOMAIN)).toBe(true);
+      expect(await inScope("CustomAttribute7 -eq 'smtp-app'", 'sales2@' + DOMAIN)).toBe(false);
+      expect(await inScope("Company -eq 'Contoso Ltd' -and Office -eq 'Berlin'", 'sales2@' + DOMAIN)).toBe(true);
+      expect(await inScope("(MemberOfGroup -eq 'senders') -or (Department -eq 'Sales')", 'sales2@' + DOMAIN)).toBe(
+        true,
+      );
+      expect(await inScope("MemberOfGroup -eq 'senders' -and Department -ne 'Sales'", 'ops@' + DOMAIN)).toBe(true);
+      expect(await inScope('CustomAttribute7 -eq $null', 'ops@' + DOMAIN)).toBe(true);
+      expect(await inScope('CustomAttribute7 -ne $null', 'ops@' + DOMAIN)).toBe(false);
+      // A documented property the mailbox never had set is blank.
+      expect(await inScope("StreetAddress -eq 'Main St 1'", 'sales1@' + DOMAIN)).toBe(false);
+    });
+
+    it('shows CustomAttribute1–15 on Get-Mailbox', async () => {
+      const row = (await ok('Get-Mailbox', { Identity: 'sales1@' + DOMAIN })).value[0];
+      expect(row.CustomAttribute7).toBe('smtp-app');
+      expect(row.CustomAttribute1).toBe('');
+      expect(row).not.toHaveProperty('CustomAttribute16');
+    });
+
+    it('still refuses an undocumented property (CustomAttribute16) with the binding error, and creates nothing', async () => {
+      const r = await invoke('New-ManagementScope', {
+        Name: 'bad',
+        RecipientRestrictionFilter: "CustomAttribute16 -eq 'x'",
+      });
+      expect(r.status).toBe(400);
+      expect(r.body.error.innererror.internalexception.message).toContain(
+        '"CustomAttribute16" is not a recognized filterable property.',
+      );
+      expect(classifyExchangeError(r.status, r.body)).toBe('invalid-parameter');
+      expect(emu.store.findTenant(DOMAIN)!.exchange.managementScopes.some((s) => s.Name === 'bad')).toBe(false);
+    });
+
+    it('limits scope and role-assignment names to 64 characters with the DataValidationException text', async () => {
+      const long = 'S'.repeat(65);
+      const scope = await invoke('New-ManagementScope', {
+        Name: long,
+        RecipientRestrictionFilter: "Department -eq 'Sales'",
+      });
+      expect(scope.status).toBe(400);
+      expect(scope.body.error.details[0].message).toMatch(
+        /\|Microsoft\.Exchange\.Data\.DataValidationException\|The length of the property is too long\. The maximum length is 64 and the length of the value provided is 65\.$/,
+      );
+      expect(classifyExchangeError(scope.status, scope.body)).toBe('invalid-parameter');
+      const exact = 'S'.repeat(64);
+      await ok('New-ManagementScope', { Name: exact, RecipientRestrictionFilter: "Department -eq 'Sales'" });
+      const ra = await invoke('New-ManagementRoleAssignment', {
+        Name: 'R'.repeat(70),
+        Role: 'Application SMTP.SendAsApp',
+        App: app.appId,
+        CustomResourceScope: exact,
+      });
+      expect(ra.status).toBe(400);
+      expect(ra.body.error.innererror.internalexception.message).toContain('the length of the value provided is 70');
+      const t = emu.store.findTenant(DOMAIN)!.exchange;
+      expect(t.managementScopes.some((s) => s.Name === long)).toBe(false);
+      expect(t.managementRoleAssignments.some((a) => a.Name.startsWith('RRRR'))).toBe(false);
+      await ok('Remove-ManagementScope', { Identity: exact, Confirm: false });
+    });
+  });
+});
