@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { loadOrCreatePki, pregenerateKeys } from './pki.js';
 import { EmulatorStore } from './store.js';
 import { buildWorld, EXCHANGE_APP_ID, GRAPH_APP_ID, readSeedFile, type Seed } from './seed.js';
-import { defaultKnobs, type Knobs } from './state.js';
+import { defaultKnobs } from './state.js';
+import { mergeKnobs, type KnobsPatch } from './knobs.js';
 import { RESOURCES, TokenIssuer } from './tokens.js';
 import { appTokenClaims } from './claims.js';
 import { createHttpListener } from './http.js';
@@ -22,6 +23,7 @@ import { createControlService } from './control.js';
 
 export { EmulatorStore, type RequestLogEntry } from './store.js';
 export type * from './state.js';
+export type { KnobsPatch } from './knobs.js';
 export { EXCHANGE_APP_ID, GRAPH_APP_ID, seedSchema, type Seed } from './seed.js';
 export { EmulatorControlClient } from './control-client.js';
 
@@ -36,7 +38,7 @@ export interface EmulatorOptions {
   certHostnames?: string[];
   /** SMTP port; default port+1, or any free port when port is 0. */
   smtpPort?: number;
-  knobs?: Partial<Knobs>;
+  knobs?: KnobsPatch;
 }
 
 export interface EmulatorEndpoints {
@@ -90,7 +92,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const persisted = EmulatorStore.load(stateDir);
   const seed = typeof options.seed === 'string' ? readSeedFile(options.seed) : options.seed;
   const world = persisted ?? buildWorld(seed);
-  world.knobs = { ...defaultKnobs(), ...world.knobs, ...(options.knobs ?? {}) };
+  const knobs = mergeKnobs({ ...defaultKnobs(), ...world.knobs }, options.knobs);
+  if (typeof knobs === 'string') throw new Error(`emulator knobs: ${knobs}`);
+  world.knobs = knobs;
   const store = new EmulatorStore(world, stateDir);
   store.flush();
 

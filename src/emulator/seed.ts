@@ -5,11 +5,11 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { mergeKnobs } from './knobs.js';
 import {
   type AppRoleAssignmentRecord,
   type ApplicationRecord,
   type GroupRecord,
-  type Knobs,
   type ServicePrincipalRecord,
   type TenantRecord,
   type UserRecord,
@@ -353,7 +353,8 @@ export function buildWorld(seedInput: Seed | undefined): World {
     // Seeded: replicated long ago, like the rest of the default world.
     secrets: [{ keyId, hash: sha256Hex(clientSecret), createdAtMs: 0 }],
   };
-  const knobs: Knobs = { ...defaultKnobs(), ...(seed.knobs as Partial<Knobs> | undefined) };
+  const knobs = mergeKnobs(defaultKnobs(), seed.knobs);
+  if (typeof knobs === 'string') throw new Error(`seed: knobs.${knobs}`);
   const seedsParsed = tenantSeeds.map((t) => tenantSeed.parse(t));
   tenants.forEach((t, i) => {
     if (seedsParsed[i]!.operatorConsented) consentOperator(t, operatorApp, now);

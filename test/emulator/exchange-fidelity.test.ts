@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { classifyExchangeError } from '../../src/emulator/exchange/index.js';
 import { FILTERABLE_RECIPIENT_PROPERTIES } from '../../src/emulator/exchange/authorization.js';
@@ -37,7 +38,7 @@ describe('Exchange admin API: what real tenants do (m365-facts §8)', () => {
   }
 
   /** An enterprise app (Entra service principal) as consent creates it, replicated long ago. */
-  function enterpriseApp(displayName: string): { appId: string; objectId: string } {
+  function enterpriseApp(displayName: string, createdAtMs = 0): { appId: string; objectId: string } {
     const tenant = emu.store.findTenant(DOMAIN)!;
     const appId = randomUUID();
     const objectId = randomUUID();
@@ -50,7 +51,7 @@ describe('Exchange admin API: what real tenants do (m365-facts §8)', () => {
         appOwnerOrganizationId: tenant.id,
         servicePrincipalType: 'Application',
       },
-      meta: { createdAtMs: 0 },
+      meta: { createdAtMs },
       directoryRoles: [],
       firstParty: false,
     };
@@ -179,6 +180,142 @@ describe('Exchange admin API: what real tenants do (m365-facts §8)', () => {
       expect(t.managementScopes.some((s) => s.Name === long)).toBe(false);
       expect(t.managementRoleAssignments.some((a) => a.Name.startsWith('RRRR'))).toBe(false);
       await ok('Remove-ManagementScope', { Identity: exact, Confirm: false });
+    });
+  });
+  describe('New-ServicePrincipal against Entra, and Exchange lagging behind (replication)', () => {
+    afterAll(async () => {
+      await emu.control.setKnobs({ exchangeReplicationDelayMs: null });
+    });
+
+    /** Calls until the answer is not AADServicePrincipalNotFound; returns the answers seen. */
+    async function untilKnown(params: Record<string, unknown>): Promise<Array<{ status: number; body: Json }>> {
+      const seen = [];
+      for (let i = 0; i < 100; i++) {
+        const r = await invoke('New-ServicePrincipal', params);
+        seen.push(r);
+        if (classifyExchangeError(r.status, r.body) !== 'service-principal-not-found' || r.status === 200) return seen;
+        await sleep(50);
+      }
+      return seen;
+    }
+
+    it('does not know a fresh Entra service principal yet (AADServicePrincipalNotFound), then registers it', async () => {
+      await emu.control.setKnobs({ exchangeReplicationDelayMs: 400 });
+      const app = enterpriseApp('Fresh app', Date.now());
+      const seen = await untilKnown({ AppId: app.appId, ObjectId: app.objectId, DisplayName: 'Fresh app' });
+      expect(seen.length).toBeGreaterThan(1);
+      expect(seen[0]!.body.error.details[0].message).toContain('AADServicePrincipalNotFound');
+      expect(seen.at(-1)!.status).toBe(200);
+      expect(seen.at(-1)!.body.value[0]).toMatchObject({ AppId: app.appId, ObjectId: app.objectId });
+    });
+
+    it('treats a fresh consent (app role assignment) of an old service principal the same way', async () => {
+      await emu.control.setKnobs({ exchangeReplicationDelayMs: 400 });
+      const app = enterpriseApp('Consented app');
+      const tenant = emu.store.findTenant(DOMAIN)!;
+      const exo = tenant.servicePrincipals.find((s) => s.entity.appId === '00000002-0000-0ff1-ce00-000000000000')!;
+      tenant.appRoleAssignments.push({
+        entity: {
+          id: randomUUID(),
+          appRoleId: '7146a1f0-8703-45b3-9eae-527a64c00995',
+          principalId: app.objectId,
+          resourceId: exo.entity.id,
+          principalType: 'ServicePrincipal',
+          principalDisplayName: 'Consented app',
+          resourceDisplayName: exo.entity.displayName,
+          createdDateTime: new Date().toISOString(),
+          deletedDateTime: null,
+        },
+        meta: { createdAtMs: Date.now() },
+      });
+      const seen = await untilKnown({ AppId: app.appId, ObjectId: app.objectId });
+      expect(seen[0]!.status).toBe(400);
+      expect(seen.at(-1)!.status).toBe(200);
+    });
+
+    it("refuses an object id of another app's service principal", async () => {
+      const a = enterpriseApp('App A');
+      const b = enterpriseApp('App B');
+      const r = await invoke('New-ServicePrincipal', { AppId: a.appId, ObjectId: b.objectId });
+      expect(classifyExchangeError(r.status, r.body)).toBe('service-principal-not-found');
+    });
+
+    it('hides a fresh FullAccess / SendAs grant and a fresh scope and role assignment from Get- answers until replicated', async () => {
+      await emu.control.setKnobs({ exchangeReplicationDelayMs: 0 });
+      const app = enterpriseApp('Lagging reads');
+      await ok('New-ServicePrincipal', { AppId: app.appId, ObjectId: app.objectId, DisplayName: 'Lagging reads' });
+      await emu.control.setKnobs({ exchangeReplicationDelayMs: 60_000 });
+      const mailbox = 'sales2@' + DOMAIN;
+      await ok('Add-MailboxPermission', { Identity: mailbox, User: app.objectId, AccessRights: ['FullAccess'] });
+      await ok('Add-RecipientPermission', { Identity: mailbox, Trustee: app.objectId, AccessRights: ['SendAs'] });
+      await ok('New-ManagementScope', { Name: 'lagging', RecipientRestrictionFilter: "Department -eq 'Sales'" });
+      await ok('New-ManagementRoleAssignment', {
+        Name: 'lagging-ra',
+        Role: 'Application SMTP.SendAsApp',
+        App: app.appId,
+        CustomResourceScope: 'lagging',
+      });
+      const sid = (await ok('Get-ServicePrincipal', { Identity: app.appId })).value[0].Sid;
+      const aces = async (): Promise<Json[]> => (await ok('Get-MailboxPermission', { Identity: mailbox })).value;
+      const sendAs = async (): Promise<Json[]> => (await ok('Get-RecipientPermission', { Identity: mailbox })).value;
+      expect((await aces()).some((r) => r.UserSid === sid)).toBe(false);
+      expect((await sendAs()).some((r) => r.TrusteeSidString === sid)).toBe(false);
+      expect((await invoke('Get-ManagementScope', { Identity: 'lagging' })).status).toBe(404);
+      const ras = (await ok('Get-ManagementRoleAssignment', { RoleAssignee: app.appId })).value;
+      expect(ras.some((a: Json) => a.Name === 'lagging-ra')).toBe(false);
+
+      await emu.control.setKnobs({ exchangeReplicationDelayMs: 0 });
+      expect((await aces()).some((r) => r.UserSid === sid)).toBe(true);
+      expect((await sendAs()).some((r) => r.TrusteeSidString === sid)).toBe(true);
+      expect((await ok('Get-ManagementScope', { Identity: 'lagging' })).value).toHaveLength(1);
+      expect((await ok('Get-ManagementRoleAssignment', { RoleAssignee: app.appId })).value[0].Name).toBe('lagging-ra');
+    });
+
+    it('keeps a legacy registration made with the wrong object id seedable (Exchange accepted it before it validated)', async () => {
+      const app = enterpriseApp('Legacy app');
+      const appObjectId = randomUUID();
+      await emu.control.seedLegacyExchangeServicePrincipal(DOMAIN, {
+        appId: app.appId,
+        objectId: appObjectId,
+        displayName: 'Legacy',
+      });
+      const rows = (await ok('Get-ServicePrincipal', { Identity: app.appId })).value;
+      expect(rows).toEqual([expect.objectContaining({ AppId: app.appId, ObjectId: appObjectId })]);
+      // Repair: remove it and register the enterprise app's object id.
+      await ok('Remove-ServicePrincipal', { Identity: app.appId, Confirm: false });
+      await ok('New-ServicePrincipal', { AppId: app.appId, ObjectId: app.objectId });
+      await expect(
+        emu.control.seedLegacyExchangeServicePrincipal(DOMAIN, { appId: app.appId, objectId: 'nope' }),
+      ).rejects.toThrow(/400/);
+    });
+  });
+
+  describe('Sid and UserSid: a service principal as trustee', () => {
+    it('Get-ServicePrincipal rows carry Sid; Get-MailboxPermission UserSid and Get-RecipientPermission TrusteeSidString name it', async () => {
+      const app = enterpriseApp('Sid app');
+      await ok('New-ServicePrincipal', { AppId: app.appId, ObjectId: app.objectId, DisplayName: 'Sid app' });
+      const sp = (await ok('Get-ServicePrincipal', { Identity: app.objectId })).value[0];
+      expect(sp.Sid).toMatch(/^S-1-5-21-\d+-\d+-\d+-\d+$/);
+      const mailbox = 'ops@' + DOMAIN;
+      await ok('Add-MailboxPermission', { Identity: mailbox, User: sp.Identity, AccessRights: ['FullAccess'] });
+      await ok('Add-RecipientPermission', { Identity: mailbox, Trustee: sp.Identity, AccessRights: ['SendAs'] });
+      const aces = (await ok('Get-MailboxPermission', { Identity: mailbox })).value;
+      expect(aces.find((r: Json) => r.UserSid === sp.Sid)).toMatchObject({ AccessRights: ['FullAccess'] });
+      expect(aces.filter((r: Json) => r.UserSid === sp.Sid)).toHaveLength(1);
+      const sendAs = (await ok('Get-RecipientPermission', { Identity: mailbox })).value;
+      expect(sendAs.find((r: Json) => r.TrusteeSidString === sp.Sid)).toMatchObject({ AccessRights: ['SendAs'] });
+      // Another principal with the same display name has another Sid: a display name alone identifies nothing.
+      const twin = enterpriseApp('Sid app');
+      await ok('New-ServicePrincipal', { AppId: twin.appId, ObjectId: twin.objectId, DisplayName: 'Sid app' });
+      const twinSid = (await ok('Get-ServicePrincipal', { Identity: twin.appId })).value[0].Sid;
+      expect(twinSid).not.toBe(sp.Sid);
+    });
+
+    it("answers ALL service principals for an unknown Identity (the cmdlet reference's caution), so callers re-check AppId", async () => {
+      const all = (await ok('Get-ServicePrincipal')).value;
+      const unknown = (await ok('Get-ServicePrincipal', { Identity: randomUUID() })).value;
+      expect(unknown.length).toBe(all.length);
+      expect(all.length).toBeGreaterThan(1);
     });
   });
 });

@@ -169,10 +169,16 @@ describe('Exchange admin API (InvokeCommand)', () => {
     expect(r['@adminapi.warnings'].join(' ')).toMatch(/ServiceId.*deprecated/);
   });
 
-  it("accepts the app registration's object id (as Exchange does; SMTP fails later) but not a non-GUID", async () => {
+  it("refuses the app registration's object id with AADServicePrincipalNotFound (Exchange checks Entra), and a non-GUID", async () => {
     const app = enterpriseApp('Wrong id app');
-    const r = await ok('New-ServicePrincipal', { AppId: app.appId, ObjectId: app.appObjectId });
-    expect(r.value[0].ObjectId).toBe(app.appObjectId);
+    const r = await invoke('New-ServicePrincipal', { AppId: app.appId, ObjectId: app.appObjectId });
+    expect(r.status).toBe(400);
+    expect(r.body.error.details[0].message).toContain(
+      `AADServicePrincipalNotFound. No ServicePrincipal with Object Id '${app.appObjectId}'`,
+    );
+    expect(classifyExchangeError(r.status, r.body)).toBe('service-principal-not-found');
+    const state = emu.store.findTenant(CONTOSO)!.exchange.servicePrincipals;
+    expect(state.some((s) => s.AppId === app.appId)).toBe(false);
     const bad = await invoke('New-ServicePrincipal', { AppId: randomUUID(), ObjectId: 'not-a-guid' });
     expect(bad.status).toBe(400);
     expect(bad.body.error.details[0].message).toContain('Guid should contain 32 digits with 4 dashes');

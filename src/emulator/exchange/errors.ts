@@ -17,6 +17,7 @@
 /** What a client should make of an error. The product's REST backend maps these to its own error kinds. */
 export type ExchangeErrorCategory =
   | 'not-found'
+  | 'service-principal-not-found'
   | 'already-exists'
   | 'ambiguous'
   | 'invalid-parameter'
@@ -52,6 +53,14 @@ export const EXCHANGE_ERROR_KINDS = {
     code: 'NotFound',
     envelope: ERROR_EXECUTING_CMDLET,
     exceptionType: 'Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException',
+    retryable: false,
+  },
+  servicePrincipalNotFound: {
+    category: 'service-principal-not-found',
+    status: 400,
+    code: 'BadRequest',
+    envelope: ERROR_EXECUTING_CMDLET,
+    exceptionType: 'Microsoft.Exchange.Configuration.Tasks.TaskInvalidOperationException',
     retryable: false,
   },
   alreadyExists: {
@@ -214,9 +223,12 @@ export function classifyExchangeError(status: number, body: unknown): ExchangeEr
   const texts: string[] = [];
   if (error && Array.isArray(error.details))
     for (const d of error.details) if (typeof d?.message === 'string') texts.push(d.message);
-  const inner = (error?.innererror as { internalexception?: { type?: unknown } } | undefined)?.internalexception;
+  const inner = (error?.innererror as { internalexception?: { type?: unknown; message?: unknown } } | undefined)
+    ?.internalexception;
   if (typeof inner?.type === 'string') texts.push(inner.type);
+  if (typeof inner?.message === 'string') texts.push(inner.message);
   const all = texts.join(' ');
+  if (/AADServicePrincipalNotFound/.test(all)) return 'service-principal-not-found';
   if (/ManagementObjectNotFoundException/.test(all)) return 'not-found';
   if (/AlreadyExistsException/.test(all)) return 'already-exists';
   if (/ManagementObjectAmbiguousException/.test(all)) return 'ambiguous';
@@ -285,6 +297,19 @@ export function notFound(identity: string): ExchangeError {
     EXCHANGE_ERROR_KINDS.notFound,
     `The operation couldn't be performed because object '${identity}' couldn't be found on '${DOMAIN_CONTROLLER}'.`,
     { errorId: 'Ex6F9304' },
+  );
+}
+
+/**
+ * New-ServicePrincipal with an object id that names no Entra service principal of the app in this tenant (the app
+ * registration's object id, a typo), or one that has not replicated to Exchange yet. Field reports quote
+ * "AADServicePrincipalNotFound. No ServicePrincipal with Object Id 'X' ... is registered"; the rest of the wording
+ * varies, so clients match the token.
+ */
+export function aadServicePrincipalNotFound(objectId: string, appId: string): ExchangeError {
+  return new ExchangeError(
+    EXCHANGE_ERROR_KINDS.servicePrincipalNotFound,
+    `AADServicePrincipalNotFound. No ServicePrincipal with Object Id '${objectId}' and App Id '${appId}' is registered in Azure Active Directory for this organization.`,
   );
 }
 

@@ -285,6 +285,11 @@ export function servicePrincipalRow(tenant: TenantRecord, sp: ExchangeServicePri
     ObjectId: sp.ObjectId,
     ServiceId: sp.ObjectId,
     DisplayName: sp.DisplayName,
+    // The SID Exchange gives the reference; ACEs name it as their UserSid / TrusteeSidString (Get-ServicePrincipal
+    // | Format-List as quoted in Microsoft365DSC issue #5836).
+    Sid: sidFor(sp.ObjectId),
+    SidHistory: [],
+    ExchangeVersion: '1.1 (15.0.0.0)',
     Name: sp.ObjectId,
     Identity: sp.Identity,
     Id: sp.Identity,
@@ -292,6 +297,8 @@ export function servicePrincipalRow(tenant: TenantRecord, sp: ExchangeServicePri
     Guid: objectGuid(`${tenant.id}/sp/${sp.ObjectId}`),
     ExchangeObjectId: objectGuid(`${tenant.id}/sp/${sp.ObjectId}`),
     OrganizationId: organizationDn(tenant),
+    OrganizationalUnitRoot: tenant.domains[0],
+    ObjectClass: ['top', 'person', 'organizationalPerson', 'user'],
     WhenCreated: when,
     WhenCreatedUTC: when,
     WhenChanged: when,
