@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { classifyExchangeError } from '../../src/emulator/exchange/index.js';
 import { FILTERABLE_RECIPIENT_PROPERTIES } from '../../src/emulator/exchange/authorization.js';
-import type { ServicePrincipalRecord } from '../../src/emulator/state.js';
+import { addEnterpriseApp, type EnterpriseApp } from './enterprise-app.js';
 
 type Json = any;
 const DOMAIN = 'fidelity.onmicrosoft.com';
@@ -37,27 +37,8 @@ describe('Exchange admin API: what real tenants do (m365-facts §8)', () => {
     return r.body;
   }
 
-  /** An enterprise app (Entra service principal) as consent creates it, replicated long ago. */
-  function enterpriseApp(displayName: string, createdAtMs = 0): { appId: string; objectId: string } {
-    const tenant = emu.store.findTenant(DOMAIN)!;
-    const appId = randomUUID();
-    const objectId = randomUUID();
-    const sp: ServicePrincipalRecord = {
-      entity: {
-        id: objectId,
-        appId,
-        displayName,
-        appRoles: [],
-        appOwnerOrganizationId: tenant.id,
-        servicePrincipalType: 'Application',
-      },
-      meta: { createdAtMs },
-      directoryRoles: [],
-      firstParty: false,
-    };
-    tenant.servicePrincipals.push(sp);
-    return { appId, objectId };
-  }
+  const enterpriseApp = (displayName: string, createdAtMs = 0): EnterpriseApp =>
+    addEnterpriseApp(emu, DOMAIN, displayName, createdAtMs);
 
   beforeAll(async () => {
     emu = await startTestEmulator({

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { groupDistinguishedName } from '../../src/emulator/exchange/authorization.js';
 import { classifyExchangeError } from '../../src/emulator/exchange/index.js';
-import type { ServicePrincipalRecord } from '../../src/emulator/state.js';
+import { addEnterpriseApp, type EnterpriseApp } from './enterprise-app.js';
 
 type Json = any;
 
@@ -42,27 +42,8 @@ describe('Exchange admin API (InvokeCommand)', () => {
     return r.body;
   }
 
-  /** An Entra enterprise app (service principal) in contoso, as consent would have created it. */
-  function enterpriseApp(displayName: string): { appId: string; objectId: string; appObjectId: string } {
-    const tenant = emu.store.findTenant(CONTOSO)!;
-    const appId = randomUUID();
-    const objectId = randomUUID();
-    const sp: ServicePrincipalRecord = {
-      entity: {
-        id: objectId,
-        appId,
-        displayName,
-        appRoles: [],
-        appOwnerOrganizationId: tenant.id,
-        servicePrincipalType: 'Application',
-      },
-      meta: { createdAtMs: 0 },
-      directoryRoles: [],
-      firstParty: false,
-    };
-    tenant.servicePrincipals.push(sp);
-    return { appId, objectId, appObjectId: randomUUID() };
-  }
+  const enterpriseApp = (displayName: string, createdAtMs = 0): EnterpriseApp =>
+    addEnterpriseApp(emu, CONTOSO, displayName, createdAtMs);
 
   beforeAll(async () => {
     emu = await startTestEmulator();
