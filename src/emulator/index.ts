@@ -83,6 +83,13 @@ function listen(
   });
 }
 
+/** The address SMTP clients should dial: the loopback IP for a loopback or wildcard bind, else the host as given. */
+function smtpHostFor(host: string): string {
+  if (host === '127.0.0.1' || host === '0.0.0.0' || host === 'localhost') return '127.0.0.1';
+  if (host === '::' || host === '::1') return '::1';
+  return host;
+}
+
 export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
   const host = options.host ?? '127.0.0.1';
   const stateDir = options.stateDir ?? mkdtempSync(path.join(tmpdir(), 'sendasapp-emulator-'));
@@ -125,8 +132,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     authorityHost: base,
     graphBaseUrl: `${base}/v1.0`,
     exchangeAdminUrl: `${base}/adminapi/beta`,
-    smtp: { host: publicHost, port: smtp.port },
-    caFile: pki.caFile,
+    // An IP, not `localhost`: SMTP clients such as nodemailer resolve names through DNS servers, not the OS resolver.
+    smtp: { host: smtpHostFor(host), port: smtp.port },
+    // Absolute, so that the file works from any working directory.
+    caFile: path.resolve(pki.caFile),
     controlUrl: `${base}/_emulator`,
     operator: { ...world.operator },
     tenants: world.tenants.map((t) => ({

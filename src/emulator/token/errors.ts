@@ -341,6 +341,7 @@ export const errors = {
       `The redirect URI '${redirectUri}' specified in the request does not match the redirect URIs configured for the application '${appId}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more about how to fix this.`,
     ),
   consentDeclined: () => aadError(400, 'access_denied', 65004, 'User declined to consent to access the app.'),
+  noReplyAddress: () => aadError(400, 'invalid_request', 500113, 'No reply address is registered for the application.'),
 };
 
 /** Entra's precise time format in some messages: `2023-12-11T23:52:19.6223401Z`. */
