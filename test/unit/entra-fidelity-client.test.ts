@@ -15,8 +15,6 @@ import {
   removeSecret,
 } from '../../src/entra/index.js';
 
-const CONTOSO = 'contoso.onmicrosoft.com';
-
 describe('Entra resources against the emulator', () => {
   let emu: TestEmulator;
   let graph: GraphApi;
