@@ -167,6 +167,14 @@ export const EXCHANGE_ERROR_KINDS = {
     exceptionType: 'Microsoft.Exchange.Configuration.Tasks.CmdletAccessDeniedException',
     retryable: false,
   },
+  notAllowed: {
+    category: 'access-denied',
+    status: 401,
+    code: 'Unauthorized',
+    envelope: 'Access Denied',
+    exceptionType: 'Microsoft.Exchange.Configuration.Tasks.CmdletAccessDeniedException',
+    retryable: false,
+  },
   unauthenticated: {
     category: 'unauthenticated',
     status: 401,
@@ -216,6 +224,7 @@ export type ExchangeErrorKindName = keyof typeof EXCHANGE_ERROR_KINDS;
  * in the body. Pure; kept here so the product's REST backend can mirror it (product code may not import the emulator).
  */
 export function classifyExchangeError(status: number, body: unknown): ExchangeErrorCategory {
+  if (status === 401 && /CmdletAccessDeniedException/.test(JSON.stringify(body ?? {}))) return 'access-denied';
   if (status === 401) return 'unauthenticated';
   if (status === 429) return 'throttled';
   if (status >= 500) return 'transient';
@@ -377,6 +386,15 @@ export function transformation(name: string, detail: string): ExchangeError {
 
 export function malformed(text: string): ExchangeError {
   return new ExchangeError(EXCHANGE_ERROR_KINDS.malformedRequest, text, { withDetails: false });
+}
+
+/**
+ * 401 for an authenticated caller Exchange will not let run the cmdlet ("User is not allowed to call <cmdlet>", "The
+ * role assigned to application … isn't supported in this scenario", captured as
+ * `[FailureCategory=AuthZ-CmdletAccessDeniedException]`).
+ */
+export function notAllowed(text: string): ExchangeError {
+  return new ExchangeError(EXCHANGE_ERROR_KINDS.notAllowed, text);
 }
 
 export function accessDenied(text: string): ExchangeError {
