@@ -71,7 +71,7 @@ describe('robustness', () => {
         json: patch,
       });
       expect(res.status, JSON.stringify(patch)).toBe(400);
-      expect((await res.json()).error.message).toEqual(expect.any(String));
+      expect(((await res.json()) as { error: { message: unknown } }).error.message).toEqual(expect.any(String));
     }
     const notObject = await emu.request('/_emulator/knobs', {
       method: 'PATCH',
@@ -100,7 +100,7 @@ describe('robustness', () => {
       });
     const first = await start();
     expect(first.status).toBe(200);
-    expect((await first.json()).expires_in).toBe(900);
+    expect(((await first.json()) as { expires_in: number }).expires_in).toBe(900);
     for (let i = 0; i < MAX_REMEMBERED_CODES + 50; i++) await (await start()).arrayBuffer();
     expect(emu.store.world.deviceCodes.length).toBeLessThanOrEqual(MAX_REMEMBERED_CODES);
     emu.store.flush();
