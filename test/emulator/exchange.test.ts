@@ -80,15 +80,21 @@ describe('Exchange admin API (InvokeCommand)', () => {
     expect(r.body.value[0].SmtpClientAuthenticationDisabled).toBe(true);
   });
 
-  it('walks the vendor guide: New-ServicePrincipal → Add-MailboxPermission → Set-CASMailbox, visible in the state', async () => {
-    const app = enterpriseApp('Scanner app');
+  it('walks the vendor guide: New-ServicePrincipal (after replication) → Add-MailboxPermission → Set-CASMailbox, visible in the state', async () => {
+    // A service principal consent made just now: Exchange answers AADServicePrincipalNotFound until it replicates.
+    await emu.control.setKnobs({ exchangeReplicationDelayMs: 300 });
+    const app = enterpriseApp('Scanner app', Date.now());
     const before = Date.now();
-    const created = await ok('New-ServicePrincipal', {
-      AppId: app.appId,
-      ObjectId: app.objectId,
-      DisplayName: 'EXO SP for Scanner app',
-    });
-    const sp = created.value[0];
+    const params = { AppId: app.appId, ObjectId: app.objectId, DisplayName: 'EXO SP for Scanner app' };
+    let created = await invoke('New-ServicePrincipal', params);
+    expect(classifyExchangeError(created.status, created.body)).toBe('service-principal-not-found');
+    for (let i = 0; i < 100 && created.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 30));
+      created = await invoke('New-ServicePrincipal', params);
+    }
+    await emu.control.setKnobs({ exchangeReplicationDelayMs: null });
+    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    const sp = created.body.value[0];
     expect(sp).toMatchObject({ AppId: app.appId, ObjectId: app.objectId, DisplayName: 'EXO SP for Scanner app' });
 
     const granted = await ok('Add-MailboxPermission', {
