@@ -174,7 +174,7 @@ const TOKEN_ROWS: TokenRow[] = [
     propagation: false,
     app: {
       cause: 'the client secret is wrong (often the secret ID was used instead of its Value)',
-      fix: 'use the secret value from the --secret-out file, or let apply create a new secret',
+      fix: 'use the secret value from the --secret-out file; if that file holds a wrong secret, rerun apply with --new-secret (a new secret replaces it there and the old one is removed)',
     },
     operator: {
       cause: "the operator's client secret is wrong (often the secret ID was used instead of its value)",
