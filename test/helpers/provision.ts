@@ -98,8 +98,3 @@ export async function runTenant(
 export function reportOf(r: RunResult, key: string): RunResult['resources'][number] | undefined {
   return [...r.preflight, ...r.resources].find((x) => x.key === key);
 }
-
-/** The codes of a run's notes. */
-export function noteCodes(r: { notes: Array<{ code: string }> }): string[] {
-  return r.notes.map((n) => n.code);
-}

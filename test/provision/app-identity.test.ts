@@ -9,8 +9,8 @@ import path from 'node:path';
 import { legacyUniqueNameFor, uniqueNameFor } from '../../src/entra/index.js';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { registerApp } from '../helpers/azure.js';
-import { CONTOSO, appsBesidesOperator, readJson, tempDir } from '../helpers/e2e.js';
-import { noteCodes, runTenant, type RunFlags } from '../helpers/provision.js';
+import { CONTOSO, appsBesidesOperator, noteCodes, readJson, tempDir } from '../helpers/e2e.js';
+import { runTenant, type RunFlags } from '../helpers/provision.js';
 
 const SCANNER = `scanner@${CONTOSO}`;
 const AP = `ap@${CONTOSO}`;
