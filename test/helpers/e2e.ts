@@ -28,14 +28,27 @@ export function appsByName(t: any, appName: string): any[] {
   return t.applications.filter((a: any) => a.uniqueName === appKey(appName));
 }
 
+interface NoteLike {
+  code: string;
+  severity: string;
+  text: string;
+}
+
+/** A result's notes (a RunResult or the JSON result); throws when it has none, so that no check passes vacuously. */
+function notesOf(r: object): NoteLike[] {
+  const notes = (r as { notes?: unknown }).notes;
+  if (!Array.isArray(notes)) throw new Error('the result has no notes array');
+  return notes as NoteLike[];
+}
+
 /** The codes of a result's notes (notes are `{ code, severity, text }`; tests match on the code). */
-export function noteCodes(r: { notes: Array<{ code: string }> }): string[] {
-  return r.notes.map((n) => n.code);
+export function noteCodes(r: object): string[] {
+  return notesOf(r).map((n) => n.code);
 }
 
 /** A result's note of a code (undefined when there is none). */
-export function noteOf(r: { notes: Array<{ code: string; text: string }> }, code: string) {
-  return r.notes.find((n) => n.code === code);
+export function noteOf(r: object, code: string): NoteLike | undefined {
+  return notesOf(r).find((n) => n.code === code);
 }
 
 /** A JWT (header.payload.): what must never show in any output. */
