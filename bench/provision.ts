@@ -15,19 +15,21 @@ export const LATENCY = { graph: 120, token: 150, exchange: 600, smtp: 300 };
 export const SMTP_REPLIES_PER_LOGIN = 5;
 
 /**
- * The shortest chain of dependent requests any correct tool needs for a fresh apply (reads that must precede a
- * write are counted once, parallel branches take their longest):
- * operator token → (app read ∥ Exchange Online role read) → app upsert → service principal → max(consent,
- * New-ServicePrincipal → Add-MailboxPermission) → app token → SMTP login.
+ * The shortest chain of dependent requests any correct tool needs for a fresh apply that checks before it writes
+ * (reads that must precede a write are counted once, parallel branches take their longest):
+ * sign-in metadata → operator token → the preflight (app read ∥ Exchange Online role read ∥ the Exchange reads:
+ * accepted domains, mailboxes, SMTP AUTH settings) → app upsert → service principal → max(consent,
+ * New-ServicePrincipal → Add-MailboxPermission) → SMTP login. The app's own token is not on it: it is fetched
+ * while the Exchange steps run.
  */
 export function criticalPathMs(l = LATENCY): number {
   return (
     l.token +
-    l.graph +
+    l.token +
+    Math.max(l.graph, l.exchange) +
     l.graph +
     l.graph +
     Math.max(l.graph, l.exchange + l.exchange) +
-    l.token +
     SMTP_REPLIES_PER_LOGIN * l.smtp
   );
 }

@@ -25,6 +25,8 @@ export interface CloudProfile {
   disableInstanceDiscovery: boolean;
   /** The emulator's operator app, used when no --auth is given with --endpoints. */
   emulatorOperator?: { tenantId: string; clientId: string; clientSecret: string };
+  /** First retry delays a deployment asks for (the emulator's endpoints file: its propagation takes seconds). */
+  pacing?: { proofRetryBaseMs?: number; exchangeReplicationWaitMs?: number; consentPollBaseMs?: number };
   /** The admin-consent page host (same as the authority). */
   consentHost: string;
 }
@@ -91,6 +93,13 @@ const endpointsFileSchema = z.object({
   smtp: z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) }),
   caFile: z.string().optional(),
   operator: z.object({ tenantId: z.string(), clientId: z.string(), clientSecret: z.string() }).optional(),
+  pacing: z
+    .object({
+      proofRetryBaseMs: z.number().int().min(100).max(60_000).optional(),
+      exchangeReplicationWaitMs: z.number().int().min(100).max(60_000).optional(),
+      consentPollBaseMs: z.number().int().min(100).max(60_000).optional(),
+    })
+    .optional(),
 });
 
 /** Loads a cloud profile file (the emulator's endpoints.json, or a hand-written one for another deployment). */
@@ -108,6 +117,7 @@ export function loadEndpointsFile(file: string): CloudProfile {
     throw new ConfigError('--endpoints', `${file}: ${issue.path.join('.')}: ${issue.message}`);
   }
   const e = r.data;
+  requireHttps(e, `--endpoints`, file);
   let caPem: string | undefined;
   if (e.caFile) {
     try {
@@ -128,10 +138,37 @@ export function loadEndpointsFile(file: string): CloudProfile {
     caPem,
     disableInstanceDiscovery: true,
     emulatorOperator: e.operator,
+    ...(e.pacing ? { pacing: e.pacing } : {}),
     consentHost: e.authorityHost.replace(/\/$/, ''),
   };
 }
 
+/** The keys of a profile that hold a service's address: each must be https. */
+const URL_KEYS = ['authorityHost', 'graphBaseUrl', 'exchangeAdminUrl'] as const;
+
+/**
+ * Refuses a profile that would send a token in clear text: every service URL must be https (checked when the
+ * profile is loaded, before any request).
+ */
+function requireHttps(profile: Pick<CloudProfile, (typeof URL_KEYS)[number]>, field: string, source: string): void {
+  for (const key of URL_KEYS) {
+    let protocol: string;
+    try {
+      protocol = new URL(profile[key]).protocol;
+    } catch {
+      throw new ConfigError(field, `${source}: ${key}: ${profile[key]} is not a URL`);
+    }
+    if (protocol !== 'https:')
+      throw new ConfigError(
+        field,
+        `${source}: ${key} must be an https:// URL, not ${protocol}// (${profile[key]}): the operator's tokens would travel in clear text`,
+      );
+  }
+}
+
 export function resolveCloud(options: { cloud: keyof typeof CLOUDS; endpoints?: string }): CloudProfile {
-  return options.endpoints ? loadEndpointsFile(options.endpoints) : CLOUDS[options.cloud];
+  if (options.endpoints) return loadEndpointsFile(options.endpoints);
+  const profile = CLOUDS[options.cloud];
+  requireHttps(profile, '--cloud', `the ${profile.name} cloud profile`);
+  return profile;
 }

@@ -16,6 +16,8 @@ import {
 import { ConfigError } from '../config/index.js';
 import type { AUTH_MODES } from '../config/index.js';
 import type { CloudProfile } from './cloud.js';
+import { DEFAULT_TIMEOUT_MS, type NetworkBounds } from './network.js';
+import { tokenServiceBounds } from './token-service.js';
 
 export type AuthMode = (typeof AUTH_MODES)[number];
 
@@ -35,9 +37,14 @@ export interface SignInOptions {
   env?: NodeJS.ProcessEnv;
   /** Where device-code instructions go (stderr). */
   prompt: (message: string) => void;
+  /** Timeout, retries, cancellation and the request log of every token request (`--timeout`, `--verbose`). */
+  bounds?: NetworkBounds;
 }
 
-/** Client options every credential shares: the cloud's authority, and the emulator's CA when there is one. */
+/**
+ * Client options every credential shares: the cloud's authority, and the emulator's CA when there is one. (Without
+ * bounds: `signInOperator` and `createAppCredential` add the timeout, the retries and the request log.)
+ */
 export function identityClientOptions(profile: CloudProfile) {
   return {
     authorityHost: profile.authorityHost,
@@ -53,9 +60,23 @@ function need(env: NodeJS.ProcessEnv, name: string, mode: string): string {
   return v;
 }
 
+/**
+ * The operator's credential for the chosen --auth, every token request bounded by `o.bounds` (response timeout,
+ * transient failures retried within the deadline, AADSTS answers final, cancellation, one RequestEvent each).
+ */
 export function signInOperator(o: SignInOptions): OperatorSignIn {
+  const bounded = tokenServiceBounds(o.bounds);
+  const signIn = operatorCredential(o, bounded.options);
+  return { ...signIn, credential: bounded.wrap(signIn.credential) };
+}
+
+function operatorCredential(
+  o: SignInOptions,
+  bounds: ReturnType<typeof tokenServiceBounds>['options'],
+): OperatorSignIn {
   const env = o.env ?? process.env;
-  const common = identityClientOptions(o.profile);
+  const plain = identityClientOptions(o.profile);
+  const common = { ...plain, ...bounds };
   let mode: AuthMode | undefined = o.auth;
   if (!mode && o.profile.emulatorOperator) {
     const op = o.profile.emulatorOperator;
@@ -122,15 +143,21 @@ export function signInOperator(o: SignInOptions): OperatorSignIn {
       return { credential: new EnvironmentCredential(common), mode, principal: env.AZURE_CLIENT_ID };
     case 'azure-cli':
       return {
-        credential: new AzureCliCredential({ tenantId: o.tenant, additionallyAllowedTenants: ['*'] }),
+        credential: new AzureCliCredential({
+          tenantId: o.tenant,
+          additionallyAllowedTenants: ['*'],
+          processTimeoutInMs: o.bounds?.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        }),
         mode,
         principal: 'user',
       };
     case 'managed-identity':
+      // ManagedIdentityCredential installs its own IMDS retry policy in place of ours (and would take
+      // maxRetries: 0 as "no IMDS retries"): it keeps the SDK's retries; cancellation still applies.
       return {
         credential: env.AZURE_CLIENT_ID
-          ? new ManagedIdentityCredential(env.AZURE_CLIENT_ID, common)
-          : new ManagedIdentityCredential(common),
+          ? new ManagedIdentityCredential(env.AZURE_CLIENT_ID, plain)
+          : new ManagedIdentityCredential(plain),
         mode,
         principal: env.AZURE_CLIENT_ID ?? 'managed identity',
       };

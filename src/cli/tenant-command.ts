@@ -2,7 +2,10 @@
  * The one renderer of a TenantRun, shared by plan, apply, status, handoff, setup and demo: one Ctrl-C/SIGTERM
  * handler, one exit-code mapping, one JSON result. Commands differ only in what they ask of the run and print.
  */
+import { formatDuration } from '../poll/index.js';
+import type { RequestObserver } from '../auth/index.js';
 import { isConfigError } from './exit-codes.js';
+import { openRequestLog } from './request-log.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { nodeLines, planLines, printJson, progressReporter, proofLines, result, say, summaryLines } from './output.js';
 import type {
@@ -69,14 +72,34 @@ export function exitCodeOf(outcome: Outcome, o: { detailedExitcode?: boolean; si
   }
 }
 
+/** The run took longer than any wait it was allowed (belt and braces: every request and wait has its own bound). */
+export class RunDeadlineError extends Error {
+  constructor(readonly ms: number) {
+    super(
+      `the run did not finish within ${formatDuration(ms)} (twice --wait plus 10 min), so it was stopped; a rerun converges where it stopped. If waits are that long on purpose, give a longer --wait`,
+    );
+    this.name = 'RunDeadlineError';
+  }
+}
+
+/** The whole run's deadline: twice --wait (consent and the proof each wait up to it) plus 10 minutes of work. */
+export function runDeadlineMs(waitMs: number): number {
+  return 2 * waitMs + 10 * 60_000;
+}
+
 /** One Ctrl-C/SIGTERM handler per command: the first aborts the run, a second ends the process at once. */
-export function interruptible(): {
+export function interruptible(deadlineMs?: number): {
   signal: AbortSignal;
   which: () => 'SIGINT' | 'SIGTERM' | undefined;
   dispose: () => void;
 } {
   const controller = new AbortController();
   let which: 'SIGINT' | 'SIGTERM' | undefined;
+  const timer =
+    deadlineMs === undefined
+      ? undefined
+      : setTimeout(() => controller.abort(new RunDeadlineError(deadlineMs)), deadlineMs);
+  timer?.unref();
   const handler = (sig: 'SIGINT' | 'SIGTERM') => (): void => {
     if (controller.signal.aborted) process.exit(signalExitCode(sig));
     which = sig;
@@ -90,6 +113,7 @@ export function interruptible(): {
     signal: controller.signal,
     which: () => which,
     dispose: () => {
+      if (timer) clearTimeout(timer);
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
     },
@@ -145,7 +169,12 @@ export function jsonResult(
 }
 
 /** Opens the run, turning what can go wrong before it into CliErrors (bad input: exit 2; else exit 1). */
-async function open(c: TenantCommand, signal: AbortSignal, onEvent: (e: RunEvent) => void): Promise<TenantRunType> {
+async function open(
+  c: TenantCommand,
+  signal: AbortSignal,
+  onEvent: (e: RunEvent) => void,
+  onRequest: RequestObserver | undefined,
+): Promise<TenantRunType> {
   const { TenantRun, explainError } = await import('../provision/index.js');
   try {
     return await TenantRun.open(c.options, {
@@ -153,6 +182,7 @@ async function open(c: TenantCommand, signal: AbortSignal, onEvent: (e: RunEvent
       progress: c.progress ?? say,
       signal,
       onEvent,
+      onRequest,
       afterApply: c.afterApply,
     });
   } catch (err) {
@@ -163,7 +193,7 @@ async function open(c: TenantCommand, signal: AbortSignal, onEvent: (e: RunEvent
 }
 
 export async function runTenantCommand(c: TenantCommand): Promise<number> {
-  const { signal, which, dispose } = interruptible();
+  const { signal, which, dispose } = interruptible(runDeadlineMs(c.options.wait.ms));
   const json = c.options.output === 'json';
   const progress = c.progress ?? say;
   const applying = c.name === 'apply' || c.name === 'setup';
@@ -173,8 +203,9 @@ export async function runTenantCommand(c: TenantCommand): Promise<number> {
     if (phase === 'apply') live(e);
   };
   let run: TenantRunType | undefined;
+  const requests = openRequestLog(c.options);
   try {
-    run = await open(c, signal, onEvent);
+    run = await open(c, signal, onEvent, requests.onRequest);
     const planned = await run.plan();
     if (signal.aborted) throw signal.reason;
     const finish = async (r: RunResult, extra: Record<string, unknown> = {}, secret?: string): Promise<number> => {
@@ -231,10 +262,7 @@ export async function runTenantCommand(c: TenantCommand): Promise<number> {
     const secret = c.options.showSecret ? run.newSecret() : undefined;
     return await finish(r, extra, secret);
   } catch (err) {
-    if (
-      signal.aborted &&
-      (err instanceof Interrupted || err === signal.reason || (err as Error)?.name === 'AbortError')
-    ) {
+    if (signal.aborted && signal.reason instanceof Interrupted) {
       const sig = which() ?? 'SIGINT';
       const state = run?.interruptedState() ?? { changed: [], inFlight: [] };
       say('');
@@ -253,10 +281,12 @@ export async function runTenantCommand(c: TenantCommand): Promise<number> {
         );
       return signalExitCode(sig);
     }
+    if (signal.reason instanceof RunDeadlineError) throw new CliError(signal.reason.message, ExitCode.failed);
     throw err;
   } finally {
     dispose();
     await run?.close();
+    requests.close();
   }
 }
 

@@ -14,7 +14,9 @@ import {
 } from '../provision/index.js';
 import { sinkFileSchema, type SinkFile } from '../handoff/index.js';
 import { CliError, ExitCode, fromConfigError } from './exit-codes.js';
-import { printJson } from './output.js';
+import { printJson, result } from './output.js';
+import { openRequestLog } from './request-log.js';
+import { exitCodeOf, interruptible, signalExitCode } from './tenant-command.js';
 
 export interface VerifyFlags extends Record<string, unknown> {
   clientId?: string;
@@ -114,11 +116,12 @@ export async function verifyCommand(flags: VerifyFlags): Promise<number> {
     throw err;
   }
   const profile = resolveCloud(options);
-  const dispatcher = createDispatcher(profile);
-  const controller = new AbortController();
-  process.once('SIGINT', () => controller.abort(new Error('interrupted')));
+  const dispatcher = createDispatcher(profile, { timeoutMs: options.timeout.ms });
+  const { signal, which, dispose } = interruptible();
+  const requests = openRequestLog(options);
+  const bounds = { timeoutMs: options.timeout.ms, onRequest: requests.onRequest };
   try {
-    const tenantId = await resolveTenantId(profile, dispatcher, options.tenant, controller.signal);
+    const tenantId = await resolveTenantId(profile, dispatcher, options.tenant, signal, bounds);
     const progress = (l: string): void => void process.stderr.write(l + '\n');
     progress(
       `Proving app ${appId} in ${options.tenant} with an XOAUTH2 login to ${profile.smtp.host}:${profile.smtp.port}…`,
@@ -133,19 +136,39 @@ export async function verifyCommand(flags: VerifyFlags): Promise<number> {
       sendTo: options.sendTo,
       waitMs: options.wait.ms,
       progress,
-      signal: controller.signal,
+      signal,
+      bounds,
     });
-    for (const m of report.mailboxes) progress(`  ${m.status === 'passed' ? '✓' : '✗'} ${m.mailbox}: ${m.reply}`);
-    if (report.status !== 'passed') {
-      if (report.mailboxes.length === 0) progress(`  ✗ ${report.reply}`);
-      if (report.cause) progress(`    Cause: ${report.cause}`);
-      if (report.fix) progress(`    Fix: ${report.fix}`);
+    if (signal.aborted) throw signal.reason;
+    // The proof is the result: stdout (text), or the one JSON object.
+    const outcome = report.status === 'passed' ? 'ok' : report.timedOut ? 'proof-not-passed' : 'failed';
+    if (options.output === 'json')
+      printJson({ command: 'verify', outcome, tenant: tenantId, application: { appId }, verification: report });
+    else {
+      for (const m of report.mailboxes) result(`  ${m.status === 'passed' ? '✓' : '✗'} ${m.mailbox}: ${m.reply}`);
+      if (report.status !== 'passed') {
+        if (report.mailboxes.length === 0) result(`  ✗ ${report.reply}`);
+        if (report.cause) result(`    Cause: ${report.cause}`);
+        if (report.fix) result(`    Fix: ${report.fix}`);
+      }
     }
-    if (options.output === 'json') printJson({ tenant: tenantId, application: { appId }, verification: report });
-    return report.status === 'passed' ? ExitCode.ok : ExitCode.proofNotPassed;
+    return exitCodeOf(outcome, {});
   } catch (err) {
+    if (signal.aborted) {
+      const sig = which() ?? 'SIGINT';
+      process.stderr.write(`\nInterrupted (${sig}): the proof did not finish; nothing was changed.\n`);
+      if (options.output === 'json')
+        printJson({
+          command: 'verify',
+          outcome: 'interrupted',
+          error: { code: 'interrupted', message: `interrupted by ${sig}` },
+        });
+      return signalExitCode(sig);
+    }
     throw new CliError(explainError(err), ExitCode.failed);
   } finally {
+    dispose();
+    requests.close();
     await dispatcher.close();
   }
 }

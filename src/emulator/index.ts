@@ -49,6 +49,11 @@ export interface EmulatorEndpoints {
   controlUrl: string;
   operator: { tenantId: string; clientId: string; clientSecret: string };
   tenants: Array<{ id: string; domain: string; mailboxes: string[] }>;
+  /**
+   * How fast a client may poll this deployment: the emulator's propagation takes seconds, not Exchange's 30 min
+   * to 2 h, so the proof, New-ServicePrincipal and the consent wait start their retries sooner.
+   */
+  pacing: { proofRetryBaseMs: number; exchangeReplicationWaitMs: number; consentPollBaseMs: number };
 }
 
 export interface RunningEmulator {
@@ -130,6 +135,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       domain: t.domains[0]!,
       mailboxes: t.users.filter((u) => u.mailbox).map((u) => u.entity.mail),
     })),
+    pacing: { proofRetryBaseMs: 1000, exchangeReplicationWaitMs: 1000, consentPollBaseMs: 500 },
   };
   const endpointsFile = path.join(stateDir, 'endpoints.json');
   writeFileSync(endpointsFile, JSON.stringify(endpoints, null, 2) + '\n', { mode: 0o600 });

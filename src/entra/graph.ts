@@ -1,21 +1,31 @@
 /**
- * Microsoft Graph through @microsoft/microsoft-graph-client, with what Entra needs on top: throttling honoured
- * (the client's RetryHandler, Retry-After), transient network failures retried with capped backoff under a
- * deadline, and replication waits (404 / NoBackingApplicationObject right after a create) retried until the
- * object is there.
+ * Microsoft Graph through @microsoft/microsoft-graph-client, with what Entra needs on top: every request bounded by
+ * the response timeout (`--timeout`), throttling (429, Retry-After) and transient failures (resets, 502/503/504 —
+ * for a POST only where a repeat is harmless) retried through the poller under a deadline, replication waits
+ * (404 / NoBackingApplicationObject right after a create) retried until the object is there, and one RequestEvent
+ * per request on the wire.
  */
 import {
-  AuthenticationHandler,
   Client,
-  HTTPMessageHandler,
   RedirectHandler,
   ResponseType,
-  RetryHandler,
-  RetryHandlerOptions,
+  type Context,
+  type Middleware,
 } from '@microsoft/microsoft-graph-client';
 import type { TokenCredential } from '@azure/identity';
 import type { Agent } from 'undici';
-import { isSignInError, type CloudProfile } from '../auth/index.js';
+import {
+  DEFAULT_TIMEOUT_MS,
+  isTimeoutError,
+  logTarget,
+  networkCode,
+  requestSignal,
+  retryOptions,
+  timeoutSentence,
+  type CloudProfile,
+  type NetworkBounds,
+} from '../auth/index.js';
+import { parseRetryAfter, retry, sleep as pollSleep } from '../poll/index.js';
 
 export interface GraphErrorBody {
   code: string;
@@ -33,6 +43,8 @@ export class GraphRequestError extends Error {
     readonly graphMessage: string,
     readonly detailCodes: string[],
     readonly requestId: string | undefined,
+    /** The answer's Retry-After, in ms. */
+    readonly retryAfterMs?: number,
   ) {
     super(`Graph ${method} ${path} answered ${status} ${code}: ${graphMessage}`);
     this.name = 'GraphRequestError';
@@ -45,8 +57,20 @@ export class GraphNetworkError extends Error {
     readonly method: string,
     readonly path: string,
     cause: unknown,
+    /** Set when the request got no answer within the timeout (`--timeout`), in ms. */
+    readonly timedOutAfterMs?: number,
+    origin?: string,
   ) {
-    super(`Graph ${method} ${path} got no answer: ${(cause as Error)?.message ?? String(cause)}`);
+    super(
+      timedOutAfterMs !== undefined
+        ? timeoutSentence(
+            'graph',
+            origin ?? 'https://graph.microsoft.com',
+            `${method} ${path.split('?')[0]}`,
+            timedOutAfterMs,
+          )
+        : `Graph ${method} ${path} got no answer: ${(cause as Error)?.message ?? String(cause)}`,
+    );
     this.name = 'GraphNetworkError';
   }
 }
@@ -56,37 +80,18 @@ export interface GraphResponse<T> {
   body: T | undefined;
 }
 
-export interface GraphOptions {
+export interface GraphOptions extends NetworkBounds {
   credential: TokenCredential;
   profile: CloudProfile;
   /** Tenant whose tokens are used (id or domain). */
   tenant: string;
   dispatcher: Agent;
-  signal?: AbortSignal;
-  /** Per-request timeout. */
-  timeoutMs?: number;
-  /** How long retries of transient failures may go on in total. */
-  retryDeadlineMs?: number;
-  /** Called before each retry wait (for progress). */
-  onRetry?: (what: string, delayMs: number) => void;
-  /** Sleep; injectable for tests. */
+  /** Sleep between retries; injectable for tests. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
+/** The poller's sleep, under its old name (kept for the callers outside this room). */
+export const abortableSleep = pollSleep;
 
 export interface RequestOptions {
   headers?: Record<string, string>;
@@ -94,39 +99,40 @@ export interface RequestOptions {
   idempotent?: boolean;
 }
 
+/**
+ * The end of the middleware chain: fetch, keeping the network's own error (the client would reduce it to a
+ * message) for the request that saw it, keyed by the request's signal.
+ */
+function wire(failures: WeakMap<AbortSignal, unknown>): Middleware {
+  return {
+    async execute(context: Context): Promise<void> {
+      try {
+        context.response = await fetch(context.request, context.options);
+      } catch (err) {
+        const signal = context.options?.signal;
+        if (signal) failures.set(signal, err);
+        throw err;
+      }
+    },
+  };
+}
+
 export class GraphApi {
   private readonly client: Client;
-  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
-  /** Requests sent (after retries are counted individually): for reports and benchmarks. */
+  private readonly failures = new WeakMap<AbortSignal, unknown>();
+  private readonly origin: string;
+  /** Requests sent (each retry counted): for reports and benchmarks. */
   requestCount = 0;
 
   constructor(private readonly o: GraphOptions) {
-    this.sleep = o.sleep ?? abortableSleep;
-    const scope = o.profile.graphScope;
-    const authProvider = {
-      getAccessToken: async (): Promise<string> => {
-        const t = await o.credential.getToken(scope, { tenantId: o.tenant, abortSignal: o.signal });
-        if (!t) throw new Error('the operator credential returned no Graph token');
-        return t.token;
-      },
-    };
-    const auth = new AuthenticationHandler(authProvider);
-    // The SDK retries 429/503/504. A POST may have taken effect before a 503/504 (addPassword would then leave a
-    // second secret), so POSTs are retried by `request` below, which knows which ones are safe to repeat.
-    const retry = new RetryHandler(
-      new RetryHandlerOptions(1, 5, (_delay, _attempt, _request, options, response) => {
-        const method = (options?.method ?? 'GET').toUpperCase();
-        return method !== 'POST' || response.status === 429;
-      }),
-    );
+    // No RetryHandler and no AuthenticationHandler: `request` retries through the poller (one policy for every
+    // method), and `once` fetches the token itself, so that a token-service failure reaches the caller as it is.
     const redirect = new RedirectHandler();
-    const http = new HTTPMessageHandler();
-    auth.setNext(retry);
-    retry.setNext(redirect);
-    redirect.setNext(http);
+    redirect.setNext(wire(this.failures));
     const base = new URL(o.profile.graphBaseUrl);
+    this.origin = base.origin;
     this.client = Client.initWithMiddleware({
-      middleware: auth,
+      middleware: redirect,
       baseUrl: `${base.origin}/`,
       defaultVersion: base.pathname.replace(/^\//, '') || 'v1.0',
       customHosts: new Set([base.hostname]),
@@ -134,12 +140,34 @@ export class GraphApi {
     });
   }
 
+  private async token(): Promise<string> {
+    const t = await this.o.credential.getToken(this.o.profile.graphScope, {
+      tenantId: this.o.tenant,
+      abortSignal: this.o.signal,
+    });
+    if (!t) throw new Error('the operator credential returned no Graph token');
+    return t.token;
+  }
+
   private async once<T>(method: string, path: string, body: unknown, opts: RequestOptions): Promise<GraphResponse<T>> {
-    const timeout = AbortSignal.timeout(this.o.timeoutMs ?? 60_000);
-    const signal = this.o.signal ? AbortSignal.any([this.o.signal, timeout]) : timeout;
-    let req = this.client.api(path).responseType(ResponseType.RAW).option('signal', signal);
-    if (opts.headers) req = req.headers(opts.headers);
+    const token = await this.token();
+    const timeoutMs = this.o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const { signal, timedOut } = requestSignal(timeoutMs, this.o.signal);
+    const req = this.client
+      .api(path)
+      .responseType(ResponseType.RAW)
+      .option('signal', signal)
+      .headers({ ...opts.headers, Authorization: `Bearer ${token}` });
     this.requestCount += 1;
+    const started = performance.now();
+    const report = (status: number | string): void =>
+      this.o.onRequest?.({
+        service: 'graph',
+        method,
+        target: logTarget(path),
+        status,
+        ms: Math.round(performance.now() - started),
+      });
     let res: Response;
     try {
       switch (method) {
@@ -160,11 +188,13 @@ export class GraphApi {
       }
     } catch (err) {
       if (this.o.signal?.aborted) throw this.o.signal.reason;
-      // The operator's token could not be had: Graph was never asked, and retrying will not help.
-      if (isSignInError(err)) throw err;
-      throw new GraphNetworkError(method, path, err);
+      const cause = this.failures.get(signal) ?? err;
+      const late = timedOut() || isTimeoutError(cause);
+      report(late ? 'timeout' : (networkCode(cause) ?? 'error'));
+      throw new GraphNetworkError(method, path, cause, late ? timeoutMs : undefined, this.origin);
     }
     const text = res.status === 204 ? '' : await res.text();
+    report(res.status);
     let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
@@ -181,34 +211,29 @@ export class GraphApi {
         e?.message ?? (text.slice(0, 200) || res.statusText),
         (e?.details ?? []).map((d) => d.code ?? '').filter(Boolean),
         res.headers.get('request-id') ?? undefined,
+        parseRetryAfter(res.headers.get('retry-after')),
       );
     }
     return { status: res.status, body: parsed as T | undefined };
   }
 
   /**
-   * Sends a request; transient failures (network errors for idempotent requests, 429/5xx left after the client's
-   * own retries) are retried with capped exponential backoff until the deadline.
+   * Sends a request; throttling (429, any method) and transient failures (no answer, 502/503/504 — for a POST only
+   * when `idempotent`) are retried with capped backoff, honouring Retry-After, until the deadline. A request that
+   * got no answer within the timeout is not repeated: it ends the call with a sentence naming --timeout.
    */
   async request<T>(method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<GraphResponse<T>> {
-    const deadline = Date.now() + (this.o.retryDeadlineMs ?? 120_000);
-    let delay = 1000;
-    for (;;) {
-      try {
-        return await this.once<T>(method, path, body, opts);
-      } catch (err) {
-        const retryable =
-          (err instanceof GraphNetworkError && (method !== 'POST' || opts.idempotent)) ||
-          (err instanceof GraphRequestError &&
-            (err.status === 429 ||
-              ((err.status === 503 || err.status === 504 || err.status === 502) &&
-                (method !== 'POST' || opts.idempotent))));
-        if (!retryable || Date.now() + delay > deadline) throw err;
-        this.o.onRetry?.(`${method} ${path}: ${(err as Error).message}`, delay);
-        await this.sleep(delay, this.o.signal);
-        delay = Math.min(delay * 2, 16_000);
-      }
-    }
+    const repeatable = method !== 'POST' || opts.idempotent === true;
+    return retry(
+      () => this.once<T>(method, path, body, opts),
+      (err) => {
+        if (err instanceof GraphNetworkError) return repeatable && err.timedOutAfterMs === undefined;
+        if (!(err instanceof GraphRequestError)) return false;
+        const again = err.status === 429 || (repeatable && [502, 503, 504].includes(err.status));
+        return again && { retryAfterMs: err.retryAfterMs };
+      },
+      retryOptions(`${method} ${path.split('?')[0]}`, this.o),
+    );
   }
 
   get<T>(path: string, headers?: Record<string, string>): Promise<GraphResponse<T>> {
@@ -229,23 +254,8 @@ export class GraphApi {
    * Retries `fn` while `isReplicationLag(err)` says the directory has not caught up yet (404 right after a create,
    * NoBackingApplicationObject, "not a valid reference"), backing off 1, 2, 4, 8, 16 s until the deadline.
    */
-  async untilReplicated<T>(
-    what: string,
-    fn: () => Promise<T>,
-    isReplicationLag: (err: unknown) => boolean,
-  ): Promise<T> {
-    const deadline = Date.now() + (this.o.retryDeadlineMs ?? 120_000);
-    let delay = 1000;
-    for (;;) {
-      try {
-        return await fn();
-      } catch (err) {
-        if (!isReplicationLag(err) || Date.now() + delay > deadline) throw err;
-        this.o.onRetry?.(`${what}: waiting for directory replication`, delay);
-        await this.sleep(delay, this.o.signal);
-        delay = Math.min(delay * 2, 16_000);
-      }
-    }
+  untilReplicated<T>(what: string, fn: () => Promise<T>, isReplicationLag: (err: unknown) => boolean): Promise<T> {
+    return retry(fn, isReplicationLag, retryOptions(`${what}: waiting for directory replication`, this.o));
   }
 }
 

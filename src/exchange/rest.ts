@@ -2,10 +2,12 @@
  * The REST backend: `POST {exchangeAdminUrl}/{tenant}/InvokeCommand` with `{"CmdletInput":{"CmdletName",
  * "Parameters"}}`, the endpoint the ExchangeOnlineManagement module itself uses (m365-facts §5). Pages are
  * followed by re-POSTing the same body to `@odata.nextLink`. Independent calls can share one request through
- * `POST {exchangeAdminUrl}/{tenant}/$batch` (`invokeMany`).
+ * `POST {exchangeAdminUrl}/{tenant}/$batch` (`invokeMany`). Every request is bounded by the response timeout
+ * (`--timeout`); no answer, 429 and 5xx are retried through the poller (Retry-After honoured) until the deadline;
+ * every cmdlet, batched or not, is reported once per request as a RequestEvent.
  */
-import { setTimeout as delay } from 'node:timers/promises';
-import { isSignInError } from '../auth/index.js';
+import { ServiceUnreachableError, retryOptions, sendBounded, type NetworkBounds } from '../auth/index.js';
+import { parseRetryAfter, poll, PollTimeoutError, retry } from '../poll/index.js';
 import type { TokenCredential } from '@azure/identity';
 import type { Agent } from 'undici';
 import {
@@ -16,7 +18,7 @@ import {
   type ExchangeErrorKind,
 } from './backend.js';
 
-export interface RestBackendOptions {
+export interface RestBackendOptions extends NetworkBounds {
   credential: TokenCredential;
   /** e.g. https://outlook.office365.com/adminapi/beta */
   adminUrl: string;
@@ -24,10 +26,7 @@ export interface RestBackendOptions {
   /** Tenant id (GUID) of the organization. */
   tenantId: string;
   dispatcher: Agent;
-  signal?: AbortSignal;
-  timeoutMs?: number;
-  retryDeadlineMs?: number;
-  onRetry?: (what: string, delayMs: number) => void;
+  /** Sleep between retries; injectable for tests. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
@@ -82,7 +81,7 @@ const BATCH_CONCURRENCY = 4;
 interface Reply {
   status: number;
   json: unknown;
-  retryAfter?: number;
+  retryAfterMs?: number;
 }
 
 interface BatchResponseItem {
@@ -95,8 +94,15 @@ interface BatchResponseItem {
 function retryAfterOf(headers: Record<string, unknown> | undefined): number | undefined {
   if (!headers) return undefined;
   const key = Object.keys(headers).find((k) => k.toLowerCase() === 'retry-after');
-  const n = Number(key === undefined ? undefined : headers[key]);
-  return Number.isFinite(n) && n > 0 ? n : undefined;
+  const v = key === undefined ? undefined : headers[key];
+  return parseRetryAfter(v === undefined || v === null ? undefined : String(v));
+}
+
+/** A 429 or 5xx answer to a whole request, carried through the poller (the last one is handed back as it came). */
+class RefusedReply extends Error {
+  constructor(readonly reply: Reply) {
+    super(`Exchange answered ${reply.status}`);
+  }
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
@@ -129,14 +135,6 @@ export class RestExchangeBackend implements ExchangeBackend {
     return t.token;
   }
 
-  private sleep(ms: number): Promise<void> {
-    if (this.o.sleep) return this.o.sleep(ms, this.o.signal);
-    // timers/promises removes its abort listener when the timer fires (no listener piles up over retries).
-    return delay(ms, undefined, this.o.signal ? { signal: this.o.signal } : undefined).catch((err: unknown) => {
-      throw this.o.signal?.aborted ? this.o.signal.reason : err;
-    });
-  }
-
   /** The headers of one InvokeCommand call (on its own, or as an item of a batch). */
   private callHeaders(token: string, cmdlet: string): Record<string, string> {
     return {
@@ -151,30 +149,64 @@ export class RestExchangeBackend implements ExchangeBackend {
     };
   }
 
-  private async send(url: string, headers: Record<string, string>, body: string): Promise<Reply> {
-    const timeout = AbortSignal.timeout(this.o.timeoutMs ?? 120_000);
-    const signal = this.o.signal ? AbortSignal.any([this.o.signal, timeout]) : timeout;
+  /**
+   * One POST on the wire. `report` hears its outcome (status, or "timeout" / the network's code) and its time. No
+   * answer throws ServiceUnreachableError: 'timeout' (final) or 'network' (worth another try).
+   */
+  private async send(
+    url: string,
+    headers: Record<string, string>,
+    body: string,
+    what: string,
+    report: (status: number | string, ms: number) => void,
+  ): Promise<Reply> {
     this.requestCount += 1;
-    const res = await fetch(url, {
-      method: 'POST',
-      headers,
-      body,
-      signal,
-      dispatcher: this.o.dispatcher,
-    } as RequestInit);
-    const text = await res.text();
+    const r = await sendBounded(
+      url,
+      { method: 'POST', headers, body },
+      {
+        service: 'exchange',
+        where: this.o.adminUrl,
+        what,
+        dispatcher: this.o.dispatcher,
+        timeoutMs: this.o.timeoutMs,
+        signal: this.o.signal,
+        report,
+      },
+    );
     let json: unknown;
     try {
-      json = text ? JSON.parse(text) : undefined;
+      json = r.text ? JSON.parse(r.text) : undefined;
     } catch {
       json = undefined;
     }
-    const ra = Number(res.headers.get('retry-after'));
-    return { status: res.status, json, retryAfter: Number.isFinite(ra) && ra > 0 ? ra : undefined };
+    return { status: r.status, json, retryAfterMs: r.retryAfterMs };
   }
 
-  private post(url: string, cmdlet: string, body: string): Promise<Reply> {
-    return this.token().then((token) => this.send(url, this.callHeaders(token, cmdlet), body));
+  /**
+   * One request, retried through the poller while it gets no answer or a 429/5xx. A timeout is final. What is
+   * left after the deadline: the last 429/5xx reply as it came, or an ExchangeError ('transient') naming the service.
+   */
+  private async sendRetrying(what: string, cmdlets: string[], attempt: () => Promise<Reply>): Promise<Reply> {
+    try {
+      return await retry(
+        async () => {
+          const r = await attempt();
+          if (r.status === 429 || r.status >= 500) throw new RefusedReply(r);
+          return r;
+        },
+        (err) => {
+          if (err instanceof RefusedReply) return { retryAfterMs: err.reply.retryAfterMs };
+          return err instanceof ServiceUnreachableError && err.reason === 'network';
+        },
+        retryOptions(what, this.o),
+      );
+    } catch (err) {
+      if (err instanceof RefusedReply) return err.reply;
+      if (err instanceof ServiceUnreachableError && err.service === 'exchange')
+        throw new ExchangeError(cmdlets.length === 1 ? cmdlets[0]! : what, 'transient', err.message);
+      throw err;
+    }
   }
 
   /** The error for a failed call, classified the same way whether it came alone or in a batch. */
@@ -190,38 +222,19 @@ export class RestExchangeBackend implements ExchangeBackend {
     return this.pages<T>(cmdlet, body, this.invokeUrl, []);
   }
 
-  /** Posts `body` to `url` and follows `@odata.nextLink` (re-POSTing the same body), retrying 429/5xx. */
+  /** Posts `body` to `url` and follows `@odata.nextLink` (re-POSTing the same body), each page retried alone. */
   private async pages<T>(cmdlet: string, body: string, first: string, out: T[]): Promise<T[]> {
-    let url: string | undefined = first;
-    const deadline = Date.now() + (this.o.retryDeadlineMs ?? 120_000);
-    let delay = 1000;
-    while (url) {
-      let r: Reply;
-      try {
-        r = await this.post(url, cmdlet, body);
-      } catch (err) {
-        if (this.o.signal?.aborted) throw this.o.signal.reason;
-        if (err instanceof ExchangeError || isSignInError(err)) throw err;
-        if (Date.now() + delay > deadline)
-          throw new ExchangeError(cmdlet, 'transient', `no answer from Exchange: ${(err as Error).message}`);
-        this.o.onRetry?.(`${cmdlet}: no answer (${(err as Error).message})`, delay);
-        await this.sleep(delay);
-        delay = Math.min(delay * 2, 16_000);
-        continue;
-      }
-      if (r.status === 429 || r.status >= 500) {
-        const wait = r.retryAfter ? r.retryAfter * 1000 : delay;
-        if (Date.now() + wait > deadline) throw this.failure(cmdlet, r.status, r.json);
-        this.o.onRetry?.(`${cmdlet}: Exchange answered ${r.status}`, wait);
-        await this.sleep(wait);
-        delay = Math.min(delay * 2, 16_000);
-        continue;
-      }
+    const report = (status: number | string, ms: number): void =>
+      this.o.onRequest?.({ service: 'exchange', method: 'POST', target: cmdlet, status, ms });
+    for (let url: string | undefined = first; url;) {
+      const pageUrl: string = url;
+      const r = await this.sendRetrying(cmdlet, [cmdlet], async () =>
+        this.send(pageUrl, this.callHeaders(await this.token(), cmdlet), body, cmdlet, report),
+      );
       if (r.status >= 400) throw this.failure(cmdlet, r.status, r.json);
       const page = r.json as { value?: T[]; '@odata.nextLink'?: string } | undefined;
       out.push(...(page?.value ?? []));
       url = page?.['@odata.nextLink'];
-      delay = 1000;
     }
     return out;
   }
@@ -252,25 +265,18 @@ export class RestExchangeBackend implements ExchangeBackend {
     }
   }
 
-  private async runChunk(
+  /** Sends the `pending` calls as one `$batch`; each item is reported as its cmdlet. */
+  private async sendBatch(
     calls: ExchangeCall[],
-    chunk: number[],
-    results: Array<unknown[] | ExchangeError | undefined>,
-  ): Promise<void> {
-    const deadline = Date.now() + (this.o.retryDeadlineMs ?? 120_000);
-    let delay = 1000;
-    let pending = chunk;
-    const bodies = new Map(
-      chunk.map((i) => [i, { CmdletInput: { CmdletName: calls[i]!.cmdlet, Parameters: calls[i]!.parameters ?? {} } }]),
-    );
-    while (pending.length > 0) {
-      // A batch of one is one request either way: send it as itself (simpler answers, and its own retries).
-      if (pending.length === 1 || this.batchUnsupported) {
-        for (const i of pending) results[i] = await this.single(calls[i]!);
-        return;
-      }
-      let r: Reply;
-      try {
+    pending: number[],
+    bodies: Map<number, unknown>,
+  ): Promise<{ reply: Reply; ms: number }> {
+    const what = `$batch of ${pending.length} cmdlets`;
+    let ms = 0;
+    const reply = await this.sendRetrying(
+      what,
+      pending.map((i) => calls[i]!.cmdlet),
+      async () => {
         const token = await this.token();
         const body = JSON.stringify({
           requests: pending.map((i) => ({
@@ -281,7 +287,7 @@ export class RestExchangeBackend implements ExchangeBackend {
             body: bodies.get(i),
           })),
         });
-        r = await this.send(
+        return this.send(
           `${this.o.adminUrl}/${this.o.tenantId}/$batch`,
           {
             Authorization: `Bearer ${token}`,
@@ -291,95 +297,118 @@ export class RestExchangeBackend implements ExchangeBackend {
             'X-AnchorMailbox': this.anchor,
           },
           body,
+          what,
+          (status, took) => {
+            ms = took;
+            // Without an answer, or refused as a whole: every cmdlet of the batch met the same fate.
+            if (typeof status !== 'number' || status === 429 || status >= 400)
+              this.reportItems(calls, pending, status, took);
+          },
         );
-      } catch (err) {
-        if (this.o.signal?.aborted) throw this.o.signal.reason;
-        if (isSignInError(err)) throw err;
-        if (err instanceof ExchangeError) {
-          for (const i of pending) results[i] = err;
-          return;
-        }
-        if (Date.now() + delay > deadline) {
-          const message = `no answer from Exchange: ${(err as Error).message}`;
-          for (const i of pending) results[i] = new ExchangeError(calls[i]!.cmdlet, 'transient', message);
-          return;
-        }
-        this.o.onRetry?.(`$batch of ${pending.length} cmdlets: no answer (${(err as Error).message})`, delay);
-        await this.sleep(delay);
-        delay = Math.min(delay * 2, 16_000);
-        continue;
-      }
-      const responses = (r.json as { responses?: unknown } | undefined)?.responses;
-      if (r.status === 429 || r.status >= 500) {
-        // The whole batch was refused: send it again.
-        const wait = r.retryAfter ? r.retryAfter * 1000 : delay;
-        if (Date.now() + wait > deadline) {
-          for (const i of pending) results[i] = this.failure(calls[i]!.cmdlet, r.status, r.json);
-          return;
-        }
-        this.o.onRetry?.(`$batch of ${pending.length} cmdlets: Exchange answered ${r.status}`, wait);
-        await this.sleep(wait);
-        delay = Math.min(delay * 2, 16_000);
-        continue;
-      }
-      if (r.status === 401 || r.status === 403) {
-        // The operator may not call the admin API at all: every call would fail the same way.
-        for (const i of pending) results[i] = this.failure(calls[i]!.cmdlet, r.status, r.json);
-        return;
-      }
-      if (r.status >= 400 || !Array.isArray(responses)) {
-        // This endpoint does not take batches (another cloud, a proxy): go one by one from now on.
-        this.batchUnsupported = true;
-        continue;
-      }
-      const byId = new Map<string, BatchResponseItem>();
-      for (const item of responses as BatchResponseItem[])
-        if (item && item.id !== undefined) byId.set(String(item.id), item);
-      const again: number[] = [];
-      const refused = new Map<number, { status: number; body: unknown }>();
-      let wait = 0;
-      await Promise.all(
-        pending.map(async (i) => {
-          const call = calls[i]!;
-          const item = byId.get(String(i));
-          const status = typeof item?.status === 'number' ? item.status : 0;
-          if (!item || status === 0 || status === 429 || status >= 500) {
-            // Not answered (the service stopped early), throttled or unavailable: send it again.
-            again.push(i);
-            if (item && status !== 0) refused.set(i, { status, body: item.body });
-            wait = Math.max(wait, (retryAfterOf(item?.headers) ?? 0) * 1000);
-            return;
+      },
+    );
+    return { reply, ms };
+  }
+
+  private reportItems(calls: ExchangeCall[], items: number[], status: number | string, ms: number): void {
+    for (const i of items)
+      this.o.onRequest?.({ service: 'exchange', method: 'POST', target: calls[i]!.cmdlet, status, ms, batched: true });
+  }
+
+  private async runChunk(
+    calls: ExchangeCall[],
+    chunk: number[],
+    results: Array<unknown[] | ExchangeError | undefined>,
+  ): Promise<void> {
+    let pending = chunk;
+    const refused = new Map<number, { status: number; body: unknown }>();
+    const bodies = new Map<number, unknown>(
+      chunk.map((i) => [i, { CmdletInput: { CmdletName: calls[i]!.cmdlet, Parameters: calls[i]!.parameters ?? {} } }]),
+    );
+    const each = (f: (i: number) => unknown[] | ExchangeError): void => {
+      for (const i of pending) results[i] = f(i);
+    };
+    try {
+      await poll<void>(
+        async () => {
+          // A batch of one is one request either way: send it as itself (simpler answers, and its own retries).
+          if (pending.length === 1 || this.batchUnsupported) {
+            for (const i of pending) results[i] = await this.single(calls[i]!);
+            return { done: true, value: undefined };
           }
-          if (status >= 400) {
-            results[i] = this.failure(call.cmdlet, status, item.body);
-            return;
-          }
-          const page = item.body as { value?: unknown[]; '@odata.nextLink'?: string } | undefined;
-          const rows = [...(page?.value ?? [])];
-          const next = page?.['@odata.nextLink'];
+          let sent: { reply: Reply; ms: number };
           try {
-            results[i] = next ? await this.pages(call.cmdlet, JSON.stringify(bodies.get(i)), next, rows) : rows;
+            sent = await this.sendBatch(calls, pending, bodies);
           } catch (err) {
+            // No answer within the timeout or the deadline: every call of the batch fails the same way.
             if (!(err instanceof ExchangeError)) throw err;
-            results[i] = err;
+            each((i) => new ExchangeError(calls[i]!.cmdlet, err.kind, err.exchangeMessage, err.status));
+            return { done: true, value: undefined };
           }
-        }),
+          const r = sent.reply;
+          const responses = (r.json as { responses?: unknown } | undefined)?.responses;
+          if (r.status === 429 || r.status >= 500 || r.status === 401 || r.status === 403) {
+            // Refused as a whole after the retries, or the operator may not call the admin API at all.
+            each((i) => this.failure(calls[i]!.cmdlet, r.status, r.json));
+            return { done: true, value: undefined };
+          }
+          if (r.status >= 400 || !Array.isArray(responses)) {
+            // This endpoint does not take batches (another cloud, a proxy): go one by one from now on.
+            this.batchUnsupported = true;
+            for (const i of pending) results[i] = await this.single(calls[i]!);
+            return { done: true, value: undefined };
+          }
+          const byId = new Map<string, BatchResponseItem>();
+          for (const item of responses as BatchResponseItem[])
+            if (item && item.id !== undefined) byId.set(String(item.id), item);
+          const again: number[] = [];
+          let wait = 0;
+          await Promise.all(
+            pending.map(async (i) => {
+              const call = calls[i]!;
+              const item = byId.get(String(i));
+              const status = typeof item?.status === 'number' ? item.status : 0;
+              this.reportItems(calls, [i], status || 'not run', sent.ms);
+              if (!item || status === 0 || status === 429 || status >= 500) {
+                // Not answered (the service stopped early), throttled or unavailable: send it again.
+                again.push(i);
+                if (item && status !== 0) refused.set(i, { status, body: item.body });
+                wait = Math.max(wait, retryAfterOf(item?.headers) ?? 0);
+                return;
+              }
+              if (status >= 400) {
+                results[i] = this.failure(call.cmdlet, status, item.body);
+                return;
+              }
+              const page = item.body as { value?: unknown[]; '@odata.nextLink'?: string } | undefined;
+              const rows = [...(page?.value ?? [])];
+              const next = page?.['@odata.nextLink'];
+              try {
+                results[i] = next ? await this.pages(call.cmdlet, JSON.stringify(bodies.get(i)), next, rows) : rows;
+              } catch (err) {
+                if (!(err instanceof ExchangeError)) throw err;
+                results[i] = err;
+              }
+            }),
+          );
+          pending = again.sort((x, y) => x - y);
+          if (pending.length === 0) return { done: true, value: undefined };
+          return {
+            done: false,
+            reason: `${pending.length} of the batched cmdlets were not run (throttled or unavailable)`,
+            retryAfterMs: wait || undefined,
+          };
+        },
+        retryOptions('$batch', this.o),
       );
-      pending = again.sort((x, y) => x - y);
-      if (pending.length === 0) return;
-      const pause = Math.max(wait, delay);
-      if (Date.now() + pause > deadline) {
-        for (const i of pending) {
-          const last = refused.get(i);
-          results[i] = last
-            ? this.failure(calls[i]!.cmdlet, last.status, last.body)
-            : new ExchangeError(calls[i]!.cmdlet, 'transient', 'Exchange did not answer this call of a $batch');
-        }
-        return;
-      }
-      this.o.onRetry?.(`${pending.length} of the batched cmdlets were not run (throttled or unavailable)`, pause);
-      await this.sleep(pause);
-      delay = Math.min(delay * 2, 16_000);
+    } catch (err) {
+      if (!(err instanceof PollTimeoutError)) throw err;
+      each((i) => {
+        const last = refused.get(i);
+        return last
+          ? this.failure(calls[i]!.cmdlet, last.status, last.body)
+          : new ExchangeError(calls[i]!.cmdlet, 'transient', 'Exchange did not answer this call of a $batch');
+      });
     }
   }
 

@@ -52,6 +52,11 @@ export const sinkFileSchema = z.object({
   credential: z.union([secretCredential, certificateCredential]).nullable(),
   /** Display name of a credential being created; cleared once it is written here. */
   pending: z.object({ displayName: z.string(), startedAt: z.string() }).nullable(),
+  /**
+   * Credentials this file held before its current one that are still valid in Entra (a renewal keeps the old one
+   * until it expires): a credential that exists in Entra is never dropped from its sink while alive.
+   */
+  previous: z.array(z.union([secretCredential, certificateCredential])).optional(),
 });
 
 export type SinkFile = z.infer<typeof sinkFileSchema>;
@@ -319,16 +324,36 @@ export class CredentialSink {
 
   /** Records that a credential named `displayName` is being created; the credential held so far is kept. */
   markPending(base: { tenantId?: string; clientId?: string }, displayName: string): void {
-    const credential = this.read()?.credential ?? null;
+    const held = this.read();
+    this.write({
+      kind: 'sendasapp-credential',
+      ...base,
+      credential: held?.credential ?? null,
+      pending: { displayName, startedAt: new Date().toISOString() },
+      ...(held?.previous?.length ? { previous: held.previous } : {}),
+    });
+  }
+
+  /**
+   * Records a new credential. The one held so far moves to `previous` while it is alive (unless `retired`
+   * names it: it was removed from Entra), and expired or retired ones leave the file.
+   */
+  store(
+    base: { tenantId?: string; clientId?: string },
+    credential: StoredCredential,
+    opts: { retired?: string[]; now?: number } = {},
+  ): void {
+    const held = this.read();
+    const now = opts.now ?? Date.now();
+    const alive = (c: StoredCredential): boolean =>
+      Date.parse(c.expires) > now && !(opts.retired ?? []).includes(c.keyId) && c.keyId !== credential.keyId;
+    const previous = [...(held?.credential ? [held.credential] : []), ...(held?.previous ?? [])].filter(alive);
     this.write({
       kind: 'sendasapp-credential',
       ...base,
       credential,
-      pending: { displayName, startedAt: new Date().toISOString() },
+      pending: null,
+      ...(previous.length > 0 ? { previous } : {}),
     });
-  }
-
-  store(base: { tenantId?: string; clientId?: string }, credential: StoredCredential): void {
-    this.write({ kind: 'sendasapp-credential', ...base, credential, pending: null });
   }
 }

@@ -70,6 +70,30 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * Ends the wait for `promise` when `signal` aborts (rejecting with its reason), for work that cannot be cancelled
+ * itself (MSAL, nodemailer): the promise is left to settle, its outcome ignored; no listener is left behind.
+ */
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  promise.catch(() => undefined);
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
 /** "90 s", "2 min", "1 h 30 min": durations for people (never "0 min"). */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
@@ -111,10 +135,15 @@ export async function poll<T>(step: (attempt: number) => Promise<PollStep<T>>, o
     o.signal?.throwIfAborted();
     const r = await step(attempt);
     if (r.done) return r.value;
-    const delayMs = backoffDelay(attempt, o, r.retryAfterMs);
+    const remaining = deadline - now();
     const outOfAttempts = o.maxAttempts !== undefined && attempt >= o.maxAttempts;
-    if (outOfAttempts || now() + delayMs > deadline)
+    if (outOfAttempts || remaining <= 0) throw new PollTimeoutError(o.what, now() - started, attempt, r.reason);
+    // The whole wait is used: the last pause is cut to what is left, and one more attempt is made at the deadline
+    // (unless Retry-After asks for more than is left: then that attempt could not succeed).
+    const wanted = backoffDelay(attempt, o, r.retryAfterMs);
+    if (r.retryAfterMs !== undefined && r.retryAfterMs > remaining)
       throw new PollTimeoutError(o.what, now() - started, attempt, r.reason);
+    const delayMs = Math.min(wanted, remaining);
     o.onRetry?.({ what: o.what, attempt, delayMs, reason: r.reason });
     await nap(delayMs, o.signal);
   }

@@ -4,7 +4,7 @@
  */
 import type { TokenCredential } from '@azure/identity';
 import type { Agent } from 'undici';
-import type { CloudProfile } from '../auth/index.js';
+import type { CloudProfile, NetworkBounds } from '../auth/index.js';
 import type { ProvisionOptions } from '../config/index.js';
 import type { GraphApi } from '../entra/index.js';
 import type { ExchangeBackend } from '../exchange/index.js';
@@ -60,4 +60,6 @@ export interface TenantContext {
   readonly progress: (line: string) => void;
   readonly signal: AbortSignal;
   readonly hooks: Readonly<RunHooks>;
+  /** --timeout, cancellation and the request log, for every request of the run (the proof's too). */
+  readonly bounds: Readonly<NetworkBounds>;
 }

@@ -3,8 +3,16 @@
  * and the names of what we create — the read-only TenantContext. Nothing here reads the tenant's objects: that is
  * the preflight's job.
  */
-import { CachedCredential, createDispatcher, resolveCloud, signInOperator, type CloudProfile } from '../auth/index.js';
-import type { ProvisionOptions } from '../config/index.js';
+import {
+  CachedCredential,
+  createDispatcher,
+  fetchRetrying,
+  resolveCloud,
+  signInOperator,
+  type CloudProfile,
+  type NetworkBounds,
+  type RequestObserver,
+} from '../auth/index.js';
 import { GraphApi, legacyUniqueNameFor, uniqueNameFor } from '../entra/index.js';
 import {
   coalesceReads,
@@ -16,12 +24,15 @@ import { CredentialSink } from '../handoff/index.js';
 import type { Agent } from 'undici';
 import type { RunHooks, RunNames, RunOptions, TenantContext } from './context.js';
 import { OperatorError } from './errors.js';
+import { formatDuration } from '../poll/index.js';
 
 export interface OpenOptions {
   isTty: boolean;
   progress: (line: string) => void;
   signal: AbortSignal;
   hooks?: RunHooks;
+  /** Every request of the run, for --verbose and --log-file. */
+  onRequest?: RequestObserver;
   /** Replace the Exchange backend (the pwsh backend, tests). */
   exchangeFactory?: (o: {
     profile: CloudProfile;
@@ -36,20 +47,30 @@ export async function resolveTenantId(
   dispatcher: Agent,
   tenant: string,
   signal: AbortSignal,
+  bounds: NetworkBounds = {},
 ): Promise<string> {
   const url = `${profile.authorityHost}/${encodeURIComponent(tenant)}/v2.0/.well-known/openid-configuration`;
-  let res: Response;
+  let reply: { status: number; text: string };
   try {
-    res = await fetch(url, { dispatcher, signal } as RequestInit);
+    reply = await fetchRetrying(
+      url,
+      {},
+      { service: 'token', where: profile.authorityHost, dispatcher, ...bounds, signal },
+    );
   } catch (err) {
+    if (signal.aborted) throw signal.reason;
     throw new OperatorError(
       `cannot reach the sign-in service ${profile.authorityHost} (${(err as Error).message})`,
       'check the network, the proxy, or --cloud / --endpoints',
     );
   }
-  const body = (await res.json().catch(() => undefined)) as
-    { token_endpoint?: string; error_description?: string } | undefined;
-  if (!res.ok || !body?.token_endpoint) {
+  let body: { token_endpoint?: string; error_description?: string } | undefined;
+  try {
+    body = JSON.parse(reply.text) as typeof body;
+  } catch {
+    body = undefined;
+  }
+  if (reply.status >= 400 || !body?.token_endpoint) {
     throw new OperatorError(
       `tenant ${tenant} was not found in the ${profile.name} cloud${body?.error_description ? ` (${body.error_description.split(/\r?\n/)[0]})` : ''}`,
       'check --tenant / --home-tenant (a tenant id or a verified domain) and --cloud',
@@ -74,15 +95,30 @@ export function runNames(displayName: string): RunNames {
   };
 }
 
+/** The bounds of every request of a run: --timeout, the run's cancellation, the request log, retry progress. */
+export function runBounds(
+  options: RunOptions,
+  p: Pick<OpenOptions, 'signal' | 'onRequest' | 'progress'>,
+): NetworkBounds {
+  return {
+    timeoutMs: options.timeout.ms,
+    signal: p.signal,
+    onRequest: p.onRequest,
+    onRetry: (what, ms) => p.progress(`  retrying in ${formatDuration(ms)}: ${what}`),
+  };
+}
+
 export async function openContext(options: RunOptions, p: OpenOptions): Promise<TenantContext> {
   const profile = resolveCloud(options);
-  const dispatcher = createDispatcher(profile);
+  const bounds = runBounds(options, p);
+  const dispatcher = createDispatcher(profile, { timeoutMs: bounds.timeoutMs });
   const signIn = signInOperator({
     auth: options.auth,
     profile,
     tenant: options.homeTenant ?? options.tenant,
     isTty: p.isTty,
     prompt: p.progress,
+    bounds,
   });
   const credential = new CachedCredential(signIn.credential);
   // The tenant ids are resolved while the operator's first tokens are fetched (both need the sign-in service).
@@ -97,9 +133,9 @@ export async function openContext(options: RunOptions, p: OpenOptions): Promise<
   };
   try {
     const [mailboxTenantId, homeTenantId] = await Promise.all([
-      resolveTenantId(profile, dispatcher, options.tenant, p.signal),
+      resolveTenantId(profile, dispatcher, options.tenant, p.signal, bounds),
       options.homeTenant && options.homeTenant !== options.tenant
-        ? resolveTenantId(profile, dispatcher, options.homeTenant, p.signal)
+        ? resolveTenantId(profile, dispatcher, options.homeTenant, p.signal, bounds)
         : Promise.resolve(undefined),
       warmUp(options.tenant),
     ]);
@@ -107,14 +143,7 @@ export async function openContext(options: RunOptions, p: OpenOptions): Promise<
     if (options.homeTenant && homeTenantId) credential.alias(options.homeTenant, homeTenantId);
     const home = homeTenantId ?? mailboxTenantId;
     const graphFor = (tenantId: string): GraphApi =>
-      new GraphApi({
-        credential,
-        profile,
-        tenant: tenantId,
-        dispatcher,
-        signal: p.signal,
-        onRetry: (what, ms) => p.progress(`  retrying in ${Math.round(ms / 1000)} s: ${what}`),
-      });
+      new GraphApi({ credential, profile, tenant: tenantId, dispatcher, ...bounds });
     const mailboxGraph = graphFor(mailboxTenantId);
     const homeGraph = home === mailboxTenantId ? mailboxGraph : graphFor(home);
     const base: Omit<TenantContext, 'exchange'> = {
@@ -131,7 +160,9 @@ export async function openContext(options: RunOptions, p: OpenOptions): Promise<
       operator: { kind: interactive ? 'user' : 'app', principal: signIn.principal },
       progress: p.progress,
       signal: p.signal,
-      hooks: p.hooks ?? {},
+      // A deployment's pacing (the emulator's endpoints file) unless a test sets its own.
+      hooks: { ...profile.pacing, ...p.hooks },
+      bounds,
     };
     // --exchange pwsh: ExchangeOnlineManagement in one pwsh session for the run (rest stays the default).
     const exchangeFactory =
@@ -145,8 +176,7 @@ export async function openContext(options: RunOptions, p: OpenOptions): Promise<
           scope: profile.exchangeScope,
           tenantId: mailboxTenantId,
           dispatcher,
-          signal: p.signal,
-          onRetry: (what, ms) => p.progress(`  retrying in ${Math.round(ms / 1000)} s: ${what}`),
+          ...bounds,
         }),
     );
     return { ...base, exchange };

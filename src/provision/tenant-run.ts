@@ -153,6 +153,7 @@ export class TenantRun {
       waitMs: o.wait.ms,
       progress: this.ctx.progress,
       signal: this.ctx.signal,
+      bounds: this.ctx.bounds,
       initialDelayMs: this.ctx.hooks.proofRetryBaseMs,
       firstToken: this.proofToken,
       credentialIsNew: Boolean(cred?.created),
@@ -324,6 +325,7 @@ export class TenantRun {
         appId: app.appId,
         credential,
         signal: this.ctx.signal,
+        bounds: this.ctx.bounds,
       });
     })().catch(() => undefined);
   }

@@ -3,12 +3,11 @@
  * AUTH XOAUTH2 for every mailbox (and a test message with --verify send). 535 5.7.3 and token errors that mean
  * "not propagated yet" are retried with backoff until the wait runs out; every other failure is explained at once.
  */
-import { ClientCertificateCredential, ClientSecretCredential } from '@azure/identity';
-import { identityClientOptions, type CloudProfile } from '../auth/index.js';
+import { requestAppToken, type AppSecret, type CloudProfile, type NetworkBounds } from '../auth/index.js';
 import { formatDuration, poll, PollTimeoutError } from '../poll/index.js';
 import { checkTokenClaims, explainTokenError, probeSmtp, type SmtpProbeResult } from '../smtp/index.js';
 
-export type AppCredential = { type: 'secret'; value: string } | { type: 'certificate'; pem: string };
+export type AppCredential = AppSecret;
 
 export interface VerifyInput {
   profile: CloudProfile;
@@ -22,6 +21,8 @@ export interface VerifyInput {
   waitMs: number;
   progress: (line: string) => void;
   signal: AbortSignal;
+  /** --timeout and the request log (the signal above cancels). */
+  bounds?: NetworkBounds;
   /** First retry delay (tests shorten it). */
   initialDelayMs?: number;
   /** A token fetched ahead (while Exchange was still being configured), used by the first attempt. */
@@ -56,16 +57,16 @@ export function skippedVerification(reason: string): VerificationReport {
 }
 
 export async function appToken(
-  v: Pick<VerifyInput, 'profile' | 'tenantId' | 'appId' | 'credential' | 'signal'>,
+  v: Pick<VerifyInput, 'profile' | 'tenantId' | 'appId' | 'credential' | 'signal' | 'bounds'>,
 ): Promise<string> {
   // A new credential per attempt: a cached token would keep the roles of before the consent.
-  const options = identityClientOptions(v.profile);
-  const cred =
-    v.credential.type === 'secret'
-      ? new ClientSecretCredential(v.tenantId, v.appId, v.credential.value, options)
-      : new ClientCertificateCredential(v.tenantId, v.appId, { certificate: v.credential.pem }, options);
-  const t = await cred.getToken(v.profile.exchangeScope, { abortSignal: v.signal });
-  return t.token;
+  return requestAppToken({
+    profile: v.profile,
+    tenantId: v.tenantId,
+    appId: v.appId,
+    credential: v.credential,
+    bounds: { ...v.bounds, signal: v.signal },
+  });
 }
 
 /**
@@ -151,6 +152,9 @@ async function attempt(v: VerifyInput, n: number): Promise<VerificationReport> {
         mailbox: m,
         accessToken: token,
         sendTo: v.sendTo,
+        timeoutMs: v.bounds?.timeoutMs,
+        signal: v.signal,
+        onRequest: v.bounds?.onRequest,
       }),
     ),
   );

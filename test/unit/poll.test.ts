@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, formatDuration, parseRetryAfter, poll, PollTimeoutError, retry } from '../../src/poll/index.js';
+import {
+  backoffDelay,
+  formatDuration,
+  parseRetryAfter,
+  poll,
+  PollTimeoutError,
+  retry,
+  untilAborted,
+} from '../../src/poll/index.js';
 
 /** A clock that only moves when the poller sleeps: deadlines are tested without real waiting. */
 function fakeClock() {
@@ -30,7 +38,7 @@ describe('poll', () => {
     expect(c.slept).toEqual([1000, 9000, 4000, 4000, 4000]);
   });
 
-  it('gives up at the deadline with what it waited for and the last reason', async () => {
+  it('uses the whole wait (a last attempt at the deadline), then gives up with what it waited for and the last reason', async () => {
     const c = fakeClock();
     const err = await poll(async () => ({ done: false, reason: 'consent not granted' }), {
       what: 'admin consent',
@@ -41,7 +49,7 @@ describe('poll', () => {
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PollTimeoutError);
     expect((err as PollTimeoutError).message).toMatch(
-      /admin consent: still not done after 7 s \(4 attempts\): consent not granted/,
+      /admin consent: still not done after 10 s \(5 attempts\): consent not granted/,
     );
   });
 
@@ -89,5 +97,15 @@ describe('poll', () => {
     expect(parseRetryAfter('3')).toBe(3000);
     expect(parseRetryAfter(new Date(10_000).toUTCString(), 4000)).toBe(6000);
     expect(parseRetryAfter('soon')).toBeUndefined();
+  });
+
+  it('untilAborted: stops waiting for work that cannot be cancelled, or passes its outcome through', async () => {
+    const ac = new AbortController();
+    const never = new Promise<string>(() => undefined);
+    const waiting = untilAborted(never, ac.signal);
+    ac.abort(new Error('interrupted'));
+    await expect(waiting).rejects.toThrow('interrupted');
+    await expect(untilAborted(Promise.resolve('done'), new AbortController().signal)).resolves.toBe('done');
+    await expect(untilAborted(Promise.reject(new Error('failed')), undefined)).rejects.toThrow('failed');
   });
 });

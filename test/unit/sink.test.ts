@@ -285,3 +285,37 @@ describe('hand-offs when no sink holds a credential (templates/handoff wording)'
     },
   );
 });
+
+describe('CredentialSink.store: a credential alive in Entra is never dropped from its sink', () => {
+  const base = { tenantId: TENANT, clientId: APP };
+  const renewed = {
+    ...secret,
+    keyId: 'k2',
+    secret: 'the-new-secret-value-9876543210',
+    expires: '2028-01-01T00:00:00Z',
+    displayName: 'sendasapp 2',
+  };
+
+  it('a renewal keeps the old secret as previous until it expires', () => {
+    const file = path.join(dir, 's.json');
+    const sink = new CredentialSink(file);
+    sink.store(base, secret);
+    sink.store(base, renewed, { now: Date.parse('2026-12-01T00:00:00Z') });
+    const held = JSON.parse(readFileSync(file, 'utf8')) as SinkFile;
+    expect(held.credential?.keyId).toBe('k2');
+    expect(held.previous?.map((c) => c.keyId)).toEqual(['k1']);
+    // Once the old one has expired, the next write leaves it out.
+    sink.store(base, { ...renewed, keyId: 'k3' }, { now: Date.parse('2027-06-01T00:00:00Z') });
+    const later = JSON.parse(readFileSync(file, 'utf8')) as SinkFile;
+    expect(later.previous?.map((c) => c.keyId)).toEqual(['k2']);
+  });
+
+  it('a secret removed from Entra (--new-secret) is not kept', () => {
+    const file = path.join(dir, 's.json');
+    const sink = new CredentialSink(file);
+    sink.store(base, secret);
+    sink.store(base, renewed, { retired: ['k1'], now: Date.parse('2026-12-01T00:00:00Z') });
+    const held = JSON.parse(readFileSync(file, 'utf8')) as SinkFile;
+    expect(held.previous).toBeUndefined();
+  });
+});

@@ -243,8 +243,7 @@ export function credentialNode(
   const o = ctx.options;
   const kind = o.credential;
   const sinkName =
-    ctx.sink?.file ??
-    (o.certificateFile ? o.certificateFile : o.showSecret ? 'stdout (--show-secret)' : 'nowhere (no --secret-out)');
+    ctx.sink?.file ?? (o.certificateFile ? o.certificateFile : o.showSecret ? 'stdout (--show-secret)' : 'no file');
   const credentialsOf = (app: Application): EntraCredential[] =>
     kind === 'secret' ? app.passwordCredentials : app.keyCredentials;
   const empty = (): CredentialState => ({
@@ -257,7 +256,7 @@ export function credentialNode(
   return {
     kind: 'managed',
     key: ENTRA_KEYS.credential,
-    title: `Client ${kind === 'secret' ? 'secret' : 'certificate'} (kept in ${sinkName})`,
+    title: `Client ${kind === 'secret' ? 'secret' : 'certificate'} (${sinkName === 'no file' ? 'no --secret-out' : `kept in ${sinkName}`})`,
     inputs,
     async read(_ctx, { app: state, sink, certificate }) {
       if (!state?.app) return undefined;
@@ -357,13 +356,11 @@ export function credentialNode(
         ctx.sink?.markPending(base, displayName);
         const secret = await addSecret(ctx.homeGraph, app.id, displayName, new Date(Date.now() + o.secretLifetime.ms));
         await ctx.hooks.afterWrite?.('addPassword');
-        ctx.sink?.store(base, {
-          type: 'secret',
-          keyId: secret.keyId,
-          secret: secret.secretText,
-          expires: secret.endDateTime,
-          displayName,
-        });
+        ctx.sink?.store(
+          base,
+          { type: 'secret', keyId: secret.keyId, secret: secret.secretText, expires: secret.endDateTime, displayName },
+          { retired: current?.retireKeyIds },
+        );
         result = {
           ...result,
           keyId: secret.keyId,

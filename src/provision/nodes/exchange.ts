@@ -26,7 +26,7 @@ import {
   type SmtpAuthState,
 } from '../../exchange/index.js';
 import type { TenantContext } from '../context.js';
-import { CheckFailure, type CheckNode, type ManagedNode, type ManagedRef, type Ref } from '../model.js';
+import { CheckFailure, type CheckNode, type ManagedNode, type ManagedRef } from '../model.js';
 import type { AppState, ServicePrincipalState } from './entra.js';
 import type { MailboxFacts } from './facts.js';
 
@@ -156,16 +156,20 @@ function sameFilter(a: string, b: string): boolean {
 
 export type ScopeChange = { op: 'create'; filter: string } | { op: 'setFilter'; from: string; to: string };
 
+/**
+ * The scope over the mailboxes. Like every per-mailbox node it takes the mailboxes known when the graph is built
+ * (listed, or the group read first), so that its read goes out with the preflight's first reads.
+ */
 export function managementScopeNode(
   ctx: TenantContext,
-  inputs: { mailboxes: Ref<MailboxFacts> },
-): ManagedNode<{ filter: string }, typeof inputs, ScopeChange> {
-  const filterOf = (f: MailboxFacts): string => scopeFilter(f.group?.distinguishedName, f.group ? [] : f.mailboxes);
+  facts: Pick<MailboxFacts, 'mailboxes' | 'group'>,
+): ManagedNode<{ filter: string }, Record<string, never>, ScopeChange> {
+  const filter = scopeFilter(facts.group?.distinguishedName, facts.group ? [] : facts.mailboxes);
   return {
     kind: 'managed',
     key: EXO_KEYS.scope,
     title: `Management scope ${ctx.names.scopeName}`,
-    inputs,
+    inputs: {},
     async read() {
       const s = await readManagementScope(ctx.exchange, ctx.names.scopeName);
       // Get-ManagementScope reports the filter as RecipientFilter (RecipientRestrictionFilter is only the name
@@ -173,13 +177,11 @@ export function managementScopeNode(
       const row = s as (typeof s & { RecipientFilter?: string | null }) | undefined;
       return row ? { filter: row.RecipientFilter ?? row.RecipientRestrictionFilter ?? '' } : undefined;
     },
-    diff(current, { mailboxes }) {
-      const filter = filterOf(mailboxes);
+    diff(current) {
       if (!current) return [{ op: 'create', filter }];
       return sameFilter(current.filter, filter) ? [] : [{ op: 'setFilter', from: current.filter, to: filter }];
     },
-    async apply(ctx, _changes, current, { mailboxes }) {
-      const filter = filterOf(mailboxes);
+    async apply(ctx, _changes, current) {
       await writeManagementScope(ctx.exchange, ctx.names.scopeName, filter, current !== undefined);
       return { filter };
     },
@@ -230,16 +232,17 @@ export function roleAssignmentNode(
  */
 export function exchangeAuthorizationCheck(
   ctx: TenantContext,
-  inputs: { app: ManagedRef<AppState>; role: ManagedRef<{ name: string }>; mailboxes: Ref<MailboxFacts> },
+  mailboxes: string[],
+  inputs: { app: ManagedRef<AppState>; role: ManagedRef<{ name: string }> },
 ): CheckNode<{ inScope: string[] }, typeof inputs> {
   return {
     kind: 'check',
     key: EXO_KEYS.authorization,
     title: "Test-ServicePrincipalAuthorization: the mailboxes are in the role's scope",
     inputs,
-    async read(_ctx, { app, role, mailboxes }) {
+    async read(_ctx, { app, role }) {
       if (!app || !role) return { inScope: [] };
-      const all = mailboxes.mailboxes;
+      const all = mailboxes;
       const inScope = await Promise.all(all.map((m) => testAuthorization(ctx.exchange, app.appId, m)));
       const out = all.filter((_, i) => !inScope[i]);
       if (out.length > 0)
@@ -258,20 +261,20 @@ export type SmtpAuthChange =
 
 export function smtpAuthNode(
   ctx: TenantContext,
-  inputs: { mailboxes: Ref<MailboxFacts> },
-): ManagedNode<SmtpAuthState, typeof inputs, SmtpAuthChange> {
+  mailboxes: string[],
+): ManagedNode<SmtpAuthState, Record<string, never>, SmtpAuthChange> {
   const mode = ctx.options.enableSmtpAuth;
   return {
     kind: 'managed',
     key: EXO_KEYS.smtpAuth,
     title: `SMTP AUTH (${mode === 'none' ? 'report only' : `enable for ${mode === 'org' ? 'the organization' : 'the mailboxes'}`})`,
-    inputs,
-    read: (_ctx, { mailboxes }) => readSmtpAuth(ctx.exchange, mailboxes.mailboxes),
-    diff(current, { mailboxes }) {
+    inputs: {},
+    read: () => readSmtpAuth(ctx.exchange, mailboxes),
+    diff(current) {
       if (!current || mode === 'none') return [];
       const changes: SmtpAuthChange[] = [];
       if (mode === 'org' && current.organizationDisabled) changes.push({ op: 'enableOrganization' });
-      for (const m of mailboxes.mailboxes) {
+      for (const m of mailboxes) {
         const own = current.mailboxes[m] ?? null;
         // org: the organization is switched on, so only an explicit mailbox "disabled" still blocks;
         // mailbox: every mailbox whose effective setting is "disabled" gets its own "enabled".

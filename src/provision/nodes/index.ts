@@ -108,7 +108,7 @@ export function buildGraph(ctx: TenantContext, known?: MailboxFacts): { graph: R
   const credential = g.add(credentialNode(ctx, { app: application, sink, certificate, lifetime }));
   if ((o.redirectUris?.length ?? 0) > 0) g.add(redirectUrisNode(ctx, { app: application }));
   const servicePrincipal = g.add(servicePrincipalNode(ctx, { app: application }));
-  const smtpAuth = g.add(smtpAuthNode(ctx, { mailboxes }));
+  const smtpAuth = g.add(smtpAuthNode(ctx, mailboxList));
   const refs: RunRefs = {
     mailboxes,
     exchangeOnline,
@@ -124,10 +124,10 @@ export function buildGraph(ctx: TenantContext, known?: MailboxFacts): { graph: R
   const exchangeSp = g.add(exchangeServicePrincipalNode(ctx, { app: application, sp: servicePrincipal }));
   refs.exchangeServicePrincipal = exchangeSp;
   if (rbac) {
-    const scope = g.add(managementScopeNode(ctx, { mailboxes }));
+    const scope = g.add(managementScopeNode(ctx, known ?? { mailboxes: mailboxList }));
     const role = g.add(roleAssignmentNode(ctx, { app: application, scope, exchangeSp }));
     refs.roleAssignment = role;
-    g.add(exchangeAuthorizationCheck(ctx, { app: application, role, mailboxes }));
+    g.add(exchangeAuthorizationCheck(ctx, mailboxList, { app: application, role }));
   } else {
     refs.consent = g.add(consentNode(ctx, { sp: servicePrincipal, exo: exchangeOnline! }));
     for (const m of mailboxList) g.add(mailboxAccessNode(ctx, m, { exchangeSp }));

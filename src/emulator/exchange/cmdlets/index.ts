@@ -9,7 +9,10 @@ export type { CmdletDefinition } from './common.js';
 export { APPLICATION_ROLES } from './principals.js';
 
 export const CMDLETS: ReadonlyMap<string, CmdletDefinition> = new Map(
-  [...recipientCmdlets, ...permissionCmdlets, ...principalCmdlets, ...domainCmdlets].map((c) => [c.name.toLowerCase(), c]),
+  [...recipientCmdlets, ...permissionCmdlets, ...principalCmdlets, ...domainCmdlets].map((c) => [
+    c.name.toLowerCase(),
+    c,
+  ]),
 );
 
 /** New-/Set-/Add-/Remove- change state; Get-/Test- don't. */
