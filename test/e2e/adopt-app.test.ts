@@ -111,7 +111,8 @@ describe("adopting an ISV's multitenant app (--app-id, registered in fabrikam) i
       }),
     );
     expect(v.code, v.stderr).toBe(0);
-    expect(v.stderr).toContain('235 2.7.0 Authentication successful');
+    // verify's result (the reply) is on stdout, its progress on stderr.
+    expect(v.stdout).toContain('235 2.7.0 Authentication successful');
   });
 
   it('a rerun changes nothing and writes nothing', async () => {

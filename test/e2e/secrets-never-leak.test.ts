@@ -68,7 +68,7 @@ describe('secrets never leak into stdout, stderr or the request log', () => {
     writeFileSync(wrong, 'Wr0ng~app-secret-0123456789abcdef', { mode: 0o600 });
     const bad = await verify(wrong);
     expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toMatch(/AADSTS7000215/);
+    expect(bad.stdout).toMatch(/AADSTS7000215/);
     // A certificate run in the other tenant.
     const cert = applyArgs({ ...who(FABRIKAM), credential: 'certificate', secretOut: certSink(), wait: '10s' });
     expect((await runs.run(cert)).code).toBe(0);

@@ -2,7 +2,8 @@
  * End to end, what only a real process shows: Ctrl-C (SIGINT) ends every command with exit 130 and SIGTERM with
  * 143, saying so on stderr; an apply interrupted after some writes lists exactly what it changed, with --output
  * json still one object on stdout, and a rerun converges; exit 3 is a proof that ran out of --wait while Exchange's
- * permission cache caught up (verification.timedOut).
+ * permission cache caught up (verification.timedOut). (That the proof uses all of --wait is checked in process:
+ * test/provision/proof.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
@@ -85,10 +86,7 @@ describe('signals: every command ends with 130 on SIGINT and 143 on SIGTERM', ()
     expect(r.stdout).not.toContain('Application (client) id:');
   });
 
-  // Product bug (NOTES-tests.md, "verify has its own SIGINT handler"): verify aborts on SIGINT with exit 1 ("cannot
-  // reach the sign-in service (interrupted)") and has no SIGTERM handler (killed by the signal). Remove `.fails`
-  // once verify uses the one handler of tenant-command.ts.
-  it.fails.each([
+  it.each([
     ['SIGINT', 130],
     ['SIGTERM', 143],
   ] as const)('verify, %s while it signs in as the app: exit %i', async (sig, code) => {
@@ -210,9 +208,8 @@ describe('exit 3: the proof ran out of --wait while permissions propagated', () 
   });
   afterAll(async () => emu?.close());
 
-  let r: CliResult;
   it('exit 3, verification failed with timedOut, every resource in place', async () => {
-    r = await spawnCli(
+    const r = await spawnCli(
       applyArgsFor(emu.endpointsFile, path.join(dir, 'secret.json'), 'Slow Cache Sender', '--wait', '3s'),
     ).exited;
     expect(r.code, r.stderr).toBe(3);
@@ -222,15 +219,6 @@ describe('exit 3: the proof ran out of --wait while permissions propagated', () 
     expect(out.verification.timedOut).toBe(true);
     expect(out.verification.reply).toMatch(/535 5\.7\.3/);
     expect(out.resources.every((x: any) => ['created', 'updated', 'unchanged'].includes(x.status))).toBe(true);
-  });
-
-  // Product bug (NOTES-tests.md, "the proof gives up before --wait ran out"): poll() stops as soon as its next
-  // backoff (5 s ± 20 %) would pass the deadline instead of trying once more at the deadline, so --wait 3s makes
-  // one attempt and gives up at once (issue 8: "a 12 s wait gives up at 6.5 s"). Remove `.fails` once fixed.
-  it.fails('the proof used its --wait: it tried again before it gave up', () => {
-    const out = r.json<Record<string, any>>();
-    expect(out.verification.attempts).toBeGreaterThanOrEqual(2);
-    expect(r.stderr).toMatch(/not yet: .*535 5\.7\.3.*retrying in/);
   });
 });
 

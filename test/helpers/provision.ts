@@ -63,7 +63,8 @@ export async function openRun(
     isTty: false,
     progress: (line) => progress.push(line),
     signal: controller.signal,
-    hooks: { proofRetryBaseMs: 500, exchangeReplicationWaitMs: 200, consentPollBaseMs: 200, ...o.hooks },
+    // Without hooks of its own, a run takes the pacing of the emulator's endpoints file, as the CLI does.
+    hooks: o.hooks,
   });
   return { run, progress, controller };
 }
