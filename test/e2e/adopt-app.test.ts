@@ -22,6 +22,8 @@ import {
   expectPassed,
   findApp,
   footprint,
+  noteCodes,
+  noteOf,
   readJson,
   sinkSecrets,
   spOf,
@@ -63,7 +65,8 @@ describe("adopting an ISV's multitenant app (--app-id, registered in fabrikam) i
     expect(first.stderr).toMatch(
       /proof skipped: the vendor's credential is not in hand: the vendor runs `sendasapp verify`/,
     );
-    expect(out.notes.join('\n')).toContain(`app ${vendorAppId} is not registered in the home tenant`);
+    expect(noteCodes(out)).toContain('vendor-app');
+    expect(noteOf(out, 'vendor-app')!.text).toContain(`app ${vendorAppId} is not registered in the home tenant`);
     expect(out.application.id).toBeUndefined();
   });
 
@@ -108,7 +111,8 @@ describe("adopting an ISV's multitenant app (--app-id, registered in fabrikam) i
       }),
     );
     expect(v.code, v.stderr).toBe(0);
-    expect(v.stderr).toContain('235 2.7.0 Authentication successful');
+    // verify's result (the reply) is on stdout, its progress on stderr.
+    expect(v.stdout).toContain('235 2.7.0 Authentication successful');
   });
 
   it('a rerun changes nothing and writes nothing', async () => {

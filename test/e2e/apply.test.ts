@@ -12,6 +12,7 @@ import {
   EXO_APP_ID,
   JWT_PATTERN,
   SMTP_SEND_AS_APP,
+  appKey,
   findApp,
   readJson,
   spOf,
@@ -51,6 +52,8 @@ describe('apply, one tenant, FullAccess, secret', () => {
     expect(first.stderr).toContain('235 2.7.0 Authentication successful');
     expect(first.code).toBe(0);
     const out = first.json<Record<string, any>>();
+    expect(out.command).toBe('apply');
+    expect(out.outcome).toBe('ok');
     expect(out.changed).toBe(true);
     expect(out.tenant).toBe(emu.endpoints.tenants[0]!.id);
     expect(out.verification.status).toBe('passed');
@@ -72,13 +75,27 @@ describe('apply, one tenant, FullAccess, secret', () => {
     expect(out.resources.every((r: { status: string }) => ['created', 'updated', 'unchanged'].includes(r.status))).toBe(
       true,
     );
+    // The preflight's facts and checks passed before the writes.
+    expect(out.preflight.map((p: { key: string }) => p.key)).toEqual(
+      expect.arrayContaining(['tenant.mailboxes', 'check.sink', 'check.operator']),
+    );
+    expect(out.preflight.every((p: { status: string }) => p.status === 'passed')).toBe(true);
+  });
+
+  it('prints progress on stderr (each resource as it is made) and only the JSON result on stdout', () => {
+    const sink = path.join(dir, 'secret.json');
+    expect(first.stderr).toContain(`  + Client secret (kept in ${sink}): created`);
+    expect(first.stderr).toContain(`  + Application "Scanner SMTP" (${appKey('Scanner SMTP')}): created`);
+    expect(first.stdout.trim().split('\n')).toHaveLength(1);
+    expect(first.stdout).not.toContain(': created');
   });
 
   it('left the tenant configured as the vendor guides describe (checked in the emulator)', async () => {
     const out = first.json<Record<string, any>>();
     const t = await emu.control.tenant(TENANT);
     const app = findApp(t, out.application.appId);
-    expect(app.uniqueName).toBe('sendasapp-scanner-smtp');
+    expect(app.uniqueName).toBe(appKey('Scanner SMTP'));
+    expect(app.uniqueName).toMatch(/^sendasapp-scanner-smtp-[0-9a-f]{10}$/);
     expect(app.displayName).toBe('Scanner SMTP');
     expect(app.signInAudience).toBe('AzureADMyOrg');
     expect(app.requiredResourceAccess).toEqual([
@@ -144,7 +161,10 @@ describe('apply, one tenant, FullAccess, secret', () => {
     const plan = await runCli(['plan', ...base(), '--detailed-exitcode']);
     outputs.push(plan.stdout, plan.stderr);
     expect(plan.code).toBe(0);
-    expect(plan.stderr).toContain('Nothing to change.');
+    // The plan is the result: on stdout; stderr has no plan line.
+    expect(plan.stdout).toContain('Nothing to change.');
+    expect(plan.stdout).toContain(`Application "Scanner SMTP" (${appKey('Scanner SMTP')}): in place`);
+    expect(plan.stderr).not.toContain('Nothing to change.');
     expect((await emu.control.log()).filter((e) => e.write)).toEqual([]);
   });
 
@@ -164,6 +184,11 @@ describe('apply, one tenant, FullAccess, secret', () => {
     const apply = await runCli(['apply', ...base(), '--mailbox', it, '--yes']);
     outputs.push(apply.stdout, apply.stderr);
     expect(apply.code).toBe(0);
+    // Text mode: the live lines on stderr, the summary (the result) on stdout.
+    expect(apply.stderr).toContain(`  + FullAccess on ${it}: created`);
+    expect(apply.stdout).not.toContain(`FullAccess on ${it}`);
+    expect(apply.stdout).toContain(`Application (client) id: ${first.json<Record<string, any>>().application.appId}`);
+    expect(apply.stderr).not.toContain('Application (client) id:');
     const writes = (await emu.control.log()).filter((e) => e.write && e.service !== 'smtp');
     expect(writes.map((w) => w.cmdlet).sort()).toEqual(['Add-MailboxPermission', 'Set-CASMailbox']);
   });
@@ -173,8 +198,17 @@ describe('apply, one tenant, FullAccess, secret', () => {
     outputs.push(status.stdout, status.stderr);
     expect(status.code).toBe(0);
     const out = status.json<Record<string, any>>();
+    expect(out.command).toBe('status');
     expect(out.drift).toEqual([]);
     expect(out.credentials[0].daysLeft).toBeGreaterThan(300);
+    // Text mode: the status table is the result, on stdout.
+    const text = await runCli(['status', ...base()]);
+    outputs.push(text.stdout, text.stderr);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(`Status of ${TENANT}`);
+    expect(text.stdout).toContain('Everything is as configured.');
+    expect(text.stdout).toMatch(/secret [0-9a-f-]{36} "sendasapp [^"]*": \d+ days left/);
+    expect(text.stderr).not.toContain('Everything is as configured.');
   });
 
   it('never prints the secret or a token', () => {

@@ -28,6 +28,9 @@ describe('operator sign-in', () => {
     TENANT,
     '--mailbox',
     `scanner@${TENANT}`,
+    // A new app's secret needs a place to go, or the preflight stops the plan (exit 2).
+    '--secret-out',
+    path.join(dir, 'secret.json'),
     '--output',
     'json',
   ];
@@ -39,6 +42,7 @@ describe('operator sign-in', () => {
     });
     expect(r.stderr).not.toContain('error:');
     expect(r.code).toBe(0);
+    expect(r.json<{ outcome: string }>().outcome).toBe('changes-pending');
     const log = await emu.control.log({ service: 'graph' });
     expect(log.some((e) => e.caller === op.clientId)).toBe(true);
   });
@@ -84,6 +88,8 @@ describe('operator sign-in', () => {
     expect(r.code).toBe(0);
     const out = r.json<{ resources: Array<{ key: string }> }>();
     expect(out.resources.map((x) => x.key)).toContain('entra.application');
+    // A person's rights show in the reads of the preflight; none failed.
+    expect((out as unknown as { failure?: unknown; error?: unknown }).error).toBeUndefined();
     // The Graph calls were made as the signed-in administrator, not as the operator app.
     const graph = await emu.control.log({ service: 'graph' });
     expect(
@@ -94,6 +100,5 @@ describe('operator sign-in', () => {
             emu.store.world.tenants[0]!.users.find((u) => u.entity.userPrincipalName === `admin@${TENANT}`)!.entity.id,
       ),
     ).toBe(true);
-    void dir;
   });
 });

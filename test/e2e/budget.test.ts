@@ -13,10 +13,16 @@ import { applyOptions, runCli } from '../helpers/cli.js';
 import { CONTOSO as TENANT, tempDir } from '../helpers/e2e.js';
 
 const MAILBOXES = ['scanner@contoso.onmicrosoft.com', 'ap@contoso.onmicrosoft.com'];
-/** What a no-op run reads in Exchange: every resource its own state. */
+/**
+ * What a no-op run reads in Exchange: the preflight's facts (the accepted domains, each mailbox), then every
+ * resource its own state.
+ */
 const READS = [
+  'Get-AcceptedDomain',
   'Get-CASMailbox',
   'Get-CASMailbox',
+  'Get-Mailbox',
+  'Get-Mailbox',
   'Get-MailboxPermission',
   'Get-MailboxPermission',
   'Get-OrganizationConfig',

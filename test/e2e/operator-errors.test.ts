@@ -1,13 +1,23 @@
 /**
  * End to end, the operator's own credential and permissions: a wrong operator secret names the AADSTS cause and
- * the fix; an operator without Application.ReadWrite.All gets a 403 that names the missing Graph permission.
+ * the fix; an operator without Application.ReadWrite.All (read from its token's roles by the preflight) is refused
+ * with exit 1 before any write, naming the missing Graph permission.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { applyArgs } from '../helpers/cli.js';
-import { CONTOSO, FABRIKAM, Runs, expectNoLeaks, readJson, setOperatorRoles, tempDir } from '../helpers/e2e.js';
+import {
+  CONTOSO,
+  FABRIKAM,
+  Runs,
+  appsBesidesOperator,
+  expectNoLeaks,
+  readJson,
+  setOperatorRoles,
+  tempDir,
+} from '../helpers/e2e.js';
 
 describe('operator credential and permission errors', () => {
   let emu: TestEmulator;
@@ -49,20 +59,37 @@ describe('operator credential and permission errors', () => {
     expect(log.filter((e) => e.service === 'graph' && e.status < 400)).toEqual([]);
   });
 
-  it('an operator without Application.ReadWrite.All: exit 1 naming the missing Graph permission', async () => {
+  it('an operator without Application.ReadWrite.All: exit 1 before any write, naming the missing Graph permission', async () => {
     setOperatorRoles(emu, FABRIKAM, [
       'Application.Read.All',
       'AppRoleAssignment.ReadWrite.All',
       'Exchange.ManageAsApp',
     ]);
+    await emu.control.clearLog();
     const r = await runs.run(args(emu.endpointsFile, FABRIKAM));
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/403 Authorization_RequestDenied/);
-    expect(r.stderr).toMatch(/Fix: grant the operator Application\.ReadWrite\.All/);
+    expect(r.stderr).toMatch(
+      /the operator app [0-9a-f-]{36} lacks Microsoft Graph Application\.ReadWrite\.All or Application\.ReadWrite\.OwnedBy in fabrikam\.onmicrosoft\.com/,
+    );
+    expect(r.stderr).toMatch(/Fix: grant these application permissions to the operator app/);
+    expect(r.stderr).toContain('Nothing was changed.');
+    // The preflight read the tenant, and nothing was written.
+    const log = await emu.control.log();
+    expect(log.some((e) => e.service === 'exchange' || e.service === 'graph')).toBe(true);
+    expect(log.filter((e) => e.write)).toEqual([]);
     const t = await emu.control.tenant(FABRIKAM);
-    expect(
-      t.applications.filter((a: { uniqueName: string | null }) => a.uniqueName?.startsWith('sendasapp-op')),
-    ).toEqual([]);
+    expect(appsBesidesOperator(emu, t)).toEqual([]);
+  });
+
+  it('the same with --output json: one object, outcome failed, the error without a field', async () => {
+    const r = await runs.run([...args(emu.endpointsFile, FABRIKAM), '--output', 'json']);
+    expect(r.code, r.stderr).toBe(1);
+    const out = r.json<Record<string, any>>();
+    expect(out.outcome).toBe('failed');
+    expect(out.changed).toBe(false);
+    expect(out.error).toMatchObject({ code: 'failed', message: expect.stringMatching(/Application\.ReadWrite\.All/) });
+    expect(out.error.field).toBeUndefined();
+    expect(out.preflight.find((p: any) => p.key === 'check.operator').status).toBe('failed');
   });
 
   it('never prints a secret or a token (not even the wrong one)', async () => {

@@ -114,7 +114,7 @@ describe('rbac mode over a group (smtp-senders = scanner, ap)', () => {
       ),
     );
     expect(v.code).not.toBe(0);
-    expect(v.stderr).toMatch(/535 5\.7\.3 /);
+    expect(v.stdout).toMatch(/535 5\.7\.3 /);
   });
 
   it('never prints the secret or a token', async () => {

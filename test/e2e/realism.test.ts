@@ -12,6 +12,7 @@ import {
   CONTOSO,
   Runs,
   SMTP_SEND_AS_APP,
+  appsByName,
   expectNoLeaks,
   expectNoopRerun,
   expectPassed,
@@ -23,14 +24,11 @@ import {
 
 const SCANNER = `scanner@${CONTOSO}`;
 const AP = `ap@${CONTOSO}`;
-/** The proof's first retry after 1 s instead of 5 s (the emulator's permission cache lasts seconds). */
-const FAST_RETRY = { SENDASAPP_RETRY_BASE_MS: '1000' };
 
 describe('realism knobs all on: replication, permission cache, throttling, 503s, latency', () => {
   let emu: TestEmulator;
   let dir: string;
   let first: CliResult;
-  let wallMs: number;
   const runs = new Runs();
   const secretFile = (): string => path.join(dir, 'secret.json');
   const args = (): string[] =>
@@ -59,9 +57,8 @@ describe('realism knobs all on: replication, permission cache, throttling, 503s,
       ],
     });
     await emu.control.clearLog();
-    const started = Date.now();
-    first = await runs.run(args(), { timeoutMs: 150_000, env: FAST_RETRY });
-    wallMs = Date.now() - started;
+    // The proof's retries keep their product pacing (first retry after 5 s): slower, never timed here.
+    first = await runs.run(args(), { timeoutMs: 150_000 });
   }, 170_000);
   afterAll(async () => emu?.close());
 
@@ -89,7 +86,7 @@ describe('realism knobs all on: replication, permission cache, throttling, 503s,
   it('made one application, one service principal, one assignment, one secret, one Exchange SP, one FullAccess each', async () => {
     const out = first.json<Record<string, any>>();
     const t = await emu.control.tenant(CONTOSO);
-    const apps = t.applications.filter((a: any) => a.uniqueName === 'sendasapp-realistic-sender');
+    const apps = appsByName(t, 'Realistic Sender');
     expect(apps).toHaveLength(1);
     expect(apps[0].passwordCredentials).toHaveLength(1);
     const sink = readJson(secretFile());
@@ -101,12 +98,8 @@ describe('realism knobs all on: replication, permission cache, throttling, 503s,
     expect(f.mailboxPermissions).toHaveLength(2);
   });
 
-  it('kept wall time reasonable', () => {
-    expect(wallMs).toBeLessThan(60_000);
-  });
-
   it('a rerun under the same knobs changes nothing', async () => {
-    await expectNoopRerun(emu, runs, args(), { timeoutMs: 100_000, env: FAST_RETRY });
+    await expectNoopRerun(emu, runs, args(), { timeoutMs: 100_000 });
   }, 110_000);
 
   it('never prints the secret or a token', async () => {

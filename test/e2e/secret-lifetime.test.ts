@@ -1,12 +1,23 @@
 /**
- * End to end, a tenant app-management policy that limits client secrets to 90 days: the default lifetime (12mo)
- * is refused by Entra and apply says which option to change; a lifetime within the policy passes.
+ * End to end, a tenant app-management policy that limits client secrets to 90 days: the preflight reads the policy,
+ * so the default lifetime (12mo) is refused before any write (exit 2, naming --secret-lifetime and the limit);
+ * a lifetime within the policy passes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { applyArgs } from '../helpers/cli.js';
-import { CONTOSO, Runs, expectNoLeaks, expectPassed, findApp, readJson, sinkSecrets, tempDir } from '../helpers/e2e.js';
+import {
+  CONTOSO,
+  Runs,
+  appsBesidesOperator,
+  expectNoLeaks,
+  expectPassed,
+  findApp,
+  readJson,
+  sinkSecrets,
+  tempDir,
+} from '../helpers/e2e.js';
 
 const SCANNER = `scanner@${CONTOSO}`;
 
@@ -34,17 +45,24 @@ describe('secret lifetime policy (maxSecretLifetimeDays 90)', () => {
   });
   afterAll(async () => emu?.close());
 
-  it('the default 12mo is refused: exit 1, a sentence naming --secret-lifetime, no secret left in Entra', async () => {
+  it('the default 12mo is refused by the preflight: exit 2 naming --secret-lifetime and the limit, nothing written', async () => {
+    await emu.control.clearLog();
     const r = await runs.run(args());
-    expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/Entra refused the secret's lifetime .*Fix: rerun with a shorter --secret-lifetime/);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(
+      "--secret-lifetime 12mo is longer than the 90 days the tenant's app-management policy allows. Fix: give at most 90d",
+    );
     const out = r.json<Record<string, any>>();
-    const cred = out.resources.find((x: any) => x.key === 'entra.credential');
-    expect(cred.status).toBe('failed');
-    expect(cred.message).toMatch(/--secret-lifetime/);
+    expect(out.outcome).toBe('bad-input');
+    expect(out.error).toMatchObject({ code: 'bad-input', field: '--secret-lifetime' });
+    expect(out.preflight.find((x: any) => x.key === 'check.secretLifetime').status).toBe('failed');
     expect(out.verification.status).toBe('skipped');
-    const app = findApp(await emu.control.tenant(CONTOSO), out.application.appId);
-    expect(app.passwordCredentials).toEqual([]);
+    const log = await emu.control.log();
+    expect(log.some((e) => e.service === 'graph' && e.path.endsWith('/policies/defaultAppManagementPolicy'))).toBe(
+      true,
+    );
+    expect(log.filter((e) => e.write)).toEqual([]);
+    expect(appsBesidesOperator(emu, await emu.control.tenant(CONTOSO))).toEqual([]);
   });
 
   it('--secret-lifetime 60d passes, with one secret ending in about 60 days', async () => {

@@ -33,11 +33,11 @@ describe('secrets never leak into stdout, stderr or the request log', () => {
 
   it('runs the commands that print the most, in text and JSON', async () => {
     const s = ['--secret-out', secretSink(), '--wait', '10s', '--yes'];
-    // A failed proof (SMTP AUTH off): the reply, cause and fix are printed, in text and JSON.
-    expect((await runs.run(['apply', ...common(CONTOSO), ...s, '--enable-smtp-auth', 'none'])).code).toBe(3);
+    // A failed proof (SMTP AUTH off, exit 1): the reply, cause and fix are printed, in text and JSON.
+    expect((await runs.run(['apply', ...common(CONTOSO), ...s, '--enable-smtp-auth', 'none'])).code).toBe(1);
     expect(
       (await runs.run(['apply', ...common(CONTOSO), ...s, '--enable-smtp-auth', 'none', '--output', 'json'])).code,
-    ).toBe(3);
+    ).toBe(1);
     // A passing one.
     expect(
       (await runs.run(['apply', ...common(CONTOSO), ...s, '--enable-smtp-auth', 'mailbox', '--output', 'json'])).code,
@@ -68,7 +68,7 @@ describe('secrets never leak into stdout, stderr or the request log', () => {
     writeFileSync(wrong, 'Wr0ng~app-secret-0123456789abcdef', { mode: 0o600 });
     const bad = await verify(wrong);
     expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toMatch(/AADSTS7000215/);
+    expect(bad.stdout).toMatch(/AADSTS7000215/);
     // A certificate run in the other tenant.
     const cert = applyArgs({ ...who(FABRIKAM), credential: 'certificate', secretOut: certSink(), wait: '10s' });
     expect((await runs.run(cert)).code).toBe(0);

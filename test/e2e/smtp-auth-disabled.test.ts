@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { applyArgs } from '../helpers/cli.js';
-import { CONTOSO, FABRIKAM, Runs, expectNoLeaks, sinkSecrets, tempDir } from '../helpers/e2e.js';
+import { CONTOSO, FABRIKAM, Runs, expectNoLeaks, noteCodes, noteOf, sinkSecrets, tempDir } from '../helpers/e2e.js';
 
 function casSettings(t: any): Record<string, boolean | null> {
   return Object.fromEntries(
@@ -44,21 +44,26 @@ describe('SMTP AUTH disabled for the organization (the default world)', () => {
     }
   });
 
-  it('--enable-smtp-auth none: exit 3 at once with the 535 5.7.139 tenant reply and a Fix naming --enable-smtp-auth', async () => {
-    const started = Date.now();
+  it('--enable-smtp-auth none: exit 1 (a policy, not propagation) with the 535 5.7.139 reply and a Fix naming --enable-smtp-auth', async () => {
     const r = await runs.run(args(CONTOSO, 'none'));
-    expect(r.code, r.stderr).toBe(3);
-    // Policy, not propagation: no waiting for the 30 s.
-    expect(Date.now() - started).toBeLessThan(25_000);
+    // Exit 3 is only for a proof that ran out of --wait while propagating; a refusal by policy is a failure.
+    expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain(
       '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.',
     );
     expect(r.stderr).toMatch(/Fix: .*--enable-smtp-auth mailbox/);
+    // Policy, not propagation: answered at once, not retried until --wait ran out.
     expect(r.stderr).not.toMatch(/retrying/);
     const out = r.json<Record<string, any>>();
+    expect(out.outcome).toBe('failed');
     expect(out.verification.status).toBe('failed');
+    expect(out.verification.timedOut).toBeFalsy();
     expect(out.verification.reply).toMatch(/5\.7\.139/);
-    expect(out.notes.join('\n')).toMatch(/SMTP AUTH is disabled for .*--enable-smtp-auth mailbox/);
+    expect(noteCodes(out)).toContain('smtp-auth-disabled');
+    expect(noteOf(out, 'smtp-auth-disabled')).toMatchObject({
+      severity: 'warning',
+      text: expect.stringMatching(/SMTP AUTH is disabled for .*--enable-smtp-auth mailbox/),
+    });
     // Report only: nothing about SMTP AUTH changed.
     const t = await emu.control.tenant(CONTOSO);
     expect(t.exchange.transportConfig.SmtpClientAuthenticationDisabled).toBe(true);

@@ -13,8 +13,7 @@ describe('--app-id of an app that does not exist', () => {
   });
   afterAll(async () => emu.close());
 
-  it('exits 1 quickly naming --app-id, and creates nothing', async () => {
-    const started = Date.now();
+  it('exits 1 naming --app-id without waiting for a replication, and creates nothing', async () => {
     const r = await runCli([
       'apply',
       '--endpoints',
@@ -30,8 +29,8 @@ describe('--app-id of an app that does not exist', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('--app-id');
     expect(r.stderr).toContain('multitenant');
-    // Well below the 120 s replication deadline: it did not wait for a lag that cannot end.
-    expect(Date.now() - started).toBeLessThan(60_000);
+    // It did not wait for a lag that cannot end (the replication wait would say so, and outlast the test's timeout).
+    expect(r.stderr).not.toMatch(/retrying|waiting/i);
     const t = await emu.control.tenant('contoso.onmicrosoft.com');
     expect(t.servicePrincipals.some((s: { appId: string }) => s.appId === '11111111-2222-3333-4444-555555555555')).toBe(
       false,

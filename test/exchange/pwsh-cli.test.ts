@@ -20,7 +20,7 @@ describe('apply --exchange pwsh (fake bridge) against the emulator', () => {
   let emuRest: TestEmulator;
   let dir: string;
   const logFile = (): string => path.join(dir, 'bridge.log');
-  const args = (backend: string, app: string, endpoints = emu.endpointsFile): string[] => [
+  const args = (backend: string, app: string, endpoints = emu.endpointsFile, sink = `${backend}-${app}`): string[] => [
     'apply',
     '--endpoints',
     endpoints,
@@ -35,7 +35,7 @@ describe('apply --exchange pwsh (fake bridge) against the emulator', () => {
     '--enable-smtp-auth',
     'mailbox',
     '--secret-out',
-    path.join(dir, `${app.replace(/\W+/g, '-')}.json`),
+    path.join(dir, `${sink.replace(/\W+/g, '-')}.json`),
     '--wait',
     '1m',
     '--exchange',
@@ -68,6 +68,7 @@ describe('apply --exchange pwsh (fake bridge) against the emulator', () => {
     firstLog = bridgeLog();
     second = await runCli(args('pwsh', 'Scanner SMTP pwsh'), { env: env() });
     emuRest = await startTestEmulator();
+    // Another world, another app: its own sink (the pwsh runs' sink holds the first world's app).
     rest = await runCli(args('rest', 'Scanner SMTP pwsh', emuRest.endpointsFile), { env: env() });
   }, 240_000);
   afterAll(async () => {
@@ -123,7 +124,7 @@ describe('apply --exchange pwsh (fake bridge) against the emulator', () => {
 });
 
 describe('Ctrl-C during apply --exchange pwsh', () => {
-  it('ends the run with the "interrupted" report and leaves no bridge behind', async () => {
+  it('ends the run with exit 130 and the "interrupted" report, and leaves no bridge behind', async () => {
     const emu = await startTestEmulator();
     const dir = mkdtempSync(path.join(tmpdir(), 'sendasapp-pwsh-sigint-'));
     const logFile = path.join(dir, 'bridge.log');
@@ -174,8 +175,10 @@ describe('Ctrl-C during apply --exchange pwsh', () => {
       }
       child.kill('SIGINT');
       const code = await exited;
-      expect(stderr).toContain('interrupted');
-      expect(code).toBe(1);
+      expect(code, stderr).toBe(130);
+      expect(stderr).toContain('Interrupted (SIGINT).');
+      // It hung in the preflight's reads: nothing was written.
+      expect(stderr).toContain('Nothing was changed before the interrupt.');
       const pid = log().find((e) => e.event === 'spawn')!.pid as number;
       expect(() => process.kill(pid, 0)).toThrow();
     } finally {

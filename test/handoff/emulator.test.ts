@@ -15,6 +15,7 @@ import {
   EXO_APP_ID as EXCHANGE_APP_ID,
   FABRIKAM,
   SMTP_SEND_AS_APP,
+  appsByName,
   readJson,
   spOf,
   tempDir,
@@ -64,9 +65,7 @@ describe('hand-off, cross-tenant, client credentials', () => {
   it('the app, tenant and mailbox of every target are those of the emulated tenant', async () => {
     const contoso = await emu.control.tenant(CONTOSO);
     const fabrikam = await emu.control.tenant(FABRIKAM);
-    const app = contoso.applications.find(
-      (a: { uniqueName: string }) => a.uniqueName === 'sendasapp-business-central-smtp',
-    );
+    const [app] = appsByName(contoso, 'Business Central SMTP');
     expect(app.appId).toBe(appId);
     expect(fabrikam.id).toBe(fabrikamId);
     expect(app.passwordCredentials.map((p: { keyId: string }) => p.keyId)).toEqual([keyId]);
@@ -198,7 +197,8 @@ describe('delegated SMTP (Xeams own-app mode)', () => {
   let emu: TestEmulator;
   let dir: string;
   const IT = 'it@contoso.onmicrosoft.com';
-  const args = (): string[] =>
+  /** apply's options; plan renders no hand-off and refuses --target (`args(null)`). */
+  const args = (target: string | null = 'xeams'): string[] =>
     applyOptions({
       endpoints: emu.endpointsFile,
       tenant: CONTOSO,
@@ -208,7 +208,7 @@ describe('delegated SMTP (Xeams own-app mode)', () => {
       redirectUri: 'https://xeams.contoso.com:5273/oauth',
       secretOut: path.join(dir, 'xeams.json'),
       wait: null,
-      target: 'xeams',
+      target: target ?? undefined,
       yes: false,
       json: false,
     });
@@ -223,7 +223,7 @@ describe('delegated SMTP (Xeams own-app mode)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('proof skipped: delegated SMTP');
     const t = await emu.control.tenant(CONTOSO);
-    const app = t.applications.find((a: { uniqueName: string }) => a.uniqueName === 'sendasapp-xeams-smtp');
+    const [app] = appsByName(t, 'Xeams SMTP');
     expect(app.requiredResourceAccess).toEqual([
       {
         resourceAppId: '00000003-0000-0000-c000-000000000000',
@@ -259,16 +259,18 @@ describe('delegated SMTP (Xeams own-app mode)', () => {
     const r = await runCli(['apply', ...args(), '--redirect-uri', 'https://xeams2.contoso.com/oauth', '--yes']);
     expect(r.code, r.stderr).toBe(0);
     const t = await emu.control.tenant(CONTOSO);
-    const app = t.applications.find((a: { uniqueName: string }) => a.uniqueName === 'sendasapp-xeams-smtp');
+    const [app] = appsByName(t, 'Xeams SMTP');
     expect(app.web.redirectUris).toEqual(['https://xeams.contoso.com:5273/oauth', 'https://xeams2.contoso.com/oauth']);
   });
 
   it('refuses a certificate or a vendor app with --flow delegated, and a plain-http redirect URI', async () => {
-    const cert = await runCli(['plan', ...args(), '--credential', 'certificate']);
+    const cert = await runCli(['plan', ...args(null), '--credential', 'certificate']);
     expect(cert.code).toBe(2);
-    const vendor = await runCli(['plan', ...args(), '--app-id', '00000000-0000-0000-0000-000000000001']);
+    expect(cert.stderr).toContain('--credential');
+    const vendor = await runCli(['plan', ...args(null), '--app-id', '00000000-0000-0000-0000-000000000001']);
     expect(vendor.code).toBe(2);
-    const http = await runCli(['plan', ...args(), '--redirect-uri', 'http://xeams.contoso.com/oauth']);
+    expect(vendor.stderr).toContain('--app-id');
+    const http = await runCli(['plan', ...args(null), '--redirect-uri', 'http://xeams.contoso.com/oauth']);
     expect(http.code).toBe(2);
     expect(http.stderr).toContain('https URL');
   });
@@ -310,11 +312,23 @@ describe("vendor app: the customer's admin consents, then the Exchange half", ()
       `${emu.endpoints.authorityHost}/${fabrikamId}/v2.0/adminconsent?client_id=${vendor.appId}&scope=https%3A%2F%2Foutlook.office365.com%2F.default`,
     );
     expect(pending.warnings.join('\n')).toContain('not in place yet: entra.servicePrincipal');
+    // The same as one JSON result: the document, and what is not in place yet; nothing written.
+    await emu.control.clearLog();
+    const asJson = await runCli(['handoff', ...args, '--output', 'json']);
+    expect(asJson.code, asJson.stderr).toBe(0);
+    const result = asJson.json<Record<string, any>>();
+    expect(result.command).toBe('handoff');
+    expect(result.notInPlace).toEqual(expect.arrayContaining(['entra.servicePrincipal']));
+    expect(JSON.parse(result.handoff.content)).toEqual(pending);
+    expect((await emu.control.log()).filter((e) => e.write)).toEqual([]);
 
-    const r = await runCli(['apply', ...args, '--yes']);
+    // --output json: one object on stdout, the hand-off document in it.
+    const r = await runCli(['apply', ...args, '--yes', '--output', 'json']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain("proof skipped: the vendor's credential is not in hand");
-    const doc = JSON.parse(r.stdout);
+    const out = r.json<Record<string, any>>();
+    expect(out.handoff.target).toBe('json');
+    const doc = JSON.parse(out.handoff.content);
     expect(doc.clientId).toBe(vendor.appId);
     expect(doc.credential.keyId).toBe('');
     const t = await emu.control.tenant(FABRIKAM);

@@ -1,7 +1,7 @@
 /**
  * Test helper: runs the built CLI as a user would (node dist/cli/main.js …), without a TTY.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,24 +26,32 @@ export interface CliOptions {
   timeoutMs?: number;
 }
 
-export function runCli(args: string[], o: CliOptions = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const env: Record<string, string | undefined> = { ...process.env, ...o.env };
-    // Never let the developer's own Azure sign-in leak into a test.
-    for (const k of Object.keys(env)) if (/^(AZURE_|SENDASAPP_)/.test(k) && !(o.env && k in o.env)) delete env[k];
-    const child = spawn(process.execPath, [CLI_PATH, ...args], {
-      env: env as NodeJS.ProcessEnv,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 120_000);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      if (o.killWhen?.test(stderr)) child.kill('SIGKILL');
-      o.onStderr?.(stderr);
-    });
+/** A CLI process that is still running: send it signals, read what it printed so far, await its end. */
+export interface RunningCli {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  exited: Promise<CliResult>;
+}
+
+export function spawnCli(args: string[], o: CliOptions = {}): RunningCli {
+  const env: Record<string, string | undefined> = { ...process.env, ...o.env };
+  // Never let the developer's own Azure sign-in leak into a test.
+  for (const k of Object.keys(env)) if (/^(AZURE_|SENDASAPP_)/.test(k) && !(o.env && k in o.env)) delete env[k];
+  const child = spawn(process.execPath, [CLI_PATH, ...args], {
+    env: env as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 120_000);
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    if (o.killWhen?.test(stderr)) child.kill('SIGKILL');
+    o.onStderr?.(stderr);
+  });
+  const exited = new Promise<CliResult>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -58,6 +66,11 @@ export function runCli(args: string[], o: CliOptions = {}): Promise<CliResult> {
       });
     });
   });
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+export function runCli(args: string[], o: CliOptions = {}): Promise<CliResult> {
+  return spawnCli(args, o).exited;
 }
 
 /** What a run of apply (or plan, status) is told, as options; each one left out is not passed. */

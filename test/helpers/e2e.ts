@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
+import { uniqueNameFor } from '../../src/entra/index.js';
 import { GRAPH_APP_ROLES, EXCHANGE_APP_ROLES } from '../../src/emulator/seed.js';
 import { newGuid } from '../../src/emulator/state.js';
 import type { TestEmulator } from './emulator.js';
@@ -18,6 +19,37 @@ export const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
 export const SMTP_SEND_AS_APP = '7146a1f0-8703-45b3-9eae-527a64c00995';
 
 export const mailbox = (alias: string, domain: string): string => `${alias}@${domain}`;
+
+/** The app's key (Graph uniqueName) for a display name, as the product computes it. */
+export const appKey = (appName: string): string => uniqueNameFor(appName);
+
+/** The apps of a tenant dump under the key of a display name. */
+export function appsByName(t: any, appName: string): any[] {
+  return t.applications.filter((a: any) => a.uniqueName === appKey(appName));
+}
+
+interface NoteLike {
+  code: string;
+  severity: string;
+  text: string;
+}
+
+/** A result's notes (a RunResult or the JSON result); throws when it has none, so that no check passes vacuously. */
+function notesOf(r: object): NoteLike[] {
+  const notes = (r as { notes?: unknown }).notes;
+  if (!Array.isArray(notes)) throw new Error('the result has no notes array');
+  return notes as NoteLike[];
+}
+
+/** The codes of a result's notes (notes are `{ code, severity, text }`; tests match on the code). */
+export function noteCodes(r: object): string[] {
+  return notesOf(r).map((n) => n.code);
+}
+
+/** A result's note of a code (undefined when there is none). */
+export function noteOf(r: object, code: string): NoteLike | undefined {
+  return notesOf(r).find((n) => n.code === code);
+}
 
 /** A JWT (header.payload.): what must never show in any output. */
 export const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\./;

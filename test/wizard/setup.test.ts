@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { runCli } from '../helpers/cli.js';
+import { appKey, appsByName } from '../helpers/e2e.js';
 import { runInTerminal, type Terminal } from './terminal.js';
 
 const CONTOSO = 'contoso.onmicrosoft.com';
@@ -16,6 +17,9 @@ const FABRIKAM = 'fabrikam.onmicrosoft.com';
 const SCANNER = 'scanner@fabrikam.onmicrosoft.com';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** The app's title in plan and apply lines. */
+const SCANNER_APP = `Application "Scanner SMTP" (${appKey('Scanner SMTP')})`;
 
 /** Waits for a question, then types the keys (an answer and Enter, or a bare Enter for the default). */
 async function step(term: Terminal, question: RegExp, keys: string): Promise<void> {
@@ -77,9 +81,7 @@ describe('setup: Business Central, app in contoso, mailboxes in fabrikam', () =>
   it("left the tenants as Microsoft's cross-tenant guide describes, and the hand-off names them", async () => {
     const contoso = await emu.control.tenant(CONTOSO);
     const fabrikam = await emu.control.tenant(FABRIKAM);
-    const app = contoso.applications.find(
-      (a: { uniqueName: string }) => a.uniqueName === 'sendasapp-business-central-smtp',
-    );
+    const [app] = appsByName(contoso, 'Business Central SMTP');
     expect(app.signInAudience).toBe('AzureADMultipleOrgs');
     const sp = fabrikam.servicePrincipals.find((s: { appId: string }) => s.appId === app.appId);
     expect(fabrikam.exchange.servicePrincipals).toEqual([
@@ -175,20 +177,24 @@ describe('setup: Ctrl-C', () => {
     expect(await emu.control.log()).toEqual([]);
   }, 60_000);
 
-  it('at the confirmation after the plan: exit 130, the tenant read but not changed', async () => {
+  it('at the confirmation after the plan: exit 130, the tenant read but not changed, the answers kept', async () => {
     await emu.control.clearLog();
     const term = runInTerminal(flags(), {}, dir);
     await step(term, /Is the app registered in contoso\.onmicrosoft\.com\?/, '\r');
     await step(term, /Multitenant/, '\r');
     await step(term, /Save these answers/, `${path.join(dir, 'first.yaml')}\r`);
-    await term.waitFor(/Application "Scanner SMTP" \(sendasapp-scanner-smtp\): will be created/);
+    await term.waitFor(new RegExp(`${escapeRe(SCANNER_APP)}: will be created`));
     await step(term, /Apply \d+ change\(s\) to contoso\.onmicrosoft\.com\?/, '\x03');
     expect(await term.exited).toBe(130);
     expect(term.screen()).toContain('Cancelled: nothing was changed.');
     const log = await emu.control.log();
     expect(log.length).toBeGreaterThan(0);
     expect(log.filter((e) => e.write)).toEqual([]);
-    expect(existsSync(path.join(dir, 'first.yaml'))).toBe(false);
+    // The answers were saved before the tenant was read (a rerun needs no questions); no secret file was made.
+    expect(parseYaml(readFileSync(path.join(dir, 'first.yaml'), 'utf8'))).toMatchObject({
+      tenant: CONTOSO,
+      appName: 'Scanner SMTP',
+    });
     expect(existsSync(path.join(dir, 'scanner-secret.json'))).toBe(false);
   }, 60_000);
 
@@ -202,16 +208,17 @@ describe('setup: Ctrl-C', () => {
     await step(term, /Save these answers/, `${config}\r`);
     await step(term, /Apply \d+ change\(s\) to contoso\.onmicrosoft\.com\?/, '\r');
     await term.waitFor(/Applying to contoso\.onmicrosoft\.com/);
-    await term.waitFor(/\+ Application "Scanner SMTP" \(sendasapp-scanner-smtp\): created/, 60_000);
+    await term.waitFor(new RegExp(`\\+ ${escapeRe(SCANNER_APP)}: created`), 60_000);
     term.press('ctrlC');
     expect(await term.exited).toBe(130);
     const screen = term.screen();
-    expect(screen).toContain('Interrupted (Ctrl-C) while applying.');
-    expect(screen).toMatch(/Changed before the interrupt:\n\s+~ Application "Scanner SMTP"/);
-    expect(screen).toContain(`A rerun converges: sendasapp apply -f ${config} --yes`);
+    expect(screen).toContain('Interrupted (SIGINT).');
+    expect(screen).toMatch(new RegExp(`Changed before the interrupt:\\n(\\s+~ .*\\n)*\\s+~ ${escapeRe(SCANNER_APP)}`));
+    expect(screen).toContain('A rerun converges');
+    expect(screen).toContain(`Rerun without questions:  sendasapp apply -f ${config} --yes`);
     // Not everything was done: the run was cut short.
     const t = await emu.control.tenant(CONTOSO);
-    const app = t.applications.find((a: { uniqueName: string }) => a.uniqueName === 'sendasapp-scanner-smtp');
+    const [app] = appsByName(t, 'Scanner SMTP');
     expect(app).toBeDefined();
     const sp = t.servicePrincipals.find((s: { appId: string }) => s.appId === app.appId);
     const granted = sp ? t.exchange.recipientPermissions.filter((p: any) => p.trustee.id === sp.id).length : 0;
