@@ -91,7 +91,7 @@ async function run({ options, config, configPath }: SetupAnswers): Promise<numbe
     options,
     interactive: true,
     progress: (line) => void withConsentQr(line),
-    confirm: (message) => askYesNo(message, true),
+    confirm: (message, signal) => askYesNo(message, true, signal),
     isPromptExit,
     async render(run, r) {
       if (!options.target) return {};

@@ -29,7 +29,7 @@ export interface TenantCommand {
   /** Progress lines (default: stderr). */
   progress?: (line: string) => void;
   /** Asks before the writes; false = nothing changes. Throwing a prompt exit means Ctrl-C. */
-  confirm?: (message: string) => Promise<boolean>;
+  confirm?: (message: string, signal: AbortSignal) => Promise<boolean>;
   /** Called once the person said yes, before the first write (setup saves its answers). */
   beforeApply?: () => void;
   /** Whether an error thrown by `confirm` is a Ctrl-C at the prompt. */
@@ -233,11 +233,13 @@ export async function runTenantCommand(c: TenantCommand): Promise<number> {
       for (const l of planLines(planned)) progress(l);
       let go: boolean;
       try {
-        go = await (c.confirm ?? confirmPrompt)(`Apply ${planned.pending} change(s) to ${c.options.tenant}?`);
+        go = await (c.confirm ?? confirmPrompt)(`Apply ${planned.pending} change(s) to ${c.options.tenant}?`, signal);
       } catch (err) {
         if (c.isPromptExit?.(err) || signal.aborted) {
+          const sig = which() ?? 'SIGINT';
           progress('\nCancelled: nothing was changed.');
-          return ExitCode.interrupted;
+          if (json) printJson(interruptedJson(c.name, sig));
+          return signalExitCode(sig);
         }
         throw err;
       }
@@ -265,26 +267,33 @@ export async function runTenantCommand(c: TenantCommand): Promise<number> {
     const secret = c.options.showSecret ? run.newSecret() : undefined;
     return await finish(r, extra, secret);
   } catch (err) {
-    if (signal.aborted && signal.reason instanceof Interrupted) {
-      const sig = which() ?? 'SIGINT';
+    const stopped =
+      signal.aborted && (signal.reason instanceof Interrupted || signal.reason instanceof RunDeadlineError);
+    if (stopped) {
+      const sig = signal.reason instanceof Interrupted ? signal.reason.signal : undefined;
       const state = run?.interruptedState() ?? { changed: [], inFlight: [] };
       say('');
-      say(`Interrupted (${sig}).`);
+      say(sig ? `Interrupted (${sig}).` : `Stopped: ${(signal.reason as Error).message}.`);
       if (state.changed.length > 0) {
-        say('Changed before the interrupt:');
+        say('Changed before the stop:');
         for (const t of state.changed) say(`  ~ ${t}`);
-      } else say('Nothing was changed before the interrupt.');
-      if (state.inFlight.length > 0)
-        say(`Possibly changed (in progress at the interrupt): ${state.inFlight.join('; ')}.`);
+      } else say('Nothing was changed before the stop.');
+      if (state.inFlight.length > 0) say(`Possibly changed (in progress at the stop): ${state.inFlight.join('; ')}.`);
       if (state.changed.length + state.inFlight.length > 0)
         say('A rerun converges: run apply again with the same options.');
-      if (json && run)
+      if (json)
         printJson(
-          jsonResult(c.name, { ...run.result(), outcome: 'interrupted' }, { interrupted: { signal: sig, ...state } }),
+          run
+            ? jsonResult(
+                c.name,
+                { ...run.result(), outcome: sig ? 'interrupted' : 'failed' },
+                { interrupted: { signal: sig ?? 'deadline', ...state } },
+              )
+            : interruptedJson(c.name, sig ?? 'SIGINT'),
         );
+      if (!sig) return ExitCode.failed;
       return signalExitCode(sig);
     }
-    if (signal.reason instanceof RunDeadlineError) throw new CliError(signal.reason.message, ExitCode.failed);
     throw err;
   } finally {
     dispose();
@@ -293,9 +302,19 @@ export async function runTenantCommand(c: TenantCommand): Promise<number> {
   }
 }
 
-async function confirmPrompt(message: string): Promise<boolean> {
+async function confirmPrompt(message: string, signal: AbortSignal): Promise<boolean> {
   const { confirm } = await import('@inquirer/prompts');
-  return confirm({ message, default: false }, { output: process.stderr });
+  return confirm({ message, default: false }, { output: process.stderr, signal });
+}
+
+/** The one JSON object of a run stopped before it had a result (at sign-in, or at the confirmation). */
+function interruptedJson(command: string, sig: 'SIGINT' | 'SIGTERM'): Record<string, unknown> {
+  return {
+    command,
+    outcome: 'interrupted',
+    changed: false,
+    error: { code: 'interrupted', message: `interrupted by ${sig}: nothing was changed` },
+  };
 }
 
 export { nodeLines };

@@ -4,11 +4,12 @@
  * report); the cloud profile decides the hosts. The secret's value is put in only when asked (`--include-secret`);
  * otherwise the templates point at the credential file (the sink).
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HANDOFF_TARGETS, SECRET_ONLY_TARGETS } from '../config/index.js';
 import { plain, renderTemplate, type Escape } from './template.js';
+import { writeFileSafely } from './sink.js';
 
 export type HandoffTarget = (typeof HANDOFF_TARGETS)[number];
 export { HANDOFF_TARGETS };
@@ -219,8 +220,6 @@ export function renderHandoff(target: HandoffTarget, facts: HandoffFacts, profil
  */
 export function writeHandoffFile(file: string, content: string, containsSecret: boolean): void {
   mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, content, containsSecret ? { mode: 0o600 } : {});
-  if (containsSecret) chmodSync(tmp, 0o600);
-  renameSync(tmp, file);
+  // Never through a planted link; 0600 when it holds the secret, else readable as a config file is (0644).
+  writeFileSafely(file, content, { mode: containsSecret ? 0o600 : 0o644 });
 }

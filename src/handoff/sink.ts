@@ -10,6 +10,7 @@
  */
 import {
   closeSync,
+  fchmodSync,
   constants,
   fsyncSync,
   lstatSync,
@@ -215,14 +216,15 @@ export function inspectSink(file: string, expect: { tenantId?: string; clientId?
       `${file} exists and is not a sendasapp credential file`,
       `move it away, ${CHOOSE_ANOTHER}`,
     );
-  if (expect.tenantId && held.tenantId && held.tenantId !== expect.tenantId)
+  const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+  if (expect.tenantId && held.tenantId && !same(held.tenantId, expect.tenantId))
     return refuse(
       file,
       'other-tenant',
       `${file} holds a credential for another tenant (${held.tenantId})`,
       `give each tenant its own --secret-out`,
     );
-  if (expect.clientId && held.clientId && held.clientId !== expect.clientId)
+  if (expect.clientId && held.clientId && !same(held.clientId, expect.clientId))
     return refuse(
       file,
       'other-app',
@@ -270,6 +272,40 @@ function syncDirectory(dir: string): void {
   }
 }
 
+/**
+ * Writes `file` atomically and durably without ever following a planted link: an exclusive temporary file with an
+ * unpredictable name in the same directory (mode 0600 unless `mode` says otherwise), written, fsync'ed, renamed
+ * over the target, then the directory fsync'ed. The credential sink and a hand-off that holds a secret use it.
+ */
+export function writeFileSafely(
+  file: string,
+  content: string,
+  o: { mode?: number; tempName?: (base: string) => string } = {},
+): void {
+  const target = path.resolve(file);
+  const dir = path.dirname(target);
+  const { fd, tmp } = createExclusive(dir, path.basename(target), o.tempName ?? randomTempName);
+  try {
+    try {
+      const data = Buffer.from(content, 'utf8');
+      for (let off = 0; off < data.length;) off += writeSync(fd, data, off);
+      if (o.mode !== undefined && o.mode !== 0o600) fchmodSync(fd, o.mode);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, target);
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // already renamed or never created
+    }
+    throw err;
+  }
+  syncDirectory(dir);
+}
+
 export interface SinkOptions {
   /** The temporary file's name for a sink named `base` (a seam for tests; default: random). */
   tempName?: (base: string) => string;
@@ -299,27 +335,17 @@ export class CredentialSink {
 
   /** Atomic, durable write with mode 0600 (the file never exists with wider permissions). */
   write(content: SinkFile): void {
-    const target = path.resolve(this.file);
-    const dir = path.dirname(target);
-    const { fd, tmp } = createExclusive(dir, path.basename(target), this.options.tempName ?? randomTempName);
+    writeFileSafely(this.file, JSON.stringify(content, null, 2) + '\n', { tempName: this.options.tempName });
+  }
+
+  /** Makes an existing sink readable by its owner only (0600), without following a link. */
+  tighten(): void {
+    const fd = openSync(path.resolve(this.file), constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
-      try {
-        const data = Buffer.from(JSON.stringify(content, null, 2) + '\n', 'utf8');
-        for (let off = 0; off < data.length;) off += writeSync(fd, data, off);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, target);
-    } catch (err) {
-      try {
-        unlinkSync(tmp);
-      } catch {
-        // already renamed or never created
-      }
-      throw err;
+      fchmodSync(fd, 0o600);
+    } finally {
+      closeSync(fd);
     }
-    syncDirectory(dir);
   }
 
   /** Records that a credential named `displayName` is being created; the credential held so far is kept. */

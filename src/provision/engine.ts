@@ -138,6 +138,11 @@ interface Applied {
 
 const BLOCKING: NodeStatus[] = ['failed', 'skipped', 'waiting'];
 
+/** The inputs whose absence means "nothing to read yet" (all of them unless the node names some). */
+function readGates(node: AnyNode, keys: string[]): string[] {
+  return node.kind === 'managed' && node.readsWith ? keys.filter((k) => node.readsWith!.includes(k)) : keys;
+}
+
 function reportOf(node: AnyNode, partial: Partial<NodeReport>, started: number): NodeReport {
   return {
     key: node.key,
@@ -180,6 +185,8 @@ export class Execution {
   /** Managed nodes whose writes started, and those whose writes completed (for the interrupted summary). */
   readonly inFlight = new Set<string>();
   readonly completed: NodeReport[] = [];
+  /** Managed nodes whose write was under way when the run was stopped (possibly changed). */
+  readonly cutOff = new Set<string>();
   /** Each node's output as it is known so far (plan: what was read; apply: what it returned). */
   readonly outputs = new Map<string, unknown>();
 
@@ -247,9 +254,11 @@ export class Execution {
     if (blocked) return done(reportOf(node, { status: 'skipped', message: `needs ${blocked.node.title}` }, started));
     const resolved: Record<string, unknown> = {};
     let pendingInput = false;
+    const gates = readGates(node, keys);
     keys.forEach((k, i) => {
       const d = deps[i]!;
       resolved[k] = d.value;
+      if (!gates.includes(k)) return;
       const changing = d.node.kind === 'managed' && (d.changes.length > 0 || d.readDeferred);
       if (changing && d.value === undefined) pendingInput = true;
       if (d.afterWrites) pendingInput = true;
@@ -328,7 +337,10 @@ export class Execution {
       let current = plan.current;
       if (plan.readDeferred) {
         // Inputs this run changed: read now, unless every one of them is brand new (nothing can depend on it).
-        const changedDeps = deps.filter((d) => d.report.status === 'created' || d.report.status === 'updated');
+        const gates = readGates(node, keys);
+        const changedDeps = deps.filter(
+          (d, i) => gates.includes(keys[i]!) && (d.report.status === 'created' || d.report.status === 'updated'),
+        );
         const allFresh = changedDeps.length > 0 && changedDeps.every((d) => d.fresh);
         current = allFresh ? undefined : await node.read(this.ctx, resolved as never);
       }
@@ -340,6 +352,10 @@ export class Execution {
       let value: unknown;
       try {
         value = await node.apply(this.ctx, changes, current, resolved as never);
+      } catch (err) {
+        // Cut off by Ctrl-C, SIGTERM or the run deadline mid-write: it may or may not have taken effect.
+        if (this.ctx.signal.aborted) this.cutOff.add(node.key);
+        throw err;
       } finally {
         this.inFlight.delete(node.key);
       }

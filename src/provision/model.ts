@@ -74,6 +74,11 @@ export interface ManagedNode<Out, In extends Inputs = Inputs, C extends Change =
   apply(ctx: TenantContext, changes: C[], current: Out | undefined, inputs: Resolved<In>): Promise<Out>;
   /** For people: one line per change. */
   describe(change: C): string;
+  /**
+   * The inputs its read needs (default: all). A node is not read while one of these does not exist yet; an input
+   * left out here may be absent while the node's own object is read (e.g. by the app's id).
+   */
+  readsWith?: ReadonlyArray<keyof In & string>;
   /** Create, update or delete, for the summary symbols (+ ~ -). */
   actionOf(change: C): 'create' | 'update' | 'delete';
   /**

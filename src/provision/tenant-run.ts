@@ -272,7 +272,9 @@ export class TenantRun {
     if (!exec) return { changed: [], inFlight: [] };
     return {
       changed: exec.completed.filter((r) => CHANGED.has(r.status)).map((r) => r.title),
-      inFlight: [...exec.inFlight].map((k) => this.reports.find((r) => r.key === k)?.title ?? k),
+      inFlight: [...new Set([...exec.inFlight, ...exec.cutOff])].map(
+        (k) => this.reports.find((r) => r.key === k)?.title ?? k,
+      ),
     };
   }
 
@@ -376,13 +378,6 @@ export class TenantRun {
         code: 'credential-held-elsewhere',
         severity: 'warning',
         text: 'a secret of ours exists but its value is not in a --secret-out file: the proof needs it (use verify --secret-file, or give --secret-out to get a new one)',
-      });
-    const sink = this.value<{ looseMode?: boolean }>(this.refs?.sink);
-    if (sink?.looseMode)
-      notes.push({
-        code: 'sink-mode-fixed',
-        severity: 'warning',
-        text: `${o.secretOut} was readable by others: its mode is now 0600`,
       });
     if (o.wait.ms > 0 && this.phase === 'apply' && this.reports.some((r) => r.status === 'waiting'))
       notes.push({

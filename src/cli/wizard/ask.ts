@@ -67,8 +67,9 @@ export async function askChoice<T extends string>(message: string, choices: Arra
   return select<T>({ message, choices, default: def, pageSize: 10 }, context);
 }
 
-export async function askYesNo(message: string, def: boolean): Promise<boolean> {
-  return confirm({ message, default: def }, context);
+/** A yes/no question; `signal` (Ctrl-C or SIGTERM of the run) ends it as a prompt exit. */
+export async function askYesNo(message: string, def: boolean, signal?: AbortSignal): Promise<boolean> {
+  return confirm({ message, default: def }, signal ? { ...context, signal } : context);
 }
 
 /** A question answered by a flag, the environment or the config file: shown as answered, not asked. */

@@ -319,6 +319,7 @@ export function credentialNode(
         )
         .map((p) => p.keyId);
       const base = { ...empty(), orphanKeyIds, expiredKeyIds };
+      // --new-secret: a new one of the same kind replaces the sink's (not a --certificate-file: that file is the truth).
       if (held && o.newSecret && !certificate) return { ...base, retireKeyIds: [held.keyId] };
       if (held) return { ...base, keyId: held.keyId, expires: held.endDateTime! };
       if (!ctx.sink && !certificate) {
@@ -419,15 +420,20 @@ export function credentialNode(
           fresh?.keyCredentials.find((k) => k.displayName === displayName) ??
           fresh?.keyCredentials.find((k) => sameThumbprint(k.customKeyIdentifier, uploaded.thumbprint));
         const keyId = key?.keyId ?? uploaded.thumbprint;
-        ctx.sink?.store(base, {
-          type: 'certificate',
-          keyId,
-          thumbprint: uploaded.thumbprint ?? certificateThumbprint(material.certificatePem),
-          certificatePem: material.certificatePem,
-          privateKeyPem: material.privateKeyPem,
-          expires: uploaded.endDateTime,
-          displayName,
-        });
+        ctx.sink?.store(
+          base,
+          {
+            type: 'certificate',
+            keyId,
+            thumbprint: uploaded.thumbprint ?? certificateThumbprint(material.certificatePem),
+            certificatePem: material.certificatePem,
+            privateKeyPem: material.privateKeyPem,
+            expires: uploaded.endDateTime,
+            displayName,
+          },
+          { retired: current?.retireKeyIds },
+        );
+        if (fresh) app = fresh;
         result = {
           ...result,
           keyId,
@@ -437,7 +443,11 @@ export function credentialNode(
         };
       }
       // The replaced secret leaves Entra only once its successor is in the sink.
-      for (const c of changes) if (c.op === 'retire') await removeSecret(ctx.homeGraph, app.id, c.keyId);
+      const retire = changes.filter((c) => c.op === 'retire').map((c) => (c as { keyId: string }).keyId);
+      if (retire.length > 0) {
+        if (kind === 'secret') for (const keyId of retire) await removeSecret(ctx.homeGraph, app.id, keyId);
+        else await removeCertificates(ctx.homeGraph, app, retire);
+      }
       return result;
     },
     describe(c) {
@@ -453,7 +463,7 @@ export function credentialNode(
         case 'removeOrphan':
           return `remove ${kind} ${c.keyId}, left behind by an interrupted run`;
         case 'retire':
-          return `remove the replaced secret ${c.keyId} once the new one is stored (--new-secret)`;
+          return `remove the replaced ${kind} ${c.keyId} once the new one is stored (--new-secret)`;
       }
     },
     actionOf: (c) => (c.op === 'removeOrphan' || c.op === 'removeExpired' || c.op === 'retire' ? 'delete' : 'create'),

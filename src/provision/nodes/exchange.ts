@@ -12,6 +12,7 @@ import {
   hasFullAccess,
   hasSendAs,
   readExchangeServicePrincipal,
+  rbacNames,
   readManagementScope,
   readRoleAssignments,
   readSmtpAuth,
@@ -54,9 +55,21 @@ export function exchangeServicePrincipalNode(
     key: EXO_KEYS.servicePrincipal,
     title: `Exchange service principal (New-ServicePrincipal) in ${ctx.options.tenant}`,
     inputs,
+    // Exchange keys registrations by app id: read as soon as the app exists, even if its enterprise app is new.
+    readsWith: ['app'],
     read: async (_ctx, { app }) => (app ? readExchangeServicePrincipal(ctx.exchange, app.appId) : undefined),
     diff(current, { app, sp }) {
       if (!current) return [{ op: 'register', objectId: sp?.id }];
+      // A registration for an enterprise app that is about to be made again (it was deleted) is stale.
+      if (!sp)
+        return [
+          {
+            op: 'reregister',
+            from: current.ObjectId,
+            to: '(the new enterprise app)',
+            wasAppObjectId: !!app?.app && current.ObjectId.toLowerCase() === app.app.id.toLowerCase(),
+          },
+        ];
       if (sp && current.ObjectId.toLowerCase() !== sp.id.toLowerCase())
         return [
           {
@@ -147,6 +160,17 @@ function sameFilter(a: string, b: string): boolean {
   return norm(a) === norm(b);
 }
 
+/**
+ * The Exchange names of the app's RBAC objects: from its key, or from sendasapp 0.1's key for an app adopted
+ * under it (so that its scope and role assignment are found, not made twice).
+ */
+export function rbacNamesFor(
+  ctx: TenantContext,
+  app: AppState | undefined,
+): { scopeName: string; roleAssignmentName: string } {
+  return app?.legacyKey ? rbacNames(ctx.names.legacyUniqueName) : ctx.names;
+}
+
 export type ScopeChange = { op: 'create'; filter: string } | { op: 'setFilter'; from: string; to: string };
 
 /**
@@ -156,34 +180,37 @@ export type ScopeChange = { op: 'create'; filter: string } | { op: 'setFilter'; 
 export function managementScopeNode(
   ctx: TenantContext,
   facts: Pick<MailboxFacts, 'mailboxes' | 'group'>,
-): ManagedNode<{ filter: string }, Record<string, never>, ScopeChange> {
+  inputs: { app: ManagedRef<AppState> },
+): ManagedNode<{ filter: string; name: string }, typeof inputs, ScopeChange> {
   const filter = scopeFilter(facts.group?.distinguishedName, facts.group ? [] : facts.mailboxes);
   return {
     kind: 'managed',
     key: EXO_KEYS.scope,
     title: `Management scope ${ctx.names.scopeName}`,
-    inputs: {},
-    async read() {
-      const s = await readManagementScope(ctx.exchange, ctx.names.scopeName);
+    inputs,
+    async read(_ctx, { app }) {
+      const name = rbacNamesFor(ctx, app).scopeName;
+      const s = await readManagementScope(ctx.exchange, name);
       // Get-ManagementScope reports the filter as RecipientFilter (RecipientRestrictionFilter is only the name
       // of the New-/Set-ManagementScope parameter).
       const row = s as (typeof s & { RecipientFilter?: string | null }) | undefined;
-      return row ? { filter: row.RecipientFilter ?? row.RecipientRestrictionFilter ?? '' } : undefined;
+      return row ? { filter: row.RecipientFilter ?? row.RecipientRestrictionFilter ?? '', name } : undefined;
     },
     diff(current) {
       if (!current) return [{ op: 'create', filter }];
       return sameFilter(current.filter, filter) ? [] : [{ op: 'setFilter', from: current.filter, to: filter }];
     },
-    async apply(ctx, _changes, current) {
-      await writeManagementScope(ctx.exchange, ctx.names.scopeName, filter, current !== undefined);
-      return { filter };
+    async apply(ctx, _changes, current, { app }) {
+      const name = current?.name ?? rbacNamesFor(ctx, app).scopeName;
+      await writeManagementScope(ctx.exchange, name, filter, current !== undefined);
+      return { filter, name };
     },
     describe: (c) =>
       c.op === 'create' ? `New-ManagementScope with ${c.filter}` : `RecipientRestrictionFilter ${c.from} → ${c.to}`,
     actionOf: (c) => (c.op === 'create' ? 'create' : 'update'),
-    planned: (_current, changes) => {
+    planned: (current, changes) => {
       const last = changes[changes.length - 1]!;
-      return { filter: last.op === 'create' ? last.filter : last.to };
+      return { filter: last.op === 'create' ? last.filter : last.to, name: current?.name ?? ctx.names.scopeName };
     },
   };
 }
@@ -194,7 +221,7 @@ export function roleAssignmentNode(
   ctx: TenantContext,
   inputs: {
     app: ManagedRef<AppState>;
-    scope: ManagedRef<{ filter: string }>;
+    scope: ManagedRef<{ filter: string; name: string }>;
     exchangeSp: ManagedRef<ExchangeServicePrincipal>;
   },
 ): ManagedNode<{ name: string }, typeof inputs, RoleAssignmentChange> {
@@ -206,13 +233,15 @@ export function roleAssignmentNode(
     async read(_ctx, { app }) {
       if (!app) return undefined;
       const rows = await readRoleAssignments(ctx.exchange, app.appId);
-      const hit = rows.find((r) => (r.CustomResourceScope ?? '').toLowerCase() === ctx.names.scopeName.toLowerCase());
+      const scopeName = rbacNamesFor(ctx, app).scopeName;
+      const hit = rows.find((r) => (r.CustomResourceScope ?? '').toLowerCase() === scopeName.toLowerCase());
       return hit ? { name: hit.Name } : undefined;
     },
-    diff: (current) => (current ? [] : [{ op: 'assign', name: ctx.names.roleAssignmentName }]),
-    async apply(ctx, _changes, _current, { app }) {
-      await assignSmtpRole(ctx.exchange, app!.appId, ctx.names.scopeName, ctx.names.roleAssignmentName);
-      return { name: ctx.names.roleAssignmentName };
+    diff: (current, { app }) => (current ? [] : [{ op: 'assign', name: rbacNamesFor(ctx, app).roleAssignmentName }]),
+    async apply(ctx, _changes, _current, { app, scope }) {
+      const names = rbacNamesFor(ctx, app);
+      await assignSmtpRole(ctx.exchange, app!.appId, scope?.name ?? names.scopeName, names.roleAssignmentName);
+      return { name: names.roleAssignmentName };
     },
     describe: (c) => `New-ManagementRoleAssignment ${c.name}`,
     actionOf: () => 'create',
@@ -226,7 +255,11 @@ export function roleAssignmentNode(
 export function exchangeAuthorizationCheck(
   ctx: TenantContext,
   mailboxes: string[],
-  inputs: { app: ManagedRef<AppState>; role: ManagedRef<{ name: string }> },
+  inputs: {
+    app: ManagedRef<AppState>;
+    role: ManagedRef<{ name: string }>;
+    scope: ManagedRef<{ filter: string; name: string }>;
+  },
 ): CheckNode<{ inScope: string[] }, typeof inputs> {
   return {
     kind: 'check',

@@ -118,6 +118,21 @@ export function mailboxesNode(): DataNode<MailboxFacts, Record<string, never>> {
             throw r;
           }
         const dn = str((g as Row[])[0]?.DistinguishedName);
+        // Only mailboxes can be sent as: a contact, a user without a mailbox or a nested group cannot be granted.
+        const isMailbox = (r: Row): boolean => /Mailbox$/i.test(str(r.RecipientTypeDetails) || str(r.RecipientType));
+        const others = (members as Row[]).filter((r) => !isMailbox(r));
+        if (others.length > 0)
+          throw new CheckFailure(
+            'input',
+            `the group ${o.group} has members that are not mailboxes: ${others
+              .map(
+                (r) =>
+                  `${str(r.PrimarySmtpAddress) || str(r.DisplayName) || str(r.Name)} (${str(r.RecipientTypeDetails) || str(r.RecipientType)})`,
+              )
+              .join(', ')}`,
+            'keep only the sending mailboxes in the group (no contacts, users without a mailbox or nested groups), or give --mailbox',
+            '--group',
+          );
         const memberAddresses = (members as Row[]).map((r) => str(r.PrimarySmtpAddress).toLowerCase()).filter(Boolean);
         if (memberAddresses.length === 0)
           throw new CheckFailure(

@@ -40,11 +40,13 @@ import {
   type CertificateMaterial,
   type MailboxFacts,
 } from './facts.js';
+import { sinkModeNode } from './sink.js';
 
 export * from './delegated.js';
 export * from './entra.js';
 export * from './exchange.js';
 export * from './facts.js';
+export * from './sink.js';
 
 /** The handles a run keeps to read its results. */
 export interface RunRefs {
@@ -81,6 +83,7 @@ export function buildGraph(ctx: TenantContext, known?: MailboxFacts): { graph: R
   const delegated = o.flow === 'delegated';
   const rbac = o.mailboxAccess === 'rbac' && !delegated;
   const sink = g.add(sinkCheck());
+  if (o.secretOut) g.add(sinkModeNode(ctx, { sink }));
   const certificate = g.add(certificateFileCheck());
   const policy = g.add(lifetimePolicyNode(sink));
   const lifetime = g.add(lifetimeCheck(policy));
@@ -125,10 +128,11 @@ export function buildGraph(ctx: TenantContext, known?: MailboxFacts): { graph: R
   const exchangeSp = g.add(exchangeServicePrincipalNode(ctx, { app: application, sp: servicePrincipal }));
   refs.exchangeServicePrincipal = exchangeSp;
   if (rbac) {
-    const scope = g.add(managementScopeNode(ctx, known ?? { mailboxes: mailboxList }));
+    const scope = g.add(managementScopeNode(ctx, known ?? { mailboxes: mailboxList }, { app: application }));
     const role = g.add(roleAssignmentNode(ctx, { app: application, scope, exchangeSp }));
     refs.roleAssignment = role;
-    g.add(exchangeAuthorizationCheck(ctx, mailboxList, { app: application, role }));
+    // After the writes whenever the scope or the assignment changes (a mailbox added to the scope).
+    g.add(exchangeAuthorizationCheck(ctx, mailboxList, { app: application, role, scope }));
   } else {
     refs.consent = g.add(consentNode(ctx, { sp: servicePrincipal, exo: exchangeOnline! }));
     for (const m of mailboxList) g.add(mailboxAccessNode(ctx, m, { exchangeSp }));
