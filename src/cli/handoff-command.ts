@@ -12,7 +12,13 @@ import {
   type HandoffFacts,
   type HandoffTarget,
 } from '../handoff/index.js';
-import { adminConsentUrl, delegatedConsentUrl, type RunResult, type TenantRun } from '../provision/index.js';
+import {
+  adminConsentUrl,
+  consentRedirectUri,
+  delegatedConsentUrl,
+  type RunResult,
+  type TenantRun,
+} from '../provision/index.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { say } from './output.js';
 import { loadOptions, type CommandFlags } from './provision-commands.js';
@@ -36,7 +42,7 @@ export function handoffFacts(run: TenantRun, report: RunResult): HandoffFacts {
     flow === 'delegated'
       ? delegatedConsentUrl(ctx.profile.consentHost, report.tenant.id, appId, o.redirectUris?.[0])
       : run.consentPending()
-        ? adminConsentUrl(ctx.profile.consentHost, report.tenant.id, appId, o.redirectUris?.[0])
+        ? adminConsentUrl(ctx.profile.consentHost, report.tenant.id, appId, consentRedirectUri(ctx))
         : undefined;
   let secretValue: string | undefined;
   if (o.includeSecret) {

@@ -42,10 +42,12 @@ export interface Application {
   requiredResourceAccess: RequiredResourceAccess[];
   passwordCredentials: PasswordCredential[];
   keyCredentials: KeyCredential[];
+  /** The Web platform (its redirect URIs: the admin-consent reply URL among them). */
+  web?: { redirectUris?: string[] } | null;
 }
 
 const APP_SELECT =
-  'id,appId,displayName,uniqueName,signInAudience,requiredResourceAccess,passwordCredentials,keyCredentials';
+  'id,appId,displayName,uniqueName,signInAudience,requiredResourceAccess,passwordCredentials,keyCredentials,web';
 
 function quote(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
@@ -106,6 +108,8 @@ export interface DesiredApplication {
   signInAudience: 'AzureADMyOrg' | 'AzureADMultipleOrgs';
   /** Permissions the app must have (merged into what it already has, never replacing). */
   requiredResourceAccess: RequiredResourceAccess[];
+  /** Web redirect URIs of a new app (an admin consent returns to one of them). */
+  webRedirectUris?: string[];
 }
 
 /** requiredResourceAccess with every wanted permission added to what is there; undefined when nothing is missing. */
@@ -146,6 +150,7 @@ export async function upsertApplication(
       displayName: desired.displayName,
       signInAudience: desired.signInAudience,
       requiredResourceAccess: desired.requiredResourceAccess,
+      ...(desired.webRedirectUris?.length ? { web: { redirectUris: desired.webRedirectUris } } : {}),
     },
     { headers: { Prefer: 'create-if-missing' }, idempotent: true },
   );

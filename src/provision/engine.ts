@@ -228,21 +228,23 @@ export class Execution {
     const keys = Object.keys(inputs).filter((k) => inputs[k] !== undefined);
     const deps = await Promise.all(keys.map((k) => this.planNode(this.graph.get(inputs[k]!.key)!)));
     const started = performance.now();
-    const done = (partial: Omit<Planned, 'node'>): Planned => {
-      this.outputs.set(node.key, node.kind === 'managed' ? partial.current : partial.value);
-      this.emit({ type: 'end', report: partial.report, phase: 'plan' });
-      return { node, ...partial };
-    };
-    const blocked = deps.find((d) => BLOCKING.includes(d.report.status));
-    if (blocked)
-      return done({
-        report: reportOf(node, { status: 'skipped', message: `needs ${blocked.node.title}` }, started),
+    const done = (report: NodeReport, more: Partial<Omit<Planned, 'node' | 'report'>> = {}): Planned => {
+      const p: Planned = {
+        node,
+        report,
         value: undefined,
         current: undefined,
         changes: [],
         readDeferred: false,
         afterWrites: false,
-      });
+        ...more,
+      };
+      this.outputs.set(node.key, node.kind === 'managed' ? p.current : p.value);
+      this.emit({ type: 'end', report, phase: 'plan' });
+      return p;
+    };
+    const blocked = deps.find((d) => BLOCKING.includes(d.report.status));
+    if (blocked) return done(reportOf(node, { status: 'skipped', message: `needs ${blocked.node.title}` }, started));
     const resolved: Record<string, unknown> = {};
     let pendingInput = false;
     keys.forEach((k, i) => {
@@ -257,55 +259,30 @@ export class Execution {
     );
     this.emit({ type: 'begin', key: node.key, title: node.title, phase: 'plan' });
     if (node.kind === 'check' && anyManagedChanging)
-      return done({
-        report: reportOf(node, { status: 'pending', message: 'checked after the changes' }, started),
-        value: undefined,
-        current: undefined,
-        changes: [],
-        readDeferred: false,
+      return done(reportOf(node, { status: 'pending', message: 'checked after the changes' }, started), {
         afterWrites: true,
       });
     try {
       this.ctx.signal.throwIfAborted();
       if (node.kind !== 'managed') {
         const value = await node.read(this.ctx, resolved as never);
-        return done({
-          report: reportOf(node, { status: 'passed' }, started),
-          value,
-          current: value,
-          changes: [],
-          readDeferred: false,
-          afterWrites: false,
-        });
+        return done(reportOf(node, { status: 'passed' }, started), { value, current: value });
       }
       const current = pendingInput ? undefined : await node.read(this.ctx, resolved as never);
       const changes = node.diff(current, resolved as never);
       const value = changes.length === 0 ? current : node.planned ? node.planned(current, changes) : current;
-      return done({
-        report: reportOf(
-          node,
-          {
-            status: changes.length === 0 ? 'unchanged' : 'pending',
-            action: planAction(node, current, changes),
-            changes: changeReports(node, changes),
-          },
-          started,
-        ),
-        value,
-        current,
-        changes,
-        readDeferred: pendingInput,
-        afterWrites: false,
-      });
+      const report = reportOf(
+        node,
+        {
+          status: changes.length === 0 ? 'unchanged' : 'pending',
+          action: planAction(node, current, changes),
+          changes: changeReports(node, changes),
+        },
+        started,
+      );
+      return done(report, { value, current, changes, readDeferred: pendingInput });
     } catch (err) {
-      return done({
-        report: failureReport(node, err, this.o.explain, started),
-        value: undefined,
-        current: undefined,
-        changes: [],
-        readDeferred: false,
-        afterWrites: false,
-      });
+      return done(failureReport(node, err, this.o.explain, started));
     }
   }
 

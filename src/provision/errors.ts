@@ -3,7 +3,7 @@
  */
 import { GraphNetworkError, GraphRequestError } from '../entra/index.js';
 import { ExchangeError } from '../exchange/index.js';
-import { explainTokenError } from '../smtp/index.js';
+import { explainExchangeError, explainTokenError } from '../smtp/index.js';
 
 /** A failure this tool understood: `message` says what happened, `fix` what to do. */
 export class OperatorError extends Error {
@@ -42,6 +42,9 @@ export function explainError(err: unknown): string {
   if (err instanceof GraphNetworkError)
     return `${err.message}. Fix: check the network and rerun; the run converges where it stopped`;
   if (err instanceof ExchangeError) {
+    const known = explainExchangeError(err.exchangeMessage);
+    if (known.id !== 'unknown')
+      return `Exchange ${err.cmdlet}: ${err.exchangeMessage}. Cause: ${known.cause}. Fix: ${known.fix}`;
     if (err.kind === 'access-denied')
       return `Exchange refused ${err.cmdlet}: ${err.exchangeMessage}. Cause: the operator is not an Exchange administrator (an app needs Exchange.ManageAsApp and the Exchange Administrator role). Fix: assign the role, or sign in as an Exchange administrator`;
     if (err.kind === 'throttled' || err.kind === 'transient')

@@ -12,7 +12,7 @@ export {
 export { openContext, resolveTenantId, runNames, type OpenOptions } from './open.js';
 export { TenantRun, type Outcome, type RunResult, type TenantRunOptions } from './tenant-run.js';
 export * from './verify.js';
-export { delegatedConsentUrl, DELEGATED_SMTP_SCOPES, MAX_LIFETIME_DAYS } from './nodes/index.js';
+export { consentRedirectUri, delegatedConsentUrl, DELEGATED_SMTP_SCOPES, MAX_LIFETIME_DAYS } from './nodes/index.js';
 export { adminConsentUrl } from '../entra/index.js';
 
 /** PEM handling of app credentials, for the commands that read a certificate file themselves. */

@@ -17,6 +17,7 @@ import { GraphApi, legacyUniqueNameFor, uniqueNameFor } from '../entra/index.js'
 import {
   coalesceReads,
   createPwshExchangeFactory,
+  rbacNames,
   RestExchangeBackend,
   type ExchangeBackend,
 } from '../exchange/index.js';
@@ -84,15 +85,7 @@ export async function resolveTenantId(
 /** The names of what a run makes for this display name (stable keys; Exchange names fit in 64 characters). */
 export function runNames(displayName: string): RunNames {
   const uniqueName = uniqueNameFor(displayName);
-  // Exchange object names are at most 64 characters.
-  const base = uniqueName.length + '-smtp-sendasapp'.length <= 64 ? uniqueName : `sendasapp-${uniqueName.slice(-10)}`;
-  return {
-    uniqueName,
-    legacyUniqueName: legacyUniqueNameFor(displayName),
-    displayName,
-    scopeName: `${base}-scope`,
-    roleAssignmentName: `${base}-smtp-sendasapp`,
-  };
+  return { uniqueName, legacyUniqueName: legacyUniqueNameFor(displayName), displayName, ...rbacNames(uniqueName) };
 }
 
 /** The bounds of every request of a run: --timeout, the run's cancellation, the request log, retry progress. */

@@ -86,6 +86,22 @@ export interface ApplicationNodeSpec<In extends Inputs> {
   wants: (inputs: Resolved<In>) => AppWants;
 }
 
+/**
+ * Where an admin consent returns to: the first --redirect-uri, else Microsoft's blank "nativeclient" page of the
+ * cloud. The app we register carries it as a Web redirect URI (Entra refuses consent to an app without one:
+ * AADSTS500113). A vendor's app needs the vendor's registered reply URL, given with --redirect-uri.
+ */
+export function consentRedirectUri(ctx: TenantContext): string {
+  return ctx.options.redirectUris?.[0] ?? `${ctx.profile.consentHost}/common/oauth2/nativeclient`;
+}
+
+/** The Web redirect URIs an app of ours must have: those given, else the consent reply URL. */
+export function wantedRedirectUris(ctx: TenantContext): string[] {
+  const given = ctx.options.redirectUris ?? [];
+  if (given.length > 0) return [...given];
+  return ctx.options.appId ? [] : [consentRedirectUri(ctx)];
+}
+
 function audienceOf(ctx: TenantContext): 'AzureADMyOrg' | 'AzureADMultipleOrgs' {
   return ctx.options.multiTenant || ctx.homeTenantId !== ctx.mailboxTenantId ? 'AzureADMultipleOrgs' : 'AzureADMyOrg';
 }
@@ -156,6 +172,7 @@ export function applicationNode<In extends Inputs>(
           displayName: ctx.names.displayName,
           signInAudience: audienceOf(ctx),
           requiredResourceAccess: wants.access,
+          webRedirectUris: wantedRedirectUris(ctx),
         });
         const state: AppState = { appId: app.appId, app, external: false, existed: !app.createdNow };
         // Found after all (a run killed before it knew): bring it up to date.
@@ -425,6 +442,8 @@ export function credentialNode(
 
 export interface ServicePrincipalState extends ServicePrincipal {
   createdNow?: boolean;
+  /** Made by an administrator's consent while the run waited: it already holds what was consented (read it). */
+  existed?: boolean;
 }
 
 export type ServicePrincipalChange = { op: 'create'; viaConsent: boolean };
@@ -454,7 +473,11 @@ export function servicePrincipalNode(
         )
           throw err;
       }
-      const url = adminConsentUrl(ctx.profile.consentHost, ctx.mailboxTenantId, a.appId, ctx.options.redirectUris?.[0]);
+      const url = adminConsentUrl(ctx.profile.consentHost, ctx.mailboxTenantId, a.appId, consentRedirectUri(ctx));
+      if (a.external && !ctx.options.redirectUris?.length)
+        ctx.progress(
+          "  (a vendor's app: give --redirect-uri with the reply URL the vendor registered, or Entra refuses the consent with AADSTS50011)",
+        );
       ctx.progress(
         `An administrator of ${ctx.options.tenant} must consent to the app. Open this URL as that administrator:\n  ${url}`,
       );
@@ -462,7 +485,7 @@ export function servicePrincipalNode(
         return await poll<ServicePrincipalState>(
           async () => {
             const sp = await readServicePrincipal(ctx.mailboxGraph, a.appId);
-            return sp ? { done: true, value: sp } : { done: false, reason: 'no consent yet' };
+            return sp ? { done: true, value: { ...sp, existed: true } } : { done: false, reason: 'no consent yet' };
           },
           {
             what: `admin consent in ${ctx.options.tenant}`,
@@ -528,11 +551,14 @@ export function redirectUrisNode(
   ctx: TenantContext,
   inputs: { app: ManagedRef<AppState> },
 ): ManagedNode<{ redirectUris: string[] }, typeof inputs, RedirectChange> {
-  const wanted = ctx.options.redirectUris ?? [];
+  const wanted = wantedRedirectUris(ctx);
   const missing = (have: string[]): string[] => {
     const set = new Set(have.map((u) => u.toLowerCase()));
     return wanted.filter((u) => !set.has(u.toLowerCase()));
   };
+  // The app's read (and a new app's create) already brings its web URIs: no request of their own.
+  const haveOf = (app: AppState | undefined, current: { redirectUris: string[] } | undefined): string[] =>
+    app?.app?.web ? (app.app.web.redirectUris ?? []) : (current?.redirectUris ?? []);
   return {
     kind: 'managed',
     key: ENTRA_KEYS.redirectUris,
@@ -540,19 +566,17 @@ export function redirectUrisNode(
     inputs,
     async read(_ctx, { app }) {
       if (!app?.app) return undefined;
-      const web = await ctx.homeGraph.find<{ web?: { redirectUris?: string[] } | null }>(
-        `/applications/${app.app.id}?$select=web`,
-      );
-      return { redirectUris: web?.web?.redirectUris ?? [] };
+      return { redirectUris: haveOf(app, undefined) };
     },
     diff(current, { app }) {
       if (app?.external) return [];
-      const add = missing(current?.redirectUris ?? []);
+      const add = missing(haveOf(app, current));
       return add.length === 0 ? [] : [{ op: 'addRedirectUris', uris: add }];
     },
     async apply(ctx, _changes, current, { app }) {
       // `web.redirectUris` is replaced as a whole: send the ones that are there too.
-      const uris = [...(current?.redirectUris ?? []), ...missing(current?.redirectUris ?? [])];
+      const have = haveOf(app, current);
+      const uris = [...have, ...missing(have)];
       await ctx.homeGraph.request(
         'PATCH',
         `/applications/${app!.app!.id}`,

@@ -3,9 +3,8 @@
  * the RBAC scope and role assignment (with Exchange's own authorization test after the writes), and the SMTP AUTH
  * settings.
  */
-import { retry } from '../../poll/index.js';
+import { formatDuration } from '../../poll/index.js';
 import {
-  ExchangeError,
   assignSmtpRole,
   effectiveDisabled,
   grantFullAccess,
@@ -75,25 +74,19 @@ export function exchangeServicePrincipalNode(
       if (current) await removeExchangeServicePrincipal(ctx.exchange, current.Identity ?? current.ObjectId);
       const displayName = s.displayName ?? ctx.names.displayName;
       // Exchange learns of a new (or newly consented) service principal minutes after Entra: New-ServicePrincipal
-      // answers "not found" meanwhile (m365-facts §7). Retried for a bounded time, with progress.
-      const justMade = s.createdNow === true || changes.some((c) => c.op === 'register');
-      await retry(
-        () => registerExchangeServicePrincipal(ctx.exchange, a.appId, s.id, displayName),
-        (err) => justMade && err instanceof ExchangeError && (err.kind === 'not-found' || err.kind === 'unknown'),
-        {
-          what: `New-ServicePrincipal in ${ctx.options.tenant}`,
-          deadlineMs: Math.max(60_000, Math.min(ctx.options.wait.ms, 5 * 60_000)),
-          baseMs: ctx.hooks.exchangeReplicationWaitMs ?? 15_000,
-          capMs: ctx.hooks.exchangeReplicationWaitMs ?? 15_000,
-          jitter: 0,
-          signal: ctx.signal,
-          onRetry: (r) =>
-            ctx.progress(
-              `  Exchange does not see the new service principal yet; trying again in ${Math.round(r.delayMs / 1000)} s`,
-            ),
-        },
-      );
-      return { AppId: a.appId, ObjectId: s.id, DisplayName: displayName, Identity: s.id };
+      // answers AADServicePrincipalNotFound meanwhile (m365-facts §7, §8). Retried for a bounded time, with progress.
+      const registered = await registerExchangeServicePrincipal(ctx.exchange, a.appId, s.id, displayName, {
+        deadlineMs: Math.max(60_000, Math.min(ctx.options.wait.ms, 5 * 60_000)),
+        baseMs: ctx.hooks.exchangeReplicationWaitMs,
+        signal: ctx.signal,
+        onRetry: (r) =>
+          ctx.progress(
+            `  Exchange does not see the service principal ${s.id} yet (AADServicePrincipalNotFound); trying again in ${formatDuration(r.delayMs)}`,
+          ),
+      });
+      void changes;
+      // Exchange's own row (with its Sid, which trustee matching uses), else what was sent.
+      return registered ?? { AppId: a.appId, ObjectId: s.id, DisplayName: displayName, Identity: s.id };
     },
     describe(c) {
       if (c.op === 'register') return `New-ServicePrincipal -ObjectId ${c.objectId ?? '(the new enterprise app)'}`;

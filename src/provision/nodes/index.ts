@@ -16,6 +16,7 @@ import {
   redirectUrisNode,
   servicePrincipalNode,
   smtpSendAsAppAccess,
+  wantedRedirectUris,
   type AppState,
   type CredentialState,
   type ServicePrincipalState,
@@ -106,7 +107,7 @@ export function buildGraph(ctx: TenantContext, known?: MailboxFacts): { graph: R
     );
   }
   const credential = g.add(credentialNode(ctx, { app: application, sink, certificate, lifetime }));
-  if ((o.redirectUris?.length ?? 0) > 0) g.add(redirectUrisNode(ctx, { app: application }));
+  if (wantedRedirectUris(ctx).length > 0) g.add(redirectUrisNode(ctx, { app: application }));
   const servicePrincipal = g.add(servicePrincipalNode(ctx, { app: application }));
   const smtpAuth = g.add(smtpAuthNode(ctx, mailboxList));
   const refs: RunRefs = {
