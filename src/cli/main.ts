@@ -88,7 +88,7 @@ async function registerTenantCommands(): Promise<void> {
     .command('plan')
     .description('Read the tenant and print what apply would change, writing nothing.')
     .option('--detailed-exitcode', 'exit 0 when nothing would change, 4 when changes are pending');
-  await lazyOptions(plan, { refused: NO_HANDOFF('plan') });
+  await lazyOptions(plan, { refused: NO_HANDOFF('plan'), hidden: ['expiryWarning'] });
   plan.action(withExit(async (f) => (await import('./provision-commands.js')).planCommand(f)));
 
   const apply = program
@@ -97,7 +97,7 @@ async function registerTenantCommands(): Promise<void> {
       'Make the tenant ready (app, credential, service principal, consent, Exchange, SMTP AUTH), then prove it with an XOAUTH2 login.',
     )
     .option('-y, --yes', 'do not ask for confirmation (never asked without a TTY)');
-  await lazyOptions(apply);
+  await lazyOptions(apply, { hidden: ['expiryWarning'] });
   apply.action(withExit(async (f) => (await import('./provision-commands.js')).applyCommand(f)));
 
   const handoff = program
@@ -105,7 +105,7 @@ async function registerTenantCommands(): Promise<void> {
     .description(
       'Read the tenant and print what the sending system needs (--target business-central, enaio-server, enaio-webclient, xeams, postfix, env, json), in the words of its setup screen.',
     );
-  await lazyOptions(handoff);
+  await lazyOptions(handoff, { hidden: ['expiryWarning'] });
   handoff.action(withExit(async (f) => (await import('./handoff-command.js')).handoffCommand(f)));
 
   const setup = program
@@ -113,7 +113,7 @@ async function registerTenantCommands(): Promise<void> {
     .description(
       'The prompted setup for people: asks, shows the plan, applies, proves, hands off, and writes the config file for `apply -f`.',
     );
-  await lazyOptions(setup);
+  await lazyOptions(setup, { hidden: ['expiryWarning'] });
   setup.action(withExit(async (f) => (await import('./setup-command.js')).setupCommand(f)));
 
   const status = program

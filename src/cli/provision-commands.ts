@@ -60,10 +60,12 @@ export interface CredentialExpiry {
   displayName: string | null;
   expires: string | null;
   daysLeft: number | null;
+  /** Ends within --expiry-warning, or has ended: a finding. */
+  warning: boolean;
 }
 
-/** Every secret and certificate of the app, with its days left. */
-export function credentialExpiries(run: TenantRun, now = Date.now()): CredentialExpiry[] {
+/** Every secret and certificate of the app, with its days left and whether it ends within the warning window. */
+export function credentialExpiries(run: TenantRun, warningMs: number, now = Date.now()): CredentialExpiry[] {
   const app = run.application()?.app;
   return [
     ...(app?.passwordCredentials ?? []).map((c) => ({ ...c, type: 'secret' as const })),
@@ -74,6 +76,7 @@ export function credentialExpiries(run: TenantRun, now = Date.now()): Credential
     displayName: c.displayName,
     expires: c.endDateTime,
     daysLeft: c.endDateTime ? Math.floor((Date.parse(c.endDateTime) - now) / 86_400_000) : null,
+    warning: c.endDateTime !== null && Date.parse(c.endDateTime) - now <= warningMs,
   }));
 }
 
@@ -84,9 +87,13 @@ export async function statusCommand(flags: CommandFlags): Promise<number> {
     options,
     detailedExitcode: flags.detailedExitcode,
     interactive: isTty(),
+    // A credential inside the warning window is a finding, like drift (--detailed-exitcode: 4).
+    adjustOutcome: (r, extra) =>
+      r.outcome === 'ok' && Array.isArray(extra.expiring) && extra.expiring.length > 0 ? 'changes-pending' : r.outcome,
     async render(run, r) {
       const { nodeLines } = await import('./output.js');
-      const credentials = credentialExpiries(run);
+      const credentials = credentialExpiries(run, options.expiryWarning.ms);
+      const expiring = credentials.filter((c) => c.warning).map((c) => c.keyId);
       const drift = r.resources.filter((x) => x.status === 'pending').map((x) => x.key);
       if (options.output !== 'json') {
         result(`Status of ${options.tenant} (${r.tenant.id}):`);
@@ -95,7 +102,11 @@ export async function statusCommand(flags: CommandFlags): Promise<number> {
         for (const n of r.resources) for (const l of nodeLines(n, 'plan')) result(l);
         for (const c of credentials)
           result(
-            `  ${c.type} ${c.keyId} "${c.displayName ?? ''}": ${c.daysLeft === null ? 'no end date' : c.daysLeft < 0 ? 'EXPIRED' : `${c.daysLeft} days left`}`,
+            `  ${c.warning ? '!' : ' '} ${c.type} ${c.keyId} "${c.displayName ?? ''}": ${c.daysLeft === null ? 'no end date' : c.daysLeft < 0 ? 'EXPIRED' : `${c.daysLeft} days left`}${c.warning && c.daysLeft !== null && c.daysLeft >= 0 ? ` (within --expiry-warning ${options.expiryWarning.text})` : ''}`,
+          );
+        if (expiring.length > 0)
+          result(
+            `${expiring.length} credential(s) end within ${options.expiryWarning.text} or have ended: apply makes a new one in the last 14 days of the old one, --new-secret at once.`,
           );
         result(
           drift.length === 0
@@ -105,7 +116,7 @@ export async function statusCommand(flags: CommandFlags): Promise<number> {
         const { summaryLines } = await import('./output.js');
         for (const l of summaryLines(r)) result(l);
       }
-      return { drift, credentials };
+      return { drift, credentials, expiring, findings: drift.length + expiring.length };
     },
   });
 }

@@ -36,6 +36,8 @@ export interface TenantCommand {
   isPromptExit?: (err: unknown) => boolean;
   /** Adds command-specific fields to the JSON result and prints the command's own text (status, handoff). */
   render?: (run: TenantRunType, r: RunResult) => Promise<Record<string, unknown>>;
+  /** The command's own reading of the outcome (status: an expiring credential is a finding). */
+  adjustOutcome?: (r: RunResult, extra: Record<string, unknown>) => Outcome;
   /** Test seam. */
   afterApply?: (key: string) => Promise<void> | void;
 }
@@ -208,7 +210,8 @@ export async function runTenantCommand(c: TenantCommand): Promise<number> {
     run = await open(c, signal, onEvent, requests.onRequest);
     const planned = await run.plan();
     if (signal.aborted) throw signal.reason;
-    const finish = async (r: RunResult, extra: Record<string, unknown> = {}, secret?: string): Promise<number> => {
+    const finish = async (given: RunResult, extra: Record<string, unknown> = {}, secret?: string): Promise<number> => {
+      const r = { ...given, outcome: c.adjustOutcome?.(given, extra) ?? given.outcome };
       if (json) printJson(jsonResult(c.name, r, extra, secret));
       return exitCodeOf(r.outcome, { detailedExitcode: c.detailedExitcode, signal: which() });
     };

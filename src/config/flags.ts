@@ -222,6 +222,14 @@ export const OPTION_FLAGS: OptionFlag[] = [
     defaultText: '60s',
   },
   {
+    key: 'expiryWarning',
+    flag: '--expiry-warning <duration>',
+    env: 'SENDASAPP_EXPIRY_WARNING',
+    description:
+      'status: a secret or certificate that ends within this window (or has ended) is a finding (--detailed-exitcode 4)',
+    defaultText: '30d',
+  },
+  {
     key: 'newSecret',
     flag: '--new-secret',
     env: 'SENDASAPP_NEW_SECRET',

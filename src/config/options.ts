@@ -22,6 +22,8 @@ const DAY_MS = 86_400_000;
 export const SECRET_LIFETIME_RANGE = { minMs: DAY_MS, maxMs: 730 * DAY_MS, examples: '90d, 180d, 12mo or 1y' } as const;
 /** The response timeout of each network request. */
 export const TIMEOUT_RANGE = { minMs: 1000, maxMs: 600_000, examples: '30s, 90s or 5m' } as const;
+/** How early status warns of a credential's end. */
+export const EXPIRY_WARNING_RANGE = { minMs: 0, maxMs: 730 * DAY_MS, examples: '14d, 30d or 3mo' } as const;
 
 /** Keys whose value is a file path: relative ones in a config file are taken from the file's directory. */
 export const PATH_KEYS = ['secretOut', 'certificateFile', 'handoffOut', 'endpoints', 'logFile'] as const;
@@ -84,6 +86,7 @@ const SCHEMAS: Record<string, z.ZodType> = {
   handoffOut: path,
   includeSecret: flag,
   timeout: durationIn(TIMEOUT_RANGE),
+  expiryWarning: durationIn(EXPIRY_WARNING_RANGE),
   newSecret: flag,
   verbose: flag,
   logFile: path,
@@ -127,6 +130,8 @@ export interface ProvisionOptions {
   includeSecret?: boolean;
   /** The response timeout of each network request. */
   timeout: import('./primitives.js').Duration;
+  /** status: how early a credential's end is a finding. */
+  expiryWarning: import('./primitives.js').Duration;
   /** Replace the credential held in the sink with a new one. */
   newSecret: boolean;
   /** Print each request (method, path or cmdlet, status, time) to stderr. */
@@ -153,6 +158,7 @@ export const DEFAULTS = {
   redirectUris: [] as string[],
   includeSecret: false,
   timeout: '60s',
+  expiryWarning: '30d',
   newSecret: false,
   verbose: false,
 } as const;

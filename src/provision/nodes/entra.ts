@@ -222,6 +222,8 @@ export interface CredentialState {
   orphanKeyIds: string[];
   /** Ours, held by the sink, replaced on request (--new-secret): removed once the new one is stored. */
   retireKeyIds: string[];
+  /** Ours (by display name) that have ended: pruned. The one the sink holds is never among them. */
+  expiredKeyIds?: string[];
   /** A credential made by this run. */
   created?: { secret?: Sensitive<string>; pem?: Sensitive<string> };
 }
@@ -230,6 +232,7 @@ export type CredentialChange =
   | { op: 'addSecret'; lifetime: string }
   | { op: 'addCertificate'; source: string; lifetime?: string }
   | { op: 'removeOrphan'; keyId: string }
+  | { op: 'removeExpired'; keyId: string; ended: string }
   | { op: 'retire'; keyId: string };
 
 interface EntraCredential {
@@ -304,16 +307,27 @@ export function credentialNode(
                 (isOurs(p.displayName) && p.displayName === heldCredential.displayName)) &&
               live(p),
           );
-      if (held && o.newSecret && !certificate) return { ...empty(), orphanKeyIds, retireKeyIds: [held.keyId] };
-      if (held) return { ...empty(), keyId: held.keyId, expires: held.endDateTime!, orphanKeyIds };
+      // Ended credentials of ours are pruned (Entra keeps them, listed, forever otherwise); never the sink's own.
+      const expiredKeyIds = all
+        .filter(
+          (p) =>
+            isOurs(p.displayName) &&
+            !!p.endDateTime &&
+            Date.parse(p.endDateTime) <= now &&
+            p.keyId !== heldCredential?.keyId &&
+            !orphanKeyIds.includes(p.keyId),
+        )
+        .map((p) => p.keyId);
+      const base = { ...empty(), orphanKeyIds, expiredKeyIds };
+      if (held && o.newSecret && !certificate) return { ...base, retireKeyIds: [held.keyId] };
+      if (held) return { ...base, keyId: held.keyId, expires: held.endDateTime! };
       if (!ctx.sink && !certificate) {
         const newest = all
           .filter((p) => isOurs(p.displayName) && live(p))
           .sort((a, b) => Date.parse(b.endDateTime!) - Date.parse(a.endDateTime!))[0];
-        if (newest)
-          return { ...empty(), keyId: newest.keyId, expires: newest.endDateTime!, heldElsewhere: true, orphanKeyIds };
+        if (newest) return { ...base, keyId: newest.keyId, expires: newest.endDateTime!, heldElsewhere: true };
       }
-      return orphanKeyIds.length > 0 ? { ...empty(), orphanKeyIds } : undefined;
+      return orphanKeyIds.length + expiredKeyIds.length > 0 ? base : undefined;
     },
     diff(current, { app, sink }) {
       if (app?.external) return [];
@@ -350,13 +364,19 @@ export function credentialNode(
         );
       }
       for (const keyId of current?.orphanKeyIds ?? []) changes.push({ op: 'removeOrphan', keyId });
+      for (const keyId of current?.expiredKeyIds ?? []) {
+        const ended = credentialsOf(app!.app!).find((c) => c.keyId === keyId)?.endDateTime ?? '';
+        changes.push({ op: 'removeExpired', keyId, ended });
+      }
       for (const keyId of current?.retireKeyIds ?? []) changes.push({ op: 'retire', keyId });
       return changes;
     },
     async apply(ctx, changes, current, { app: state, certificate }) {
       let app = state!.app!;
-      let result: CredentialState = { ...(current ?? empty()), orphanKeyIds: [], retireKeyIds: [] };
-      const orphans = changes.filter((c) => c.op === 'removeOrphan').map((c) => (c as { keyId: string }).keyId);
+      let result: CredentialState = { ...(current ?? empty()), orphanKeyIds: [], retireKeyIds: [], expiredKeyIds: [] };
+      const orphans = changes
+        .filter((c) => c.op === 'removeOrphan' || c.op === 'removeExpired')
+        .map((c) => (c as { keyId: string }).keyId);
       if (orphans.length > 0) {
         if (kind === 'secret') for (const keyId of orphans) await removeSecret(ctx.homeGraph, app.id, keyId);
         else await removeCertificates(ctx.homeGraph, app, orphans);
@@ -428,13 +448,15 @@ export function credentialNode(
           return c.source === 'self-signed'
             ? `add a self-signed certificate, lifetime ${c.lifetime}, key written to ${sinkName}`
             : `add the certificate of ${c.source}`;
+        case 'removeExpired':
+          return `remove ${kind} ${c.keyId}, ended ${c.ended.slice(0, 10)} (made by sendasapp)`;
         case 'removeOrphan':
           return `remove ${kind} ${c.keyId}, left behind by an interrupted run`;
         case 'retire':
           return `remove the replaced secret ${c.keyId} once the new one is stored (--new-secret)`;
       }
     },
-    actionOf: (c) => (c.op === 'removeOrphan' || c.op === 'retire' ? 'delete' : 'create'),
+    actionOf: (c) => (c.op === 'removeOrphan' || c.op === 'removeExpired' || c.op === 'retire' ? 'delete' : 'create'),
     planned: (current, changes) =>
       changes.some((c) => c.op === 'addSecret' || c.op === 'addCertificate') ? undefined : current,
   };
