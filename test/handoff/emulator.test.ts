@@ -308,9 +308,15 @@ describe("vendor app: the customer's admin consents, then the Exchange half", ()
     const pending = JSON.parse(before.stdout);
     expect(pending.clientId).toBe(vendor.appId);
     const fabrikamId = (await emu.control.tenant(FABRIKAM)).id;
-    expect(pending.adminConsentUrl).toBe(
-      `${emu.endpoints.authorityHost}/${fabrikamId}/v2.0/adminconsent?client_id=${vendor.appId}&scope=https%3A%2F%2Foutlook.office365.com%2F.default`,
-    );
+    // v2 admin consent names its reply URL: without --redirect-uri, the cloud's "nativeclient" page (a vendor's app
+    // needs the vendor's registered reply URL there, given with --redirect-uri).
+    const url = new URL(pending.adminConsentUrl);
+    expect(`${url.origin}${url.pathname}`).toBe(`${emu.endpoints.authorityHost}/${fabrikamId}/v2.0/adminconsent`);
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      client_id: vendor.appId,
+      scope: 'https://outlook.office365.com/.default',
+      redirect_uri: `${emu.endpoints.authorityHost}/common/oauth2/nativeclient`,
+    });
     expect(pending.warnings.join('\n')).toContain('not in place yet: entra.servicePrincipal');
     // The same as one JSON result: the document, and what is not in place yet; nothing written.
     await emu.control.clearLog();

@@ -161,30 +161,26 @@ describe('preflight: an operator the tenant refuses stops the run before any wri
   });
   afterAll(async () => emu?.close());
 
-  it('without Application.ReadWrite.All: failed, naming the Graph permission, nothing written', async () => {
-    setOperatorRoles(emu, FABRIKAM, [
-      'Application.Read.All',
-      'AppRoleAssignment.ReadWrite.All',
+  it.each([
+    [
+      'Application.ReadWrite.All',
+      FABRIKAM,
+      ['Application.Read.All', 'AppRoleAssignment.ReadWrite.All', 'Exchange.ManageAsApp'],
+      /lacks Microsoft Graph Application\.ReadWrite\.All or Application\.ReadWrite\.OwnedBy in fabrikam/,
+    ],
+    [
       'Exchange.ManageAsApp',
-    ]);
-    const r = await runTenant(emu, flags(FABRIKAM), 'apply');
+      CONTOSO,
+      ['Application.ReadWrite.All', 'AppRoleAssignment.ReadWrite.All', 'Application.Read.All'],
+      /lacks Office 365 Exchange Online Exchange\.ManageAsApp in contoso/,
+    ],
+  ])('without %s (in %s): failed, naming the permission, nothing written', async (_missing, tenant, roles, message) => {
+    setOperatorRoles(emu, tenant, roles);
+    const r = await runTenant(emu, flags(tenant), 'apply');
     expect(r.result.outcome).toBe('failed');
     expect(r.result.failure).toMatchObject({ kind: 'tenant', key: 'check.operator' });
-    expect(r.result.failure!.message).toMatch(/lacks Microsoft Graph Application\.ReadWrite\.All/);
+    expect(r.result.failure!.message).toMatch(message);
     expect(r.writes).toEqual([]);
-    expect(appsBesidesOperator(emu, await emu.control.tenant(FABRIKAM))).toEqual([]);
-  });
-
-  it('without Exchange.ManageAsApp: failed, naming the Exchange permission, nothing written', async () => {
-    setOperatorRoles(emu, CONTOSO, [
-      'Application.ReadWrite.All',
-      'AppRoleAssignment.ReadWrite.All',
-      'Application.Read.All',
-    ]);
-    const r = await runTenant(emu, flags(CONTOSO), 'apply');
-    expect(r.result.outcome).toBe('failed');
-    expect(r.result.failure!.message).toMatch(/Exchange\.ManageAsApp/);
-    expect(r.writes).toEqual([]);
-    expect(appsBesidesOperator(emu, await emu.control.tenant(CONTOSO))).toEqual([]);
+    expect(appsBesidesOperator(emu, await emu.control.tenant(tenant))).toEqual([]);
   });
 });
