@@ -43,6 +43,8 @@ export async function applyCommand(flags: CommandFlags): Promise<number> {
     yes: flags.yes,
     interactive: isTty(),
     render: options.target ? renderApplyHandoff : undefined,
+    // A hand-off printed on stdout is the result: the summary goes beside the progress then.
+    summaryTo: options.target && !options.handoffOut ? 'stderr' : 'stdout',
   });
 }
 

@@ -91,6 +91,7 @@ async function run({ options, config, configPath }: SetupAnswers): Promise<numbe
     options,
     interactive: true,
     progress: (line) => void withConsentQr(line),
+    summaryTo: options.target && !options.handoffOut ? 'stderr' : 'stdout',
     confirm: (message, signal) => askYesNo(message, true, signal),
     isPromptExit,
     async render(run, r) {

@@ -36,6 +36,8 @@ export interface TenantCommand {
   isPromptExit?: (err: unknown) => boolean;
   /** Adds command-specific fields to the JSON result and prints the command's own text (status, handoff). */
   render?: (run: TenantRunType, r: RunResult) => Promise<Record<string, unknown>>;
+  /** Where the final summary goes in text mode: stdout (the result), or stderr when the result is a hand-off. */
+  summaryTo?: 'stdout' | 'stderr';
   /** The command's own reading of the outcome (status: an expiring credential is a finding). */
   adjustOutcome?: (r: RunResult, extra: Record<string, unknown>) => Outcome;
   /** Test seam. */
@@ -262,7 +264,7 @@ export async function runTenantCommand(c: TenantCommand): Promise<number> {
       r = run.result();
     }
     const extra = c.render && r.outcome !== 'failed' && r.outcome !== 'bad-input' ? await c.render(run, r) : {};
-    if (!json) for (const l of summaryLines(r)) result(l);
+    if (!json) for (const l of summaryLines(r)) (c.summaryTo === 'stderr' ? say : result)(l);
     if (r.failure && !json) say(`error: ${r.failure.message}`);
     const secret = c.options.showSecret ? run.newSecret() : undefined;
     return await finish(r, extra, secret);

@@ -172,7 +172,7 @@ describe('token service', () => {
         ver: '1.0',
         oid: await operatorSpId(CONTOSO),
       });
-      expect(claims.roles).toEqual(['AppRoleAssignment.ReadWrite.All', 'Application.ReadWrite.All']);
+      expect(claims.roles).toEqual(['AppRoleAssignment.ReadWrite.All', 'Application.ReadWrite.All', 'Policy.Read.All']);
       expect(claims.scp).toBeUndefined();
     });
 
