@@ -145,7 +145,7 @@ describe.skipIf(!pwsh)(TITLE, () => {
       expect((err as ExchangeError).exchangeMessage).toContain(value);
       await run.backend.invoke('New-ManagementScope', {
         Name: value,
-        RecipientRestrictionFilter: "Department -eq 'Sales'",
+        RecipientRestrictionFilter: "DisplayName -eq 'Sales'",
       });
       const scopes = emu.store.findTenant(CONTOSO)!.exchange.managementScopes.map((s) => s.Name);
       expect(scopes).toContain(value);
