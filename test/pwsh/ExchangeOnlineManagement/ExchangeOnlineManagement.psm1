@@ -176,15 +176,12 @@ function Invoke-EmulatorCmdlet {
     return @{ Rows = $rows.ToArray(); Warnings = $warnings.ToArray(); Error = $null }
 }
 
-# What Connect-ExchangeOnline creates: a temporary module made of Cmdlets.ps1 (the cmdlets, proxies to
-# Invoke-EmulatorCmdlet, and Write-ErrorMessage), exporting only the -CommandName ones.
+# What Connect-ExchangeOnline creates: a temporary module (TemporaryModule.psm1 copied under a tmpEXO_ name) made of
+# Cmdlets.ps1 (the cmdlets, proxies to Invoke-EmulatorCmdlet, and Write-ErrorMessage), exporting only the -CommandName
+# ones.
 $script:CmdletsFile = [System.IO.Path]::Combine($PSScriptRoot, 'Cmdlets.ps1')
-$script:TemporaryModuleBody = {
-    param($Parent, [string[]] $CommandNames, [string] $CmdletsFile)
-    $script:Parent = $Parent
-    . $CmdletsFile
-    Export-ModuleMember -Function $CommandNames
-}
+$script:TemporaryModuleFile = [System.IO.Path]::Combine($PSScriptRoot, 'TemporaryModule.psm1')
+$script:TemporaryModuleDir = $null
 
 # ---- connection ---------------------------------------------------------------------------------------------------
 
@@ -192,6 +189,10 @@ function Remove-TemporaryModule {
     if ($null -ne $script:TemporaryModule) {
         Remove-Module -ModuleInfo $script:TemporaryModule -Force -ErrorAction SilentlyContinue
         $script:TemporaryModule = $null
+    }
+    if ($null -ne $script:TemporaryModuleDir) {
+        Remove-Item -LiteralPath $script:TemporaryModuleDir -Recurse -Force -ErrorAction SilentlyContinue
+        $script:TemporaryModuleDir = $null
     }
 }
 
@@ -278,8 +279,11 @@ function Connect-ExchangeOnline {
     $wanted = @($CommandName | Where-Object { $_ } | ForEach-Object { $requested = $_; $all | Where-Object { $_ -ieq $requested } })
     if ($wanted.Count -eq 0) { $wanted = $all }
     $name = 'tmpEXO_' + [System.IO.Path]::GetRandomFileName().Replace('.', '')
-    $script:TemporaryModule = New-Module -Name $name -ScriptBlock $script:TemporaryModuleBody -ArgumentList $ExecutionContext.SessionState.Module, ([string[]] $wanted), $script:CmdletsFile |
-        Import-Module -Global -PassThru -DisableNameChecking
+    $script:TemporaryModuleDir = [System.IO.Path]::Combine([System.IO.Path]::GetTempPath(), $name)
+    $null = [System.IO.Directory]::CreateDirectory($script:TemporaryModuleDir)
+    $file = [System.IO.Path]::Combine($script:TemporaryModuleDir, "$name.psm1")
+    [System.IO.File]::Copy($script:TemporaryModuleFile, $file)
+    $script:TemporaryModule = Import-Module -Name $file -Global -PassThru -DisableNameChecking -ArgumentList $ExecutionContext.SessionState.Module, ([string[]] $wanted), $script:CmdletsFile
     if ($bannerShown) { Write-Host 'This is the sendasapp test double of ExchangeOnlineManagement (banner).' }
 }
 
