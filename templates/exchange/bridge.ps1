@@ -485,7 +485,8 @@ function Invoke-BridgeRequest {
     $splat = $checked['splat']
     $command = Get-Command -Name $name -CommandType Cmdlet, Function -ErrorAction SilentlyContinue | Select-Object -First 1
     if ($null -eq $command) {
-        return New-ErrorAnswer -Id $id -BridgeError (New-BridgeError -ErrorId 'NotConnected' -Category 'ObjectNotFound' -Message "$name is not loaded in this session (Connect-ExchangeOnline -CommandName)")
+        # Connect-ExchangeOnline creates only the cmdlets the account's Exchange roles allow.
+        return New-ErrorAnswer -Id $id -BridgeError (New-BridgeError -ErrorId 'CmdletNotAvailable' -Category 'PermissionDenied' -Message "$name is not available in this session: the signed-in account's Exchange roles do not include it")
     }
     $cmdletErrors = $null
     $cmdletWarnings = $null

@@ -148,7 +148,7 @@ describe('pwsh backend against a child process speaking the bridge protocol', ()
       'Get-OrganizationConfig': 'transient',
       'Get-CASMailbox': 'transient',
       'Set-CASMailbox': 'invalid-input',
-      'Get-RecipientPermission': 'invalid-input',
+      'Get-RecipientPermission': 'access-denied',
       'Get-ServicePrincipal': 'unknown',
     });
     const err = await run.backend.invoke('Get-Mailbox', { Identity: 'x' }).catch((e: ExchangeError) => e);
@@ -373,7 +373,7 @@ describe('bridge error classification (pure)', () => {
     [{ category: 'NotSpecified', message: 'Server is busy: request was throttled (MicroDelay)' }, 'throttled'],
     [{ category: 'OperationTimeout' }, 'transient'],
     [{ category: 'ConnectionError' }, 'transient'],
-    [{ category: 'ObjectNotFound', reason: 'CommandNotFoundException' }, 'invalid-input'],
+    [{ category: 'ObjectNotFound', reason: 'CommandNotFoundException' }, 'access-denied'],
     [{ category: 'InvalidArgument', errorId: 'NamedParameterNotFound,Get-Mailbox' }, 'invalid-input'],
     [{ category: 'InvalidOperation', errorId: 'CmdletNotAllowed' }, 'invalid-input'],
     [{ category: 'NotSpecified', message: 'A mailbox can hold at most 500 entries' }, 'unknown'],

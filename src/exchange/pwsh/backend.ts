@@ -196,7 +196,10 @@ export class PwshExchangeBackend implements ExchangeBackend {
     const hello = proc ? await proc.hello : undefined;
     if (hello) return probeFromHello(executable, hello);
     const exit = proc?.failureFromExit();
-    return probeFromHello(executable, undefined, { spawnCode: exit?.spawnCode, message: exit?.message ?? 'not started' });
+    return probeFromHello(executable, undefined, {
+      spawnCode: exit?.spawnCode,
+      message: exit?.message ?? 'not started',
+    });
   }
 
   /**

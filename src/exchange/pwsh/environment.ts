@@ -63,9 +63,14 @@ const PASSED = new Set(
 
 /** Connect-ExchangeOnline -ManagedIdentity reads the platform's identity endpoint (App Service, Functions, Arc). */
 const MANAGED_IDENTITY = new Set(
-  ['IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'IDENTITY_SERVER_THUMBPRINT', 'MSI_ENDPOINT', 'MSI_SECRET', 'IMDS_ENDPOINT'].map(
-    (n) => n.toLowerCase(),
-  ),
+  [
+    'IDENTITY_ENDPOINT',
+    'IDENTITY_HEADER',
+    'IDENTITY_SERVER_THUMBPRINT',
+    'MSI_ENDPOINT',
+    'MSI_SECRET',
+    'IMDS_ENDPOINT',
+  ].map((n) => n.toLowerCase()),
 );
 
 export interface BridgeEnvironmentOptions {
@@ -76,10 +81,7 @@ export interface BridgeEnvironmentOptions {
 }
 
 /** The complete environment for the bridge (start it with extendEnv: false). */
-export function bridgeEnvironment(
-  parent: NodeJS.ProcessEnv,
-  o: BridgeEnvironmentOptions = {},
-): Record<string, string> {
+export function bridgeEnvironment(parent: NodeJS.ProcessEnv, o: BridgeEnvironmentOptions = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(parent)) {
     if (value === undefined) continue;
