@@ -6,7 +6,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExchangeError, type ExchangeBackend } from '../../src/exchange/backend.js';
-import { PWSH_CMDLETS, classifyBridgeError, bridgeErrorMessage } from '../../src/exchange/pwsh/index.js';
+import {
+  PWSH_CMDLETS,
+  bridgeErrorMessage,
+  chooseExchangeBackend,
+  classifyBridgeError,
+} from '../../src/exchange/pwsh/index.js';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import {
   AP,
@@ -387,6 +392,58 @@ describe('bridge error classification (pure)', () => {
     );
     expect(bridgeErrorMessage({ message: '||Plain.' })).toBe('Plain.');
     expect(bridgeErrorMessage({ message: 'a | b | c' })).toBe('a | b | c');
+  });
+});
+
+describe('start early, probe once, choose the backend (auto | rest | pwsh)', () => {
+  it('start() spawns and connects before any cmdlet; probe() reads the same process; the first call reuses it', async () => {
+    const run = fake();
+    void run.backend.start();
+    const probe = await run.backend.probe();
+    expect(probe).toMatchObject({ ready: true, pwsh: { version: '7.4.99' }, module: { selected: '3.9.2' } });
+    await run.backend.start();
+    expect(run.backend.stats).toMatchObject({ spawns: 1, connects: 1, requests: 0 });
+    await run.backend.invoke('Get-OrganizationConfig');
+    expect(run.backend.stats).toMatchObject({ spawns: 1, connects: 1, requests: 1 });
+    expect(chooseExchangeBackend('auto', probe)).toMatchObject({ ok: true, backend: 'pwsh' });
+    expect(chooseExchangeBackend('pwsh', probe)).toMatchObject({ ok: true, backend: 'pwsh' });
+    await run.backend.close();
+    expect(run.log().filter((e) => e.event === 'spawn')).toHaveLength(1);
+  });
+
+  it('module missing: auto falls back to REST, a forced pwsh stops with the doctor sentence, before any cmdlet', async () => {
+    const run = fake({ faults: { modules: [] } });
+    const probe = await run.backend.probe();
+    expect(probe.ready).toBe(false);
+    expect(probe.problems).toEqual(['the ExchangeOnlineManagement module is not installed']);
+    expect(probe.sentence).toMatch(/^--exchange pwsh cannot run here: the ExchangeOnlineManagement module is not installed\. Install: pwsh -NoProfile -Command "Install-Module -Name ExchangeOnlineManagement/);
+    const auto = chooseExchangeBackend('auto', probe);
+    expect(auto).toMatchObject({ ok: true, backend: 'rest' });
+    expect(auto.reason).toMatch(/^auto: REST, because the ExchangeOnlineManagement module is not installed/);
+    expect(chooseExchangeBackend('pwsh', probe)).toEqual({
+      ok: false,
+      backend: 'pwsh',
+      requested: 'pwsh',
+      reason: probe.sentence,
+    });
+    expect(chooseExchangeBackend('rest', undefined)).toMatchObject({ ok: true, backend: 'rest' });
+    await run.backend.close();
+    expect(run.log().filter((e) => e.event === 'invoke')).toEqual([]);
+  });
+
+  it('pwsh not installed: probe() says so (ENOENT) after one spawn attempt, and auto chooses REST', async () => {
+    const run = fake({ backend: { executable: '/nonexistent/pwsh', args: [] } });
+    const probe = await run.backend.probe();
+    expect(probe).toMatchObject({ ready: false, pwsh: { found: false } });
+    expect(probe.problems).toEqual(['PowerShell 7 (/nonexistent/pwsh) is not installed or not on PATH']);
+    expect(probe.sentence).toContain('Install: ');
+    expect(chooseExchangeBackend('auto', probe)).toMatchObject({ ok: true, backend: 'rest' });
+    expect(run.backend.stats.spawns).toBe(1);
+    // The first call fails at once with the same cause, without a second attempt.
+    const err = await run.backend.invoke('Get-OrganizationConfig').catch((e: unknown) => e);
+    expect((err as ExchangeError).exchangeMessage).toMatch(/could not be started \(ENOENT\).*sendasapp doctor/);
+    expect(run.backend.stats.spawns).toBe(1);
+    await run.backend.close();
   });
 });
 

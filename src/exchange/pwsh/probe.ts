@@ -64,7 +64,7 @@ function installHint(install: InstallCommands, pwshOk: boolean): string {
       ? install.windows[0]!
       : process.platform === 'darwin'
         ? install.macos[0]!
-        : 'the Microsoft package repository or `sudo snap install powershell --classic`';
+        : '`sudo snap install powershell --classic` (or `dotnet tool install --global PowerShell`, or the Microsoft package repository)';
   return `${os}, then ${install.module[0]!}`;
 }
 
