@@ -46,6 +46,8 @@ describe('apply --exchange pwsh (fake bridge) against the emulator', () => {
   ];
   const env = (): Record<string, string> => ({
     SENDASAPP_PWSH: FAKE_BRIDGE,
+    // pwsh gets only what it needs; the fake bridge (Node) needs these too.
+    SENDASAPP_PWSH_PASS_ENV: 'NODE_EXTRA_CA_CERTS,FAKE_BRIDGE_LOG,FAKE_BRIDGE_FAULTS,FAKE_BRIDGE_STATE',
     NODE_EXTRA_CA_CERTS: emu.endpoints.caFile,
     FAKE_BRIDGE_LOG: logFile(),
   });
@@ -139,6 +141,7 @@ describe('Ctrl-C during apply --exchange pwsh', () => {
       for (const k of Object.keys(env)) if (/^(AZURE_|SENDASAPP_)/.test(k)) delete env[k];
       Object.assign(env, {
         SENDASAPP_PWSH: FAKE_BRIDGE,
+        SENDASAPP_PWSH_PASS_ENV: 'NODE_EXTRA_CA_CERTS,FAKE_BRIDGE_LOG,FAKE_BRIDGE_FAULTS',
         NODE_EXTRA_CA_CERTS: emu.endpoints.caFile,
         FAKE_BRIDGE_LOG: logFile,
         FAKE_BRIDGE_FAULTS: JSON.stringify({ hangOn: 'Get-TransportConfig', hangTimes: 99 }),

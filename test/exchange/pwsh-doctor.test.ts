@@ -116,7 +116,9 @@ describe('sendasapp doctor (built CLI)', () => {
     expect(r.stderr).toContain('Install-Module -Name ExchangeOnlineManagement');
     expect(r.stderr).toContain('--exchange rest');
     // The one-line doctor sentence a preflight stops with: what is missing and the command that installs it.
-    expect(r.stderr).toMatch(/--exchange pwsh cannot run here: PowerShell 7 \(.*absent-pwsh\) is not installed.*Install: /);
+    expect(r.stderr).toMatch(
+      /--exchange pwsh cannot run here: PowerShell 7 \(.*absent-pwsh\) is not installed.*Install: /,
+    );
   });
 
   it('lists doctor in --help', async () => {

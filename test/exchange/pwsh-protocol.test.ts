@@ -416,7 +416,9 @@ describe('start early, probe once, choose the backend (auto | rest | pwsh)', () 
     const probe = await run.backend.probe();
     expect(probe.ready).toBe(false);
     expect(probe.problems).toEqual(['the ExchangeOnlineManagement module is not installed']);
-    expect(probe.sentence).toMatch(/^--exchange pwsh cannot run here: the ExchangeOnlineManagement module is not installed\. Install: pwsh -NoProfile -Command "Install-Module -Name ExchangeOnlineManagement/);
+    expect(probe.sentence).toMatch(
+      /^--exchange pwsh cannot run here: the ExchangeOnlineManagement module is not installed\. Install: pwsh -NoProfile -Command "Install-Module -Name ExchangeOnlineManagement/,
+    );
     const auto = chooseExchangeBackend('auto', probe);
     expect(auto).toMatchObject({ ok: true, backend: 'rest' });
     expect(auto.reason).toMatch(/^auto: REST, because the ExchangeOnlineManagement module is not installed/);
