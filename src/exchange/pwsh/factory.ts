@@ -32,6 +32,11 @@ export interface PwshFactoryInput {
 
 export interface PwshFactoryOptions {
   env?: NodeJS.ProcessEnv;
+  /**
+   * Start pwsh, import the module and connect as soon as the backend is made (default true), so that PowerShell's
+   * seconds pass while sign-in and the Graph half run; false waits for the first cmdlet.
+   */
+  startEarly?: boolean;
   /** Overrides (tests: a stand-in executable, short timeouts). */
   backend?: Partial<PwshBackendOptions>;
 }
@@ -110,8 +115,8 @@ export function createPwshExchangeFactory(
   o: PwshFactoryOptions = {},
 ): (input: PwshFactoryInput) => PwshExchangeBackend {
   const env = o.env ?? process.env;
-  return (input) =>
-    new PwshExchangeBackend({
+  return (input) => {
+    const backend = new PwshExchangeBackend({
       connect: pwshConnectFor(input, env),
       executable: env.SENDASAPP_PWSH || undefined,
       parentEnv: env,
@@ -122,4 +127,7 @@ export function createPwshExchangeFactory(
         input.ctx.progress(ms > 0 ? `  retrying in ${Math.round(ms / 1000)} s: ${what}` : `  ${what}`),
       ...o.backend,
     });
+    if (o.startEarly !== false) void backend.start();
+    return backend;
+  };
 }
