@@ -142,10 +142,15 @@ const EXPECTED = {
 describeEachBackend('the Exchange half of a run', (name: BackendName) => {
   let emu: TestEmulator;
   const open: ExchangeBackend[] = [];
+  const runs: RealPwsh[] = [];
   const backend = (o: Parameters<typeof makeBackend>[2] = {}): ExchangeBackend => {
-    const b = makeBackend(name, emu, o);
+    const b = name === 'pwsh' ? track(realPwsh(emu, o)) : makeBackend(name, emu, o);
     open.push(b);
     return b;
+  };
+  const track = (r: RealPwsh): ExchangeBackend => {
+    runs.push(r);
+    return r.backend;
   };
 
   beforeAll(async () => {
@@ -210,6 +215,13 @@ describeEachBackend('the Exchange half of a run', (name: BackendName) => {
     await emu.control.setKnobs({ throttle: { every: 2, services: ['exchange'], retryAfterSeconds: 1 } });
     try {
       for (let i = 0; i < 3; i++) expect(await exo.invoke('Get-OrganizationConfig')).toHaveLength(1);
+      if (name === 'pwsh') {
+        // The module waited Retry-After and retried by itself (as ExchangeOnlineManagement does): the backend never
+        // saw the 429.
+        const run = runs.at(-1)!;
+        expect(run.log().filter((e) => e.event === 'retry').length).toBeGreaterThanOrEqual(1);
+        expect(run.retries).toEqual([]);
+      }
     } finally {
       await emu.control.setKnobs({ throttle: { every: 0, services: ['graph', 'exchange'], retryAfterSeconds: 1 } });
     }
