@@ -433,6 +433,14 @@ describe('start early, probe once, choose the backend (auto | rest | pwsh)', () 
     expect(run.log().filter((e) => e.event === 'invoke')).toEqual([]);
   });
 
+  it('a pwsh that never says hello: probe() gives up after the start timeout, and the process goes', async () => {
+    const run = fake({ faults: { silent: true, hangOnConnect: 1 }, backend: { startTimeoutMs: 1500 } });
+    const probe = await run.backend.probe();
+    expect(probe).toMatchObject({ ready: false });
+    expect(probe.problems[0]).toMatch(/did not answer the probe \(timed out\)/);
+    await run.backend.close();
+  });
+
   it('pwsh not installed: probe() says so (ENOENT) after one spawn attempt, and auto chooses REST', async () => {
     const run = fake({ backend: { executable: '/nonexistent/pwsh', args: [] } });
     const probe = await run.backend.probe();

@@ -2,8 +2,12 @@
  * The pwsh backend: ExchangeOnlineManagement in ONE long-lived PowerShell session per tenant run. The bridge script
  * (templates/exchange/bridge.ps1) connects once and then answers JSON lines; cmdlet parameters travel as JSON data
  * and are splatted, so no value ever becomes script text. A crashed or hung pwsh is restarted and reconnected once;
- * after that the run fails with a clear message. Tokens travel on stdin only: never on the command line, and every
- * line passed on from pwsh is redacted.
+ * after that the run fails with a clear message. Tokens travel on stdin only: never on the command line or in the
+ * environment (pwsh gets only what it needs, environment.ts), and every line passed on from pwsh is redacted.
+ *
+ * Off the critical path: `start()` spawns, imports and connects at once (the factory calls it when it makes the
+ * backend), `probe()` answers from the bridge's first line whether this pwsh and module can run (the preflight), and
+ * `invokeMany()` sends independent reads in one message.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { ExchangeError, type CmdletParameters, type ExchangeBackend, type ExchangeCall } from '../backend.js';
@@ -11,7 +15,7 @@ import { bridgeArgs } from './bridge-path.js';
 import { allowedCmdlet, PWSH_CMDLETS, type PwshCmdlet } from './cmdlets.js';
 import { bridgeEnvironment } from './environment.js';
 import { bridgeErrorMessage, classifyBridgeError } from './errors.js';
-import { BridgeFailure, BridgeProcess, OWN_PROCESS_GROUP } from './process.js';
+import { BridgeFailure, BridgeProcess, OWN_PROCESS_GROUP, within } from './process.js';
 import { probeFromHello, type PwshProbe } from './probe.js';
 import {
   encodeLine,
@@ -193,8 +197,10 @@ export class PwshExchangeBackend implements ExchangeBackend {
     const executable = this.o.executable ?? 'pwsh';
     void this.start();
     const proc = await this.spawned;
-    const hello = proc ? await proc.hello : undefined;
+    const timeout = this.o.startTimeoutMs ?? 180_000;
+    const hello = proc && (await within(proc.hello, timeout)) ? await proc.hello : undefined;
     if (hello) return probeFromHello(executable, hello);
+    if (proc?.alive) return probeFromHello(executable, undefined, { timedOut: true });
     const exit = proc?.failureFromExit();
     return probeFromHello(executable, undefined, {
       spawnCode: exit?.spawnCode,
