@@ -86,6 +86,37 @@ describe('classifyBridgeError on ExchangeOnlineManagement 3.x error shapes', () 
     });
   });
 
+  it.each([
+    [
+      'New-ServicePrincipal before replication (TaskInvalidOperation carrying AADServicePrincipalNotFound)',
+      "Ex2A1B3C|Microsoft.Exchange.Configuration.Tasks.TaskInvalidOperationException|AADServicePrincipalNotFound: No ServicePrincipal with Object Id '0a1b…' is registered",
+      'TaskInvalidOperationException',
+      'not-found',
+    ],
+    [
+      'an app without Exchange.ManageAsApp',
+      'User is not allowed to call Get-TransportConfig',
+      'CmdletAccessDeniedException',
+      'access-denied',
+    ],
+    [
+      'an app holding an unsupported directory role',
+      "The role assigned to application 0a1b isn't supported in this scenario. Please check online documentation for assigning correct Directory Roles to Azure AD Application for EXO App Only Authentication.",
+      'Exception',
+      'access-denied',
+    ],
+  ])('%s', (_what, message, reason, kind) => {
+    expect(
+      classifyBridgeError({
+        category: 'NotSpecified',
+        reason,
+        errorId: '[Server=X,RequestId=1,TimeStamp=2],Write-ErrorMessage',
+        message,
+        exceptionType: 'System.Exception',
+      }),
+    ).toBe(kind);
+  });
+
   it('does not lean on the category (always NotSpecified) nor on a FailureCategory in the id', () => {
     const shape = exo3Shape(
       errorBody(new EmulatorError(EXCHANGE_ERROR_KINDS.notFound, TEXTS.notFound!)),

@@ -22,6 +22,8 @@ export function classifyBridgeError(e: BridgeErrorInfo): ExchangeErrorKind {
   const id = e.errorId ?? '';
   if (BRIDGE_INPUT.test(id)) return 'invalid-input';
   const text = [category, e.reason, id, e.exceptionType, e.message].filter(Boolean).join(' ');
+  // New-ServicePrincipal before Entra's service principal has reached Exchange (m365-facts §8): not there yet.
+  if (/AADServicePrincipalNotFound/i.test(text)) return 'not-found';
   if (
     category === 'LimitsExceeded' ||
     /throttl|TooManyRequests|ResourceUnhealthy|MicroDelay|BackoffException|OverBudget|exceeded the (allowed )?budget/i.test(
@@ -33,7 +35,7 @@ export function classifyBridgeError(e: BridgeErrorInfo): ExchangeErrorKind {
     category === 'PermissionDenied' ||
     category === 'SecurityError' ||
     category === 'AuthenticationError' ||
-    /AccessDenied|UnauthorizedAccess|Unauthorized|InvalidOAuthToken|CmdletNotAvailable|not have (enough |the )?permission|isn't assigned to any management roles|not allowed to call|insufficient privileges/i.test(
+    /AccessDenied|UnauthorizedAccess|Unauthorized|InvalidOAuthToken|CmdletNotAvailable|not have (enough |the )?permission|isn't assigned to any management roles|not allowed to call|isn't supported in this scenario|insufficient privileges/i.test(
       text,
     )
   )
