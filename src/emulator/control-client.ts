@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Agent } from 'undici';
 import type { RequestLogEntry } from './store.js';
 import type { Knobs, StoredMessage, TenantPolicy } from './state.js';
+import type { KnobsPatch } from './knobs.js';
 
 export interface EndpointsLike {
   controlUrl: string;
@@ -52,12 +53,23 @@ export class EmulatorControlClient {
     return this.call('GET', '/knobs');
   }
 
-  setKnobs(patch: Partial<Knobs>): Promise<Knobs> {
+  setKnobs(patch: KnobsPatch): Promise<Knobs> {
     return this.call('PATCH', '/knobs', patch);
   }
 
   setPolicy(tenant: string, policy: Partial<TenantPolicy>): Promise<TenantPolicy> {
     return this.call('PATCH', `/tenants/${encodeURIComponent(tenant)}/policy`, policy);
+  }
+
+  /**
+   * Seeds an Exchange service principal registration as Exchange accepted it before it validated object ids (for
+   * example one made with the app registration's object id), so that the repair path can be tested.
+   */
+  seedLegacyExchangeServicePrincipal(
+    tenant: string,
+    registration: { appId: string; objectId: string; displayName?: string },
+  ): Promise<unknown> {
+    return this.call('POST', `/tenants/${encodeURIComponent(tenant)}/exchange-service-principals`, registration);
   }
 
   async messages(address: string): Promise<StoredMessage[]> {

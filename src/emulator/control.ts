@@ -5,7 +5,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { EmulatorContext } from './context.js';
 import type { EmulatorRequest, EmulatorResponse, HttpService } from './http.js';
-import { defaultKnobs, type Knobs, type TenantRecord, type World } from './state.js';
+import { mergeKnobs } from './knobs.js';
+import { defaultKnobs, GUID_RE, type TenantRecord, type World } from './state.js';
 
 function json(status: number, body: unknown): EmulatorResponse {
   return { status, body, headers: { 'Content-Type': 'application/json; charset=utf-8' } };
@@ -38,42 +39,6 @@ export function dumpTenant(ctx: EmulatorContext, t: TenantRecord): unknown {
   };
 }
 
-function mergeKnobs(current: Knobs, patch: Record<string, unknown>): Knobs | string {
-  const next: Knobs = structuredClone(current);
-  for (const [key, value] of Object.entries(patch)) {
-    switch (key) {
-      case 'latency':
-        if (typeof value !== 'object' || value === null) return 'latency must be an object of milliseconds per service';
-        for (const [svc, ms] of Object.entries(value)) {
-          if (!(svc in next.latency) || typeof ms !== 'number' || ms < 0)
-            return `latency.${svc} must be a service name with milliseconds >= 0`;
-          next.latency[svc as keyof Knobs['latency']] = ms;
-        }
-        break;
-      case 'replicationDelayMs':
-      case 'permissionCacheSeconds':
-        if (typeof value !== 'number' || value < 0) return `${key} must be a number >= 0`;
-        next[key] = value;
-        break;
-      case 'throttle':
-        if (typeof value !== 'object' || value === null) return 'throttle must be an object';
-        next.throttle = { ...next.throttle, ...(value as Partial<Knobs['throttle']>) };
-        break;
-      case 'faults':
-        if (!Array.isArray(value)) return 'faults must be an array of {service, call, kind}';
-        next.faults = value as Knobs['faults'];
-        break;
-      case 'consent':
-        if (value !== 'approve' && value !== 'deny') return 'consent must be approve or deny';
-        next.consent = value;
-        break;
-      default:
-        return `unknown knob ${key}`;
-    }
-  }
-  return next;
-}
-
 export function createControlService(ctx: EmulatorContext, options: { rebuild?: () => World } = {}): HttpService {
   const { store } = ctx;
   const handle = (req: EmulatorRequest): EmulatorResponse => {
@@ -85,11 +50,15 @@ export function createControlService(ctx: EmulatorContext, options: { rebuild?: 
       return error(401, 'The control endpoint needs the operator secret in X-Emulator-Key.');
     let body: Record<string, unknown> = {};
     if (req.body.length > 0) {
+      let parsed: unknown;
       try {
-        body = JSON.parse(req.body.toString('utf8')) as Record<string, unknown>;
+        parsed = JSON.parse(req.body.toString('utf8'));
       } catch {
         return error(400, 'The body is not valid JSON.');
       }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        return error(400, 'The body must be a JSON object.');
+      body = parsed as Record<string, unknown>;
     }
     const parts = req.path
       .replace(/^\/_emulator\/?/, '')
@@ -137,6 +106,29 @@ export function createControlService(ctx: EmulatorContext, options: { rebuild?: 
       }
       store.changed();
       return json(200, t.policy);
+    }
+    if (head === 'tenants' && arg && sub === 'exchange-service-principals' && m === 'POST') {
+      // A registration as Exchange accepted it before it checked object ids against Entra (a legacy one made with
+      // the app registration's object id still sits in real tenants): stored as given, no validation.
+      const t = store.findTenant(arg);
+      if (!t) return error(404, `No tenant ${arg}.`);
+      const { appId, objectId, displayName } = body;
+      if (typeof appId !== 'string' || !GUID_RE.test(appId) || typeof objectId !== 'string' || !GUID_RE.test(objectId))
+        return error(400, 'appId and objectId must be GUIDs');
+      if (displayName !== undefined && typeof displayName !== 'string')
+        return error(400, 'displayName must be a string');
+      if (t.exchange.servicePrincipals.some((s) => s.AppId === appId.toLowerCase()))
+        return error(400, `Exchange already has a service principal for app ${appId}.`);
+      const sp = {
+        Identity: objectId.toLowerCase(),
+        AppId: appId.toLowerCase(),
+        ObjectId: objectId.toLowerCase(),
+        DisplayName: displayName ?? '',
+        createdAtMs: 0,
+      };
+      t.exchange.servicePrincipals.push(sp);
+      store.changed();
+      return json(201, sp);
     }
     if (head === 'mailboxes' && arg && sub === 'messages' && m === 'GET') {
       const address = arg.toLowerCase();

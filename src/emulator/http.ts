@@ -66,6 +66,17 @@ function safeDecode(p: string): string {
   }
 }
 
+/** The request's URL, or undefined when the target or the Host header does not make one. */
+function requestUrl(target: string, host: string): URL | undefined {
+  try {
+    const base = new URL(`https://${host}`);
+    if (base.pathname !== '/' || base.search || base.hash || base.username) return undefined;
+    return new URL(target, base);
+  } catch {
+    return undefined;
+  }
+}
+
 function send(res: ServerResponse, r: EmulatorResponse): void {
   const headers: Record<string, string> = { ...(r.headers ?? {}) };
   let payload: Buffer | undefined;
@@ -100,7 +111,17 @@ export function createHttpListener(
     const started = performance.now();
     const requestId = randomUUID();
     const host = req.headers.host ?? 'localhost';
-    const url = new URL(req.url ?? '/', `https://${host}`);
+    const url = requestUrl(req.url ?? '/', host);
+    if (!url) {
+      // A Host header or request target that is no URL (`Host: a b`, `GET http://[x/`): 400, and serve on.
+      req.resume();
+      send(res, {
+        status: 400,
+        headers: { 'request-id': requestId, 'Content-Type': 'application/json; charset=utf-8', Connection: 'close' },
+        body: { error: { code: 'BadRequest', message: 'The request URL or its Host header is not valid.' } },
+      });
+      return;
+    }
     const path = safeDecode(url.pathname);
     const service = services.find((s) => s.matches(path));
     const method = (req.method ?? 'GET').toUpperCase();
@@ -196,7 +217,17 @@ export function createHttpListener(
   };
 
   const server = createServer({ key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' }, (req, res) => {
-    void handler(req, res);
+    handler(req, res).catch(() => {
+      // Nothing a client sends may take the emulator down: a failure outside the handler's own catch ends this
+      // request only.
+      if (!res.headersSent) send(res, { status: 500, body: { error: { code: 'InternalServerError' } } });
+      else res.destroy();
+    });
+  });
+  // Requests Node's parser refuses (a bad request line, a malformed header) get 400 from Node, not a crash.
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy();
   });
   server.keepAliveTimeout = 5000;
 

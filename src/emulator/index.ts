@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { loadOrCreatePki, pregenerateKeys } from './pki.js';
 import { EmulatorStore } from './store.js';
 import { buildWorld, EXCHANGE_APP_ID, GRAPH_APP_ID, readSeedFile, type Seed } from './seed.js';
-import { defaultKnobs, type Knobs } from './state.js';
+import { defaultKnobs } from './state.js';
+import { mergeKnobs, type KnobsPatch } from './knobs.js';
 import { RESOURCES, TokenIssuer } from './tokens.js';
 import { appTokenClaims } from './claims.js';
 import { createHttpListener } from './http.js';
@@ -22,6 +23,7 @@ import { createControlService } from './control.js';
 
 export { EmulatorStore, type RequestLogEntry } from './store.js';
 export type * from './state.js';
+export type { KnobsPatch } from './knobs.js';
 export { EXCHANGE_APP_ID, GRAPH_APP_ID, seedSchema, type Seed } from './seed.js';
 export { EmulatorControlClient } from './control-client.js';
 
@@ -36,7 +38,7 @@ export interface EmulatorOptions {
   certHostnames?: string[];
   /** SMTP port; default port+1, or any free port when port is 0. */
   smtpPort?: number;
-  knobs?: Partial<Knobs>;
+  knobs?: KnobsPatch;
 }
 
 export interface EmulatorEndpoints {
@@ -81,6 +83,13 @@ function listen(
   });
 }
 
+/** The address SMTP clients should dial: the loopback IP for a loopback or wildcard bind, else the host as given. */
+function smtpHostFor(host: string): string {
+  if (host === '127.0.0.1' || host === '0.0.0.0' || host === 'localhost') return '127.0.0.1';
+  if (host === '::' || host === '::1') return '::1';
+  return host;
+}
+
 export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
   const host = options.host ?? '127.0.0.1';
   const stateDir = options.stateDir ?? mkdtempSync(path.join(tmpdir(), 'sendasapp-emulator-'));
@@ -90,7 +99,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const persisted = EmulatorStore.load(stateDir);
   const seed = typeof options.seed === 'string' ? readSeedFile(options.seed) : options.seed;
   const world = persisted ?? buildWorld(seed);
-  world.knobs = { ...defaultKnobs(), ...world.knobs, ...(options.knobs ?? {}) };
+  const knobs = mergeKnobs({ ...defaultKnobs(), ...world.knobs }, options.knobs);
+  if (typeof knobs === 'string') throw new Error(`emulator knobs: ${knobs}`);
+  world.knobs = knobs;
   const store = new EmulatorStore(world, stateDir);
   store.flush();
 
@@ -121,8 +132,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     authorityHost: base,
     graphBaseUrl: `${base}/v1.0`,
     exchangeAdminUrl: `${base}/adminapi/beta`,
-    smtp: { host: publicHost, port: smtp.port },
-    caFile: pki.caFile,
+    // An IP, not `localhost`: SMTP clients such as nodemailer resolve names through DNS servers, not the OS resolver.
+    smtp: { host: smtpHostFor(host), port: smtp.port },
+    // Absolute, so that the file works from any working directory.
+    caFile: path.resolve(pki.caFile),
     controlUrl: `${base}/_emulator`,
     operator: { ...world.operator },
     tenants: world.tenants.map((t) => ({

@@ -5,11 +5,11 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { mergeKnobs } from './knobs.js';
 import {
   type AppRoleAssignmentRecord,
   type ApplicationRecord,
   type GroupRecord,
-  type Knobs,
   type ServicePrincipalRecord,
   type TenantRecord,
   type UserRecord,
@@ -69,8 +69,20 @@ const mailboxSeed = z.union([
     displayName: z.string().optional(),
     smtpClientAuthenticationDisabled: z.boolean().nullable().optional(),
     shared: z.boolean().optional(),
+    /** Graph user properties (Exchange's Department, Company, Office, City, Title in recipient filters). */
+    department: z.string().optional(),
+    companyName: z.string().optional(),
+    officeLocation: z.string().optional(),
+    city: z.string().optional(),
+    jobTitle: z.string().optional(),
+    /** Exchange's CustomAttribute1–15. */
+    customAttributes: z
+      .record(z.string().regex(/^CustomAttribute([1-9]|1[0-5])$/, 'CustomAttribute1 … CustomAttribute15'), z.string())
+      .optional(),
   }),
 ]);
+
+const USER_PROPERTIES = ['department', 'companyName', 'officeLocation', 'city', 'jobTitle'] as const;
 
 const tenantSeed = z.object({
   domain: z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/i, 'a DNS domain such as contoso.onmicrosoft.com'),
@@ -155,27 +167,28 @@ function buildTenant(seed: TenantSeed, now: number): TenantRecord {
   const domain = seed.domain.toLowerCase();
   const label = domain.split('.')[0] ?? domain;
   const users: UserRecord[] = seed.mailboxes.map((m) => {
-    const spec = typeof m === 'string' ? { name: m } : m;
+    const spec: Exclude<(typeof seed.mailboxes)[number], string> = typeof m === 'string' ? { name: m } : m;
+    const profile = Object.fromEntries(USER_PROPERTIES.filter((k) => spec[k] !== undefined).map((k) => [k, spec[k]]));
     const alias = spec.name.includes('@') ? spec.name.split('@')[0]! : spec.name;
     const address = `${alias}@${domain}`.toLowerCase();
     const userId = stableGuid(`${id}/user/${alias}`);
     return {
       entity: {
         id: userId,
-        displayName: 'displayName' in spec && spec.displayName ? spec.displayName : alias,
+        displayName: spec.displayName ? spec.displayName : alias,
         userPrincipalName: address,
         mail: address,
+        ...profile,
       },
       meta: { createdAtMs: 0 },
       directoryRoles: alias === 'admin' ? ['Global Administrator'] : [],
       mailbox: {
         alias,
         exchangeGuid: stableGuid(`${id}/mailbox/${alias}`),
-        recipientTypeDetails: 'shared' in spec && spec.shared ? 'SharedMailbox' : 'UserMailbox',
+        recipientTypeDetails: spec.shared ? 'SharedMailbox' : 'UserMailbox',
         smtpClientAuthenticationDisabled:
-          'smtpClientAuthenticationDisabled' in spec && spec.smtpClientAuthenticationDisabled !== undefined
-            ? spec.smtpClientAuthenticationDisabled
-            : null,
+          spec.smtpClientAuthenticationDisabled !== undefined ? spec.smtpClientAuthenticationDisabled : null,
+        ...(spec.customAttributes ? { customAttributes: { ...spec.customAttributes } } : {}),
       },
     };
   });
@@ -340,7 +353,8 @@ export function buildWorld(seedInput: Seed | undefined): World {
     // Seeded: replicated long ago, like the rest of the default world.
     secrets: [{ keyId, hash: sha256Hex(clientSecret), createdAtMs: 0 }],
   };
-  const knobs: Knobs = { ...defaultKnobs(), ...(seed.knobs as Partial<Knobs> | undefined) };
+  const knobs = mergeKnobs(defaultKnobs(), seed.knobs);
+  if (typeof knobs === 'string') throw new Error(`seed: knobs.${knobs}`);
   const seedsParsed = tenantSeeds.map((t) => tenantSeed.parse(t));
   tenants.forEach((t, i) => {
     if (seedsParsed[i]!.operatorConsented) consentOperator(t, operatorApp, now);

@@ -21,6 +21,13 @@ export interface Knobs {
   latency: Record<ServiceName, number>;
   /** A new directory object stays invisible to reads for this long. */
   replicationDelayMs: number;
+  /**
+   * How long Exchange Online lags behind Entra and behind its own writes: an Entra service principal created or
+   * consented this recently is unknown to New-ServicePrincipal (AADServicePrincipalNotFound), and a new mailbox
+   * permission, management scope or role assignment is not yet in Get- answers. null = the same as
+   * `replicationDelayMs`.
+   */
+  exchangeReplicationDelayMs: number | null;
   /** SMTP keeps answering 535 5.7.3 for this many seconds after an Exchange grant. */
   permissionCacheSeconds: number;
   /** Every Nth call (per service, in `throttle.services`) is answered 429 with Retry-After. 0 = off. */
@@ -29,16 +36,27 @@ export interface Knobs {
   faults: FaultRule[];
   /** How the emulated admin answers an admin-consent request. */
   consent: 'approve' | 'deny';
+  /** Exchange Online's SMTP AUTH submission limits (smtp-submission-improvements, continuous-error throttling). */
+  smtpLimits: {
+    /** Authenticated connections one mailbox may hold at once; the next AUTH gets 432 4.3.2. 0 = no limit. */
+    concurrentConnectionsPerMailbox: number;
+    /** SendAs-denied submissions of one mailbox before 550 5.2.252 "Sender throttled …". 0 = never. */
+    continuousErrorLimit: number;
+    /** How long the mailbox then stays throttled, in seconds. */
+    continuousErrorThrottleSeconds: number;
+  };
 }
 
 export function defaultKnobs(): Knobs {
   return {
     latency: { token: 0, graph: 0, exchange: 0, smtp: 0 },
     replicationDelayMs: 0,
+    exchangeReplicationDelayMs: null,
     permissionCacheSeconds: 0,
     throttle: { every: 0, retryAfterSeconds: 1, services: ['graph', 'exchange'] },
     faults: [],
     consent: 'approve',
+    smtpLimits: { concurrentConnectionsPerMailbox: 0, continuousErrorLimit: 0, continuousErrorThrottleSeconds: 60 },
   };
 }
 
@@ -64,6 +82,12 @@ export interface UserRecord {
     displayName: string;
     userPrincipalName: string;
     mail: string;
+    /** Optional Graph user properties that recipient filters read (Department, Company, Office, City, Title). */
+    department?: string | null;
+    companyName?: string | null;
+    officeLocation?: string | null;
+    city?: string | null;
+    jobTitle?: string | null;
   };
   meta: Meta;
   /** Entra directory roles held, by display name (e.g. 'Global Administrator'). */
@@ -77,6 +101,8 @@ export interface MailboxRecord {
   recipientTypeDetails: 'UserMailbox' | 'SharedMailbox';
   /** CASMailbox SmtpClientAuthenticationDisabled: true = disabled, false = enabled, null = organization decides. */
   smtpClientAuthenticationDisabled: boolean | null;
+  /** Exchange's CustomAttribute1–15, keyed by that name (absent = blank). */
+  customAttributes?: Record<string, string>;
 }
 
 export interface GroupRecord {

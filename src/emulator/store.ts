@@ -72,6 +72,12 @@ export class EmulatorStore {
     return this.now() - meta.createdAtMs >= this.world.knobs.replicationDelayMs;
   }
 
+  /** Whether Exchange Online has caught up with a change made at `atMs` (Entra objects, its own ACEs and RBAC). */
+  exchangeSees(atMs: number): boolean {
+    const k = this.world.knobs;
+    return this.now() - atMs >= (k.exchangeReplicationDelayMs ?? k.replicationDelayMs);
+  }
+
   /** Counts a call to a service and returns its 1-based number (for throttling and injected faults). */
   countCall(service: ServiceName): number {
     this.callCounts[service] += 1;

@@ -64,8 +64,37 @@ export async function addSecret(
   return { keyId: body.keyId, secretText: body.secretText, endDateTime: body.endDateTime, displayName };
 }
 
+/** removePassword's 400 for a keyId the directory doesn't hold (any more, or not yet: m365-facts §8). */
+export function isNoPasswordCredential(err: unknown): boolean {
+  return (
+    err instanceof GraphRequestError &&
+    err.status === 400 &&
+    /No password credential found with keyId/i.test(err.graphMessage)
+  );
+}
+
+/**
+ * Removes a client secret. "No password credential found with keyId" means it is gone already, or (right after
+ * addPassword) not replicated yet: a re-read of the app tells which. Gone is success; still listed is retried
+ * while the directory catches up.
+ */
 export async function removeSecret(graph: GraphApi, appObjectId: string, keyId: string): Promise<void> {
-  await graph.request('POST', `/applications/${appObjectId}/removePassword`, { keyId }, { idempotent: true });
+  await graph.untilReplicated(
+    'application (removePassword)',
+    async () => {
+      try {
+        await graph.request('POST', `/applications/${appObjectId}/removePassword`, { keyId }, { idempotent: true });
+      } catch (err) {
+        if (!isNoPasswordCredential(err)) throw err;
+        const app = await graph.get<{ passwordCredentials?: Array<{ keyId: string }> }>(
+          `/applications/${appObjectId}?$select=passwordCredentials`,
+        );
+        const listed = (app.body?.passwordCredentials ?? []).some((p) => p.keyId.toLowerCase() === keyId.toLowerCase());
+        if (listed) throw err;
+      }
+    },
+    (e) => isReplicationLag(e) || isNoPasswordCredential(e),
+  );
 }
 
 /** Splits a PEM file's text into its certificate and private key; undefined when either is missing. */

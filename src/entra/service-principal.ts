@@ -105,9 +105,28 @@ export async function grantAppRole(graph: GraphApi, assignment: Omit<AppRoleAssi
   }
 }
 
-/** The v2.0 admin-consent URL for SMTP (scope https://outlook.office365.com/.default only). */
-export function adminConsentUrl(consentHost: string, tenant: string, appId: string, redirectUri?: string): string {
-  const q = new URLSearchParams({ client_id: appId, scope: 'https://outlook.office365.com/.default' });
-  if (redirectUri) q.set('redirect_uri', redirectUri);
+/**
+ * The Web reply URL the product registers on the app it creates, and puts in its consent URLs, unless the user names
+ * another (`--redirect-uri`). Entra needs one: an app with no registered reply URL answers admin consent with
+ * AADSTS500113, and v2 admin consent requires `redirect_uri` (m365-facts §8). This one is Microsoft's own blank page
+ * for native clients, so after consent the admin lands on a harmless page whose address shows `admin_consent=True`.
+ */
+export const DEFAULT_CONSENT_REDIRECT_URI = 'https://login.microsoftonline.com/common/oauth2/nativeclient';
+
+/**
+ * The v2.0 admin-consent URL for SMTP (scope https://outlook.office365.com/.default only), always with a
+ * `redirect_uri`: the app's registered Web reply URL (a vendor app's own, given by the user), or the default.
+ */
+export function adminConsentUrl(
+  consentHost: string,
+  tenant: string,
+  appId: string,
+  redirectUri: string = DEFAULT_CONSENT_REDIRECT_URI,
+): string {
+  const q = new URLSearchParams({
+    client_id: appId,
+    scope: 'https://outlook.office365.com/.default',
+    redirect_uri: redirectUri,
+  });
   return `${consentHost}/${tenant}/v2.0/adminconsent?${q.toString()}`;
 }

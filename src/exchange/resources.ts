@@ -2,6 +2,8 @@
  * The Exchange side of the job, as reads and writes over `invoke`: the app's Exchange service principal, mailbox
  * access (FullAccess, SendAs, or an RBAC role over a management scope) and the SMTP AUTH settings.
  */
+import { createHash } from 'node:crypto';
+import { retry, formatDuration, type PollOptions, type RetryInfo } from '../poll/index.js';
 import { ExchangeError, type ExchangeBackend } from './backend.js';
 import { invokeAllOrThrow } from './batching.js';
 
@@ -10,6 +12,8 @@ export interface ExchangeServicePrincipal {
   AppId: string;
   ObjectId: string;
   DisplayName?: string;
+  /** The security identifier Exchange gives the reference; ACEs name it as their UserSid (m365-facts §8). */
+  Sid?: string;
 }
 
 function lower(v: unknown): string {
@@ -33,27 +37,114 @@ export async function readExchangeServicePrincipal(
   }
 }
 
+/** New-ServicePrincipal answered AADServicePrincipalNotFound: Exchange knows no such Entra service principal (yet). */
+export function isServicePrincipalNotFound(err: unknown): boolean {
+  return err instanceof ExchangeError && /AADServicePrincipalNotFound/i.test(err.exchangeMessage);
+}
+
+/**
+ * Exchange still does not know the Entra service principal: after the bounded wait for replication, or at once when
+ * the principal was not fresh. Worded for the operator (cause and fix).
+ */
+export class ExchangeServicePrincipalNotFoundError extends Error {
+  constructor(
+    readonly appId: string,
+    readonly objectId: string,
+    /** How long Exchange was given to catch up with a fresh service principal (undefined: no wait). */
+    readonly waitedMs: number | undefined,
+  ) {
+    super(
+      waitedMs === undefined
+        ? `Exchange knows no Entra service principal with object id ${objectId} for app ${appId} (AADServicePrincipalNotFound). Likely cause: the object id is the app registration's, not the enterprise application's (service principal) in this tenant. Fix: use the Object ID shown under Enterprise applications, or let sendasapp look it up (it reads it from Graph)`
+        : `Exchange still knows no Entra service principal with object id ${objectId} for app ${appId} after ${formatDuration(waitedMs)} (AADServicePrincipalNotFound). Likely cause: Entra has not replicated the new service principal or its consent to Exchange yet (field reports: up to several minutes), or the object id is not the enterprise application's. Fix: run the same command again in a few minutes; it resumes where it stopped`,
+    );
+    this.name = 'ExchangeServicePrincipalNotFoundError';
+  }
+}
+
+/** How long to wait for Exchange to learn a fresh Entra service principal (field scripts: 12 x 20 s to 30 x 10 s). */
+export const EXCHANGE_REPLICATION_WAIT_MS = 5 * 60_000;
+
+export interface ExchangeReplicationWait {
+  /** Budget for retrying AADServicePrincipalNotFound, in ms (default EXCHANGE_REPLICATION_WAIT_MS). */
+  deadlineMs?: number;
+  /** Called before each wait, for visible progress ("waiting for Exchange to see the service principal …"). */
+  onRetry?: (info: RetryInfo) => void;
+  signal?: AbortSignal;
+  /** Poller tuning (tests): first and longest delay, jitter, sleep. */
+  baseMs?: number;
+  capMs?: number;
+  jitter?: number;
+  sleep?: PollOptions['sleep'];
+}
+
+/** The older retry shape (`tries` x `waitMs`), still accepted. */
+interface LegacyWait {
+  tries: number;
+  waitMs: number;
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+function pollOptions(appId: string, wait: ExchangeReplicationWait | LegacyWait): PollOptions {
+  const what = `Exchange to see the new service principal of app ${appId}`;
+  if ('tries' in wait)
+    return {
+      what,
+      deadlineMs: wait.tries * wait.waitMs,
+      maxAttempts: wait.tries,
+      baseMs: wait.waitMs,
+      capMs: wait.waitMs,
+      jitter: 0,
+      sleep: (ms) => wait.sleep(ms),
+    };
+  return {
+    what,
+    deadlineMs: wait.deadlineMs ?? EXCHANGE_REPLICATION_WAIT_MS,
+    baseMs: wait.baseMs ?? 5000,
+    capMs: wait.capMs ?? 20_000,
+    ...(wait.jitter !== undefined ? { jitter: wait.jitter } : {}),
+    ...(wait.onRetry ? { onRetry: wait.onRetry } : {}),
+    ...(wait.signal ? { signal: wait.signal } : {}),
+    ...(wait.sleep ? { sleep: wait.sleep } : {}),
+  };
+}
+
+/**
+ * New-ServicePrincipal for the app's enterprise application. Exchange checks the object id against Entra
+ * (2025-2026) and lags behind it: right after a service principal was created or consented it answers
+ * AADServicePrincipalNotFound. With `fresh` given, that answer is retried for a bounded time (with progress);
+ * without it, or when the time is up, it ends in ExchangeServicePrincipalNotFoundError, which names the likely
+ * cause. "Already exists" is success. Answers the registration as Exchange shows it (with its Sid) when it can.
+ */
 export async function registerExchangeServicePrincipal(
   exo: ExchangeBackend,
   appId: string,
   objectId: string,
   displayName: string,
-  /**
-   * The Entra service principal was created moments ago: Exchange may not see it yet. Scripts in the field retry
-   * New-ServicePrincipal 5 x 15 s then (m365-facts §7); `waitMs` is the pause between tries (0 = no retry).
-   */
-  justCreated?: { tries: number; waitMs: number; sleep: (ms: number) => Promise<void> },
-): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
+  /** The Entra service principal (or its consent) is fresh: wait for Exchange to see it. */
+  fresh?: ExchangeReplicationWait | LegacyWait,
+): Promise<ExchangeServicePrincipal | undefined> {
+  const started = Date.now();
+  const once = async (): Promise<ExchangeServicePrincipal | undefined> => {
     try {
-      await exo.invoke('New-ServicePrincipal', { AppId: appId, ObjectId: objectId, DisplayName: displayName });
-      return;
+      const rows = await exo.invoke<ExchangeServicePrincipal>('New-ServicePrincipal', {
+        AppId: appId,
+        ObjectId: objectId,
+        DisplayName: displayName,
+      });
+      return rows.find((r) => lower(r.AppId) === appId.toLowerCase());
     } catch (err) {
-      if (err instanceof ExchangeError && err.kind === 'already-exists') return;
-      const lag = err instanceof ExchangeError && (err.kind === 'not-found' || err.kind === 'unknown');
-      if (!lag || !justCreated || attempt >= justCreated.tries) throw err;
-      await justCreated.sleep(justCreated.waitMs);
+      if (err instanceof ExchangeError && err.kind === 'already-exists')
+        return readExchangeServicePrincipal(exo, appId);
+      throw err;
     }
+  };
+  try {
+    return fresh ? await retry(once, isServicePrincipalNotFound, pollOptions(appId, fresh)) : await once();
+  } catch (err) {
+    if (isServicePrincipalNotFound(err))
+      throw new ExchangeServicePrincipalNotFoundError(appId, objectId, fresh ? Date.now() - started : undefined);
+    throw err;
   }
 }
 
@@ -66,13 +157,26 @@ export async function removeExchangeServicePrincipal(exo: ExchangeBackend, ident
   }
 }
 
-/** Forms under which a service principal may appear as a trustee (how `User` renders is UNCONFIRMED). */
+/**
+ * Forms under which a service principal may appear as a trustee in `User` / `Trustee` (how it renders is
+ * UNCONFIRMED): its ids only. A display name is never enough: two principals may share one.
+ */
 export function trusteeForms(sp: ExchangeServicePrincipal): Set<string> {
-  return new Set([sp.Identity, sp.ObjectId, sp.AppId, sp.DisplayName].filter(Boolean).map((v) => lower(v)));
+  return new Set([sp.Identity, sp.ObjectId, sp.AppId].filter(Boolean).map((v) => lower(v)));
+}
+
+/**
+ * Whether an ACE names this service principal: by its SID when both sides carry one (Get-ServicePrincipal's Sid =
+ * the ACE's UserSid / TrusteeSidString), else by its object id, identity or app id. Never by display name alone.
+ */
+export function isTrustee(sp: ExchangeServicePrincipal, name: unknown, sid: unknown): boolean {
+  if (sp.Sid && typeof sid === 'string' && sid !== '') return sid.toLowerCase() === sp.Sid.toLowerCase();
+  return trusteeForms(sp).has(lower(name));
 }
 
 interface MailboxPermissionRow {
   User?: string;
+  UserSid?: string;
   AccessRights?: string[] | string;
   Deny?: boolean;
   IsInherited?: boolean;
@@ -89,8 +193,9 @@ export async function hasFullAccess(
   sp: ExchangeServicePrincipal,
 ): Promise<boolean> {
   const rows = await exo.invoke<MailboxPermissionRow>('Get-MailboxPermission', { Identity: mailbox });
-  const forms = trusteeForms(sp);
-  return rows.some((r) => forms.has(lower(r.User)) && rights(r.AccessRights).includes('FullAccess') && r.Deny !== true);
+  return rows.some(
+    (r) => isTrustee(sp, r.User, r.UserSid) && rights(r.AccessRights).includes('FullAccess') && r.Deny !== true,
+  );
 }
 
 export async function grantFullAccess(
@@ -114,15 +219,18 @@ export async function grantFullAccess(
 
 interface RecipientPermissionRow {
   Trustee?: string;
+  TrusteeSidString?: string;
   AccessRights?: string[] | string;
   AccessControlType?: string;
 }
 
 export async function hasSendAs(exo: ExchangeBackend, mailbox: string, sp: ExchangeServicePrincipal): Promise<boolean> {
   const rows = await exo.invoke<RecipientPermissionRow>('Get-RecipientPermission', { Identity: mailbox });
-  const forms = trusteeForms(sp);
   return rows.some(
-    (r) => forms.has(lower(r.Trustee)) && rights(r.AccessRights).includes('SendAs') && r.AccessControlType !== 'Deny',
+    (r) =>
+      isTrustee(sp, r.Trustee, r.TrusteeSidString) &&
+      rights(r.AccessRights).includes('SendAs') &&
+      r.AccessControlType !== 'Deny',
   );
 }
 
@@ -212,6 +320,26 @@ export async function setOrganizationSmtpAuth(exo: ExchangeBackend, disabled: bo
 // ---- RBAC for applications ----
 
 export const RBAC_SMTP_ROLE = 'Application SMTP.SendAsApp';
+
+/** Exchange refuses management scope and role assignment names longer than this (DataValidationException). */
+export const RBAC_NAME_MAX = 64;
+
+/**
+ * The management scope and role assignment names for an app, within Exchange's 64 characters for any app name:
+ * `<uniqueName>-scope` and `<uniqueName>-smtp-sendasapp` (the names earlier versions made, so reruns find them);
+ * when that is too long, the unique name is cut and a short hash of the whole name is added, so that different long names stay different and the same name always gives
+ * the same result (reruns find what they made). Pure.
+ */
+export function rbacNames(uniqueName: string): { scopeName: string; roleAssignmentName: string } {
+  const fit = (suffix: string): string => {
+    const full = `${uniqueName}${suffix}`;
+    if (full.length <= RBAC_NAME_MAX) return full;
+    const hash = createHash('sha256').update(uniqueName).digest('hex').slice(0, 8);
+    const room = RBAC_NAME_MAX - suffix.length - hash.length - 1;
+    return `${uniqueName.slice(0, room).trimEnd()}-${hash}${suffix}`;
+  };
+  return { scopeName: fit('-scope'), roleAssignmentName: fit('-smtp-sendasapp') };
+}
 
 export interface ManagementScope {
   Name: string;

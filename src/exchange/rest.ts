@@ -57,7 +57,18 @@ export function classifyExchangeError(
 ): ExchangeErrorKind {
   const text = `${JSON.stringify(body?.error ?? {})} ${message}`;
   if (status === 429) return 'throttled';
-  if (status === 401 || status === 403 || /AccessDenied|not have (enough )?permission|UnauthorizedAccess/i.test(text))
+  // New-ServicePrincipal: Exchange knows no such Entra service principal (wrong object id, or not replicated yet);
+  // resources.ts tells the two apart (isServicePrincipalNotFound).
+  if (/AADServicePrincipalNotFound/i.test(text)) return 'not-found';
+  // 401 "User is not allowed to call <cmdlet>"; an app holding a directory role Exchange doesn't accept:
+  // "The role assigned to application <id> isn't supported in this scenario" (m365-facts §8).
+  if (
+    status === 401 ||
+    status === 403 ||
+    /AccessDenied|not have (enough )?permission|UnauthorizedAccess|is not allowed to call|isn't supported in this scenario/i.test(
+      text,
+    )
+  )
     return 'access-denied';
   if (status >= 500) return 'transient';
   if (/ManagementObjectNotFound|couldn't be found|could not be found|not found/i.test(text)) return 'not-found';

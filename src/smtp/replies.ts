@@ -1,6 +1,6 @@
 /**
- * One table: what smtp.office365.com (or Entra, at token time) answered → the likely cause → the fix.
- * Sources: m365-facts.md §3 and §6.
+ * One table: what smtp.office365.com (or Entra at token time, or the Exchange admin API) answered → the likely cause
+ * → the fix. Sources: m365-facts.md §3, §6 and §8.
  */
 
 export interface Explanation {
@@ -60,6 +60,45 @@ const ROWS: Row[] = [
     fix: 'wait and retry (apply retries up to --wait); if it persists, run `sendasapp status` and fix what it reports as missing or drifted',
     propagation: true,
   },
+  // Continuous error throttling for SMTP AUTH (Microsoft Learn, continuous-error-throttling-smtp-auth-submissions):
+  // before the per-message SendAsDenied row, which shares 5.2.252.
+  {
+    id: 'throttled-send-as-denied',
+    match: /5\.2\.252 Sender throttled due to continuous send as denied errors/i,
+    cause:
+      'Exchange throttled this mailbox for SMTP AUTH after many submissions failed with SendAsDenied (the From address is another mailbox the app may not send as)',
+    fix: 'stop the sending system from retrying, send From the authenticated mailbox (or grant SendAs on the From mailbox with --mailbox-access send-as), then wait for the throttle to lift before sending again',
+    propagation: false,
+  },
+  {
+    id: 'throttled-mailbox-full',
+    match: /5\.2\.251 Sender throttled due to continuous mailbox full errors/i,
+    cause: 'Exchange throttled this mailbox for SMTP AUTH after many submissions failed because the mailbox is full',
+    fix: 'free space in the sending mailbox (its Sent Items count against its quota) or raise its quota, then wait for the throttle to lift',
+    propagation: false,
+  },
+  {
+    id: 'throttled-invalid-license',
+    match: /5\.2\.253 Sender throttled due to continuous invalid license errors/i,
+    cause:
+      'Exchange throttled this mailbox for SMTP AUTH after many submissions failed because the mailbox has no valid license',
+    fix: 'assign an Exchange Online license to the mailbox (or use a shared mailbox), then wait for the throttle to lift',
+    propagation: false,
+  },
+  {
+    id: 'throttled-too-many-recipients',
+    match: /5\.2\.254 Sender throttled due to continuous too many recipients errors/i,
+    cause: 'Exchange throttled this mailbox for SMTP AUTH after many submissions exceeded the recipient limit',
+    fix: 'send to fewer recipients per message (Exchange Online allows 500 by default), then wait for the throttle to lift',
+    propagation: false,
+  },
+  {
+    id: 'throttled-invalid-recipients',
+    match: /5\.2\.255 Sender throttled due to continuous invalid recipients errors/i,
+    cause: 'Exchange throttled this mailbox for SMTP AUTH after many submissions were addressed to invalid recipients',
+    fix: 'clean up the recipient addresses the sending system uses, then wait for the throttle to lift',
+    propagation: false,
+  },
   {
     id: 'send-as-denied',
     match: /5\.2\.252 SendAsDenied|5\.7\.60/i,
@@ -84,8 +123,9 @@ const ROWS: Row[] = [
   {
     id: 'old-tls',
     match: /4\.7\.66/i,
-    cause: 'the client offered TLS 1.0/1.1',
-    fix: 'use TLS 1.2 or later',
+    cause:
+      'the sending system negotiated TLS 1.0 or 1.1; Exchange Online completes the handshake, then refuses the session',
+    fix: 'enable TLS 1.2 or later in the sending system (on Windows and .NET Framework: current updates and strong cryptography enabled); see https://aka.ms/smtp_auth_tls',
     propagation: false,
   },
   {
@@ -94,6 +134,13 @@ const ROWS: Row[] = [
     cause: 'Exchange could not log on to the mailbox for the app',
     fix: 'check the FullAccess (or SendAs) permission of the app on the mailbox; wait for propagation and retry',
     propagation: true,
+  },
+  {
+    id: 'concurrent-connections',
+    match: /432 4\.3\.2 Concurrent connections limit exceeded/i,
+    cause: 'the mailbox already holds as many simultaneous SMTP AUTH connections as Exchange Online allows',
+    fix: 'send over fewer parallel connections (reuse one connection, queue messages) and retry in a minute; see https://aka.ms/concurrent_sending',
+    propagation: false,
   },
   {
     id: 'too-many-connections',
@@ -182,6 +229,40 @@ const TOKEN_ROWS: TokenRow[] = [
     operator: { cause: 'the tenant does not exist in this cloud', fix: 'check --tenant / --home-tenant and --cloud' },
   },
 ];
+
+/** What the Exchange admin API answered (cmdlet errors), for the operator. */
+const EXCHANGE_ROWS: Row[] = [
+  {
+    id: 'exchange-role-not-supported',
+    match: /role assigned to application .* isn't supported in this scenario/i,
+    cause:
+      'the operator app holds no Entra directory role that Exchange accepts for app-only administration (or its Exchange service principal is missing)',
+    fix: 'assign the operator app the Exchange Administrator role in this tenant (Entra > Roles and administrators), wait a few minutes, and rerun; or sign in as an Exchange administrator with --auth',
+    propagation: false,
+  },
+  {
+    id: 'exchange-not-allowed',
+    match: /is not allowed to call/i,
+    cause:
+      "the operator's Exchange role does not include this cmdlet (a read-only role such as Global Reader), or the operator app lacks the Exchange.ManageAsApp permission",
+    fix: 'grant the operator app Exchange.ManageAsApp (admin consent) and the Exchange Administrator role, or sign in as an Exchange administrator with --auth',
+    propagation: false,
+  },
+  {
+    id: 'exchange-service-principal-not-found',
+    match: /AADServicePrincipalNotFound/i,
+    cause:
+      "Exchange does not know the Entra service principal: it was created or consented moments ago and has not replicated to Exchange, or the object id is the app registration's, not the enterprise application's",
+    fix: 'rerun in a few minutes (apply waits for replication after a fresh consent); if it persists, check that the object id is the one under Enterprise applications',
+    propagation: true,
+  },
+];
+
+/** An error text of the Exchange admin API (a cmdlet's message) explained for the operator. */
+export function explainExchangeError(message: string): Explanation {
+  const row = EXCHANGE_ROWS.find((r) => r.match.test(message));
+  return row ? { id: row.id, cause: row.cause, fix: row.fix, propagation: row.propagation } : UNKNOWN;
+}
 
 const UNKNOWN: Explanation = {
   id: 'unknown',

@@ -161,20 +161,34 @@ describe('Exchange admin API: authentication, authorization and request validati
     );
   });
 
-  describe('403 for callers without an Exchange role', () => {
-    it('an app without Exchange.ManageAsApp (even with Exchange Administrator) is refused', async () => {
+  describe('401 / 403 for callers without an Exchange role', () => {
+    it('an app without Exchange.ManageAsApp (even with Exchange Administrator): 401 "User is not allowed to call"', async () => {
       const token = otherApp({ manageAsApp: false, directoryRoles: ['Exchange Administrator'] });
       const r = await call(token, cmd('Get-Mailbox'));
-      expect(r.status).toBe(403);
+      expect(r.status).toBe(401);
       expect(r.body.error.details[0].message).toContain('User is not allowed to call Get-Mailbox');
+      expect(r.body.error.details[0].message).toContain('CmdletAccessDeniedException');
       expect(classifyExchangeError(r.status, r.body)).toBe('access-denied');
     });
 
-    it('an app with Exchange.ManageAsApp but no Entra admin role is refused', async () => {
-      const token = otherApp({ manageAsApp: true, directoryRoles: [] });
-      const r = await call(token, cmd('Get-Mailbox'));
-      expect(r.status).toBe(403);
-      expect(r.body.error.details[0].message).toMatch(/isn't assigned to any management roles/);
+    it('an app with Exchange.ManageAsApp but no supported Entra role: 401 "The role assigned to application … isn\'t supported"', async () => {
+      for (const directoryRoles of [[], ['Application Administrator']]) {
+        const token = otherApp({ manageAsApp: true, directoryRoles });
+        const r = await call(token, cmd('Get-Mailbox'));
+        expect(r.status).toBe(401);
+        expect(r.body.error.details[0].message).toMatch(
+          /The role assigned to application [0-9a-f-]{36} isn't supported in this scenario\. Please check online documentation for assigning correct Directory Roles to Azure AD Application for EXO App-Only Authentication\.$/,
+        );
+        expect(classifyExchangeError(r.status, r.body)).toBe('access-denied');
+      }
+    });
+
+    it('an app with a read-only role (Global Reader) may read but not write: 401 "User is not allowed to call"', async () => {
+      const token = otherApp({ manageAsApp: true, directoryRoles: ['Global Reader'] });
+      expect((await call(token, cmd('Get-OrganizationConfig'))).status).toBe(200);
+      const write = await call(token, cmd('Set-TransportConfig', { SmtpClientAuthenticationDisabled: true }));
+      expect(write.status).toBe(401);
+      expect(write.body.error.details[0].message).toContain('User is not allowed to call Set-TransportConfig');
     });
 
     it('an app with Exchange.ManageAsApp and Global Administrator may call, and writes are logged as its own', async () => {

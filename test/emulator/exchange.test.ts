@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { groupDistinguishedName } from '../../src/emulator/exchange/authorization.js';
 import { classifyExchangeError } from '../../src/emulator/exchange/index.js';
-import type { ServicePrincipalRecord } from '../../src/emulator/state.js';
+import { addEnterpriseApp, type EnterpriseApp } from './enterprise-app.js';
 
 type Json = any;
 
@@ -42,27 +42,8 @@ describe('Exchange admin API (InvokeCommand)', () => {
     return r.body;
   }
 
-  /** An Entra enterprise app (service principal) in contoso, as consent would have created it. */
-  function enterpriseApp(displayName: string): { appId: string; objectId: string; appObjectId: string } {
-    const tenant = emu.store.findTenant(CONTOSO)!;
-    const appId = randomUUID();
-    const objectId = randomUUID();
-    const sp: ServicePrincipalRecord = {
-      entity: {
-        id: objectId,
-        appId,
-        displayName,
-        appRoles: [],
-        appOwnerOrganizationId: tenant.id,
-        servicePrincipalType: 'Application',
-      },
-      meta: { createdAtMs: 0 },
-      directoryRoles: [],
-      firstParty: false,
-    };
-    tenant.servicePrincipals.push(sp);
-    return { appId, objectId, appObjectId: randomUUID() };
-  }
+  const enterpriseApp = (displayName: string, createdAtMs = 0): EnterpriseApp =>
+    addEnterpriseApp(emu, CONTOSO, displayName, createdAtMs);
 
   beforeAll(async () => {
     emu = await startTestEmulator();
@@ -99,15 +80,21 @@ describe('Exchange admin API (InvokeCommand)', () => {
     expect(r.body.value[0].SmtpClientAuthenticationDisabled).toBe(true);
   });
 
-  it('walks the vendor guide: New-ServicePrincipal → Add-MailboxPermission → Set-CASMailbox, visible in the state', async () => {
-    const app = enterpriseApp('Scanner app');
+  it('walks the vendor guide: New-ServicePrincipal (after replication) → Add-MailboxPermission → Set-CASMailbox, visible in the state', async () => {
+    // A service principal consent made just now: Exchange answers AADServicePrincipalNotFound until it replicates.
+    await emu.control.setKnobs({ exchangeReplicationDelayMs: 300 });
+    const app = enterpriseApp('Scanner app', Date.now());
     const before = Date.now();
-    const created = await ok('New-ServicePrincipal', {
-      AppId: app.appId,
-      ObjectId: app.objectId,
-      DisplayName: 'EXO SP for Scanner app',
-    });
-    const sp = created.value[0];
+    const params = { AppId: app.appId, ObjectId: app.objectId, DisplayName: 'EXO SP for Scanner app' };
+    let created = await invoke('New-ServicePrincipal', params);
+    expect(classifyExchangeError(created.status, created.body)).toBe('service-principal-not-found');
+    for (let i = 0; i < 100 && created.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 30));
+      created = await invoke('New-ServicePrincipal', params);
+    }
+    await emu.control.setKnobs({ exchangeReplicationDelayMs: null });
+    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    const sp = created.body.value[0];
     expect(sp).toMatchObject({ AppId: app.appId, ObjectId: app.objectId, DisplayName: 'EXO SP for Scanner app' });
 
     const granted = await ok('Add-MailboxPermission', {
@@ -169,10 +156,16 @@ describe('Exchange admin API (InvokeCommand)', () => {
     expect(r['@adminapi.warnings'].join(' ')).toMatch(/ServiceId.*deprecated/);
   });
 
-  it("accepts the app registration's object id (as Exchange does; SMTP fails later) but not a non-GUID", async () => {
+  it("refuses the app registration's object id with AADServicePrincipalNotFound (Exchange checks Entra), and a non-GUID", async () => {
     const app = enterpriseApp('Wrong id app');
-    const r = await ok('New-ServicePrincipal', { AppId: app.appId, ObjectId: app.appObjectId });
-    expect(r.value[0].ObjectId).toBe(app.appObjectId);
+    const r = await invoke('New-ServicePrincipal', { AppId: app.appId, ObjectId: app.appObjectId });
+    expect(r.status).toBe(400);
+    expect(r.body.error.details[0].message).toContain(
+      `AADServicePrincipalNotFound. No ServicePrincipal with Object Id '${app.appObjectId}'`,
+    );
+    expect(classifyExchangeError(r.status, r.body)).toBe('service-principal-not-found');
+    const state = emu.store.findTenant(CONTOSO)!.exchange.servicePrincipals;
+    expect(state.some((s) => s.AppId === app.appId)).toBe(false);
     const bad = await invoke('New-ServicePrincipal', { AppId: randomUUID(), ObjectId: 'not-a-guid' });
     expect(bad.status).toBe(400);
     expect(bad.body.error.details[0].message).toContain('Guid should contain 32 digits with 4 dashes');

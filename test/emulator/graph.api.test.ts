@@ -378,14 +378,16 @@ describe('Graph emulator: applications, service principals, grants, errors', () 
       }
     });
 
-    it('answers removePassword of an unknown keyId with 404 and of a malformed one with 400', async () => {
+    it('answers removePassword of an unknown keyId with 400 "No password credential found with keyId", of a malformed one with 400', async () => {
       const app = await createApp({ displayName: 'remove' });
       const unknown = await rec.call('POST', `/applications/${app.id}/removePassword`, {
         token: op,
         json: { keyId: '11111111-1111-1111-1111-111111111111' },
       });
-      expect(unknown.status).toBe(404);
-      expect(unknown.body.error.code).toBe('Request_ResourceNotFound');
+      expect(unknown.status).toBe(400);
+      expect(unknown.body.error.message).toBe(
+        'No password credential found with keyId 11111111-1111-1111-1111-111111111111.',
+      );
       const malformed = await rec.call('POST', `/applications/${app.id}/removePassword`, {
         token: op,
         json: { keyId: 'x' },

@@ -588,11 +588,11 @@ class Wire {
     return this.read(ms);
   }
 
-  async startTls(): Promise<tls.TLSSocket> {
+  async startTls(options: tls.ConnectionOptions = {}): Promise<tls.TLSSocket> {
     expect(await this.cmd('STARTTLS')).toEqual(['220 2.0.0 SMTP server ready']);
     this.socket.removeAllListeners('data');
     this.socket.removeAllListeners('close');
-    const secure = tls.connect({ socket: this.socket, ca: emu.ca, servername: 'localhost' });
+    const secure = tls.connect({ socket: this.socket, ca: emu.ca, servername: 'localhost', ...options });
     await new Promise<void>((resolve, reject) => {
       secure.once('secureConnect', resolve);
       secure.once('error', reject);
@@ -666,24 +666,87 @@ describe('SMTP on the wire', () => {
     wire.end();
   });
 
-  it('refuses TLS 1.1 clients at the handshake', async () => {
-    const { wire } = await Wire.open();
-    await wire.cmd('EHLO client.example.com');
-    expect(await wire.cmd('STARTTLS')).toEqual(['220 2.0.0 SMTP server ready']);
-    wire.socket.removeAllListeners('data');
-    const old = tls.connect({
-      socket: wire.socket,
-      ca: emu.ca,
-      servername: 'localhost',
-      minVersion: 'TLSv1',
-      maxVersion: 'TLSv1.1',
-    });
-    const outcome = await new Promise<string>((resolve) => {
-      old.once('secureConnect', () => resolve('connected'));
-      old.once('error', (e) => resolve(`error: ${e.message}`));
-    });
-    expect(outcome).toMatch(/^error/);
-    old.destroy();
+  it('completes a TLS 1.0 / 1.1 handshake, then answers 421 4.7.66 and closes (as Exchange Online does)', async () => {
+    for (const version of ['TLSv1', 'TLSv1.1'] as const) {
+      const { wire } = await Wire.open();
+      await wire.cmd('EHLO client.example.com');
+      const secure = await wire.startTls({ minVersion: version, maxVersion: version, ciphers: 'DEFAULT:@SECLEVEL=0' });
+      expect(secure.getProtocol()).toBe(version);
+      const reply = await wire.cmd('EHLO client.example.com');
+      expect(reply).toHaveLength(1);
+      expect(reply[0]).toMatch(
+        /^421 4\.7\.66 TLS 1\.0 and 1\.1 are not supported\. Please upgrade\/update your client to support TLS 1\.2\. Visit https:\/\/aka\.ms\/smtp_auth_tls\. \[/,
+      );
+      expect(await wire.read(2_000)).toEqual([]);
+      expect(wire.closed).toBe(true);
+      wire.end();
+    }
+  });
+
+  it('answers 432 4.3.2 to one more authenticated connection than the per-mailbox limit, and takes it once one closes', async () => {
+    const { token } = provisioned();
+    await emu.control.setKnobs({ smtpLimits: { concurrentConnectionsPerMailbox: 2 } });
+    const signIn = async (): Promise<{ wire: Wire; reply: string }> => {
+      const { wire } = await Wire.open();
+      await wire.cmd('EHLO client.example.com');
+      await wire.startTls();
+      await wire.cmd('EHLO client.example.com');
+      return { wire, reply: (await wire.cmd(`AUTH XOAUTH2 ${xoauth2(SCANNER, token)}`))[0]! };
+    };
+    try {
+      const a = await signIn();
+      const b = await signIn();
+      expect([a.reply, b.reply]).toEqual([
+        '235 2.7.0 Authentication successful',
+        '235 2.7.0 Authentication successful',
+      ]);
+      const c = await signIn();
+      expect(c.reply).toMatch(
+        /^432 4\.3\.2 Concurrent connections limit exceeded\. Visit https:\/\/aka\.ms\/concurrent_sending for more information\. \[/,
+      );
+      expect((await c.wire.cmd(`MAIL FROM:<${SCANNER}>`))[0]).toMatch(/^530 5\.7\.57 /);
+      await a.wire.cmd('QUIT');
+      a.wire.end();
+      let d = await signIn();
+      for (let i = 0; i < 50 && !d.reply.startsWith('235'); i++) {
+        d.wire.end();
+        await new Promise((r) => setTimeout(r, 20));
+        d = await signIn();
+      }
+      expect(d.reply).toBe('235 2.7.0 Authentication successful');
+      for (const w of [b.wire, c.wire, d.wire]) w.end();
+    } finally {
+      await emu.control.setKnobs({ smtpLimits: { concurrentConnectionsPerMailbox: 0 } });
+    }
+  });
+
+  it('throttles a mailbox after continuous SendAs denials: 550 5.2.252 Sender throttled …, distinct from 554 SendAsDenied', async () => {
+    const { token } = provisioned();
+    await emu.control.setKnobs({ smtpLimits: { continuousErrorLimit: 2, continuousErrorThrottleSeconds: 60 } });
+    try {
+      const { wire } = await Wire.open();
+      await wire.cmd('EHLO client.example.com');
+      await wire.startTls();
+      await wire.cmd('EHLO client.example.com');
+      await wire.cmd(`AUTH XOAUTH2 ${xoauth2(SCANNER, token)}`);
+      const sendAsOther = async (): Promise<string> => {
+        const mail = (await wire.cmd(`MAIL FROM:<${AP}>`))[0]!;
+        if (!mail.startsWith('250')) return mail;
+        await wire.cmd('RCPT TO:<x@example.com>');
+        await wire.cmd('DATA');
+        return (await wire.cmd(`From: ${AP}\r\nSubject: x\r\n\r\nbody\r\n.`))[0]!;
+      };
+      expect(await sendAsOther()).toMatch(/^554 5\.2\.252 SendAsDenied; /);
+      expect(await sendAsOther()).toMatch(/^554 5\.2\.252 SendAsDenied; /);
+      expect(await sendAsOther()).toMatch(
+        /^550 5\.2\.252 Sender throttled due to continuous send as denied errors\. \[/,
+      );
+      // Throttled: even a message the app may send is refused for the throttle's time.
+      expect((await wire.cmd(`MAIL FROM:<${SCANNER}>`))[0]).toMatch(/^550 5\.2\.252 Sender throttled/);
+      wire.end();
+    } finally {
+      await emu.control.setKnobs({ smtpLimits: { continuousErrorLimit: 0 } });
+    }
   });
 
   it('takes a message in BDAT chunks (CHUNKING), octets exactly as sent', async () => {

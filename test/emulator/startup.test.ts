@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 
@@ -23,6 +24,22 @@ describe('emulator start-up', () => {
     ]);
     expect(file.tenants[0].mailboxes).toContain('scanner@contoso.onmicrosoft.com');
     expect(file.operator.clientSecret.length).toBeGreaterThanOrEqual(16);
+  });
+
+  it('names the SMTP host as 127.0.0.1 (no DNS lookup of localhost) and the CA file by an absolute path', async () => {
+    expect(emu.endpoints.smtp.host).toBe('127.0.0.1');
+    expect(path.isAbsolute(emu.endpoints.caFile)).toBe(true);
+    // Even when the state directory was given relative to the working directory.
+    const rel = path.relative(process.cwd(), path.join(mkdtempSync(path.join(tmpdir(), 'emu-rel-')), 'state'));
+    const other = await startTestEmulator({ stateDir: rel });
+    try {
+      expect(path.isAbsolute(other.endpoints.caFile)).toBe(true);
+      expect(other.endpoints.caFile).toBe(path.resolve(rel, 'ca.pem'));
+      const written = JSON.parse(readFileSync(other.endpointsFile, 'utf8'));
+      expect(written.caFile).toBe(other.endpoints.caFile);
+    } finally {
+      await other.close();
+    }
   });
 
   it('guards the control endpoint with the operator secret', async () => {

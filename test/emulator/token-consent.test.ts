@@ -188,12 +188,48 @@ describe('admin consent', () => {
     expect(home.status).toBe(302);
   });
 
-  it('shows a "Permissions granted" page when neither the request nor the app has a redirect URI', async () => {
+  it('answers AADSTS500113 (v1 and v2) for an app with no Web reply URL registered, and installs nothing', async () => {
     const { appId } = isvApp({ redirectUris: [] });
-    const res = await consent(`/${fabrikamId}/adminconsent`, { client_id: appId, scope: EXCHANGE_SCOPE });
-    expect(res.status).toBe(200);
-    expect(await res.text()).toContain('Permissions granted');
-    expect(emu.store.servicePrincipalByAppId(emu.store.findTenant(FABRIKAM)!, appId)).toBeDefined();
+    const attempts: Array<[string, Record<string, string>]> = [
+      [`/${fabrikamId}/adminconsent`, { client_id: appId }],
+      [`/${fabrikamId}/adminconsent`, { client_id: appId, redirect_uri: REDIRECT }],
+      [`/${FABRIKAM}/v2.0/adminconsent`, { client_id: appId, scope: EXCHANGE_SCOPE, redirect_uri: REDIRECT }],
+    ];
+    for (const [path, params] of attempts) {
+      const res = await consent(path, params);
+      expect(res.status, path).toBe(400);
+      expect(await res.text()).toContain('AADSTS500113: No reply address is registered for the application.');
+    }
+    expect(emu.store.servicePrincipalByAppId(emu.store.findTenant(FABRIKAM)!, appId)).toBeUndefined();
+  });
+
+  it('requires redirect_uri on the v2 endpoint (AADSTS900144); v1 falls back to the registered reply URL', async () => {
+    const { appId } = isvApp();
+    const v2 = await consent(`/${FABRIKAM}/v2.0/adminconsent`, { client_id: appId, scope: EXCHANGE_SCOPE });
+    expect(v2.status).toBe(400);
+    expect(await v2.text()).toContain(
+      'AADSTS900144: The request body must contain the following parameter: &#39;redirect_uri&#39;.',
+    );
+    expect(emu.store.servicePrincipalByAppId(emu.store.findTenant(FABRIKAM)!, appId)).toBeUndefined();
+    const v1 = await consent(`/${fabrikamId}/adminconsent`, { client_id: appId });
+    expect(v1.status).toBe(302);
+    expect(v1.headers.get('location')).toMatch(new RegExp(`^${REDIRECT}\\?admin_consent=True&tenant=${fabrikamId}`));
+  });
+
+  it('redirects a v1 denial with access_denied and AADSTS65004 to the registered reply URL', async () => {
+    const { appId } = isvApp();
+    await emu.control.setKnobs({ consent: 'deny' });
+    try {
+      const res = await consent(`/${fabrikamId}/adminconsent`, { client_id: appId, state: 's1' });
+      expect(res.status).toBe(302);
+      const to = new URL(res.headers.get('location')!);
+      expect(`${to.origin}${to.pathname}`).toBe(REDIRECT);
+      expect(to.searchParams.get('error')).toBe('access_denied');
+      expect(to.searchParams.get('error_description')).toMatch(/^AADSTS65004: User declined to consent/);
+      expect(to.searchParams.get('state')).toBe('s1');
+    } finally {
+      await emu.control.setKnobs({ consent: 'approve' });
+    }
   });
 
   it('resolves the organizations alias through the admin login_hint, and refuses it without one (AADSTS50059)', async () => {

@@ -426,7 +426,7 @@ describe('token service', () => {
       expect(log.some((e) => e.status === 503)).toBe(true);
     });
 
-    it('answers throttling with 429, Retry-After and an OAuth error body', async () => {
+    it('answers throttling with 429, Retry-After and the plain text "Too Many Requests" (not an OAuth body)', async () => {
       await emu.control.setKnobs({ throttle: { every: 1, retryAfterSeconds: 7, services: ['token'] } });
       try {
         const res = await emu.request(tokenPath(), {
@@ -436,9 +436,8 @@ describe('token service', () => {
         });
         expect(res.status).toBe(429);
         expect(res.headers.get('retry-after')).toBe('7');
-        const body = await readJson(res);
-        expect(body.error).toBe('temporarily_unavailable');
-        expect(body.error_codes).toHaveLength(1);
+        expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+        expect(await res.text()).toBe('Too Many Requests');
       } finally {
         await emu.control.setKnobs({ throttle: { every: 0, retryAfterSeconds: 1, services: ['graph', 'exchange'] } });
       }

@@ -188,9 +188,8 @@ describeEachBackend('the Exchange half of a run', (name: BackendName) => {
       expect(err).toBeInstanceOf(ExchangeError);
       expect((err as ExchangeError).kind).toBe('not-found');
       expect((err as ExchangeError).exchangeMessage).toContain(value);
-      // The test filters on Department; the emulator does not know that property yet (the fidelity work
-      // adds it): DisplayName keeps the intent, a filter the emulator accepts around an injected scope name.
-      await exo.invoke('New-ManagementScope', { Name: value, RecipientRestrictionFilter: "DisplayName -eq 'Sales'" });
+      // An injected scope name beside a real recipient filter (Department is one of Exchange's filterable properties).
+      await exo.invoke('New-ManagementScope', { Name: value, RecipientRestrictionFilter: "Department -eq 'Sales'" });
     }
     const tenant = emu.store.findTenant(CONTOSO)!;
     expect(tenant.exchange.managementScopes.map((s) => s.Name)).toEqual(expect.arrayContaining(INJECTIONS));

@@ -16,6 +16,8 @@ const TEXTS: Record<string, string> = {
   notFound:
     "The operation couldn't be performed because object 'x@contoso.onmicrosoft.com' couldn't be found on 'EMU01'.",
   alreadyExists: "The object 'x' already exists.",
+  servicePrincipalNotFound:
+    "AADServicePrincipalNotFound. No ServicePrincipal with Object Id '0a1b' and App Id '2c3d' is registered in Azure Active Directory for this organization.",
   accessDenied: 'User is not allowed to call Get-TransportConfig',
   unauthenticated: 'The token has expired.',
   throttled: 'The request was throttled by the server. Retry after 1 seconds.',
@@ -74,6 +76,7 @@ describe('classifyBridgeError on ExchangeOnlineManagement 3.x error shapes', () 
       notFound: 'not-found',
       tenantNotFound: 'not-found',
       alreadyExists: 'already-exists',
+      servicePrincipalNotFound: 'not-found',
       accessDenied: 'access-denied',
       unauthenticated: 'access-denied',
       throttled: 'throttled',

@@ -5,6 +5,7 @@
  */
 import type { EmulatorStore } from '../store.js';
 import type { ExchangeServicePrincipal, GroupRecord, TenantRecord, UserRecord } from '../state.js';
+import { filterableProperty } from './filterable.js';
 
 export const SMTP_SEND_AS_APP_ROLE = 'SMTP.SendAsApp';
 export const RBAC_SMTP_ROLE = 'Application SMTP.SendAsApp';
@@ -20,17 +21,10 @@ export function exchangeServicePrincipal(tenant: TenantRecord, appId: string): E
   return tenant.exchange.servicePrincipals.find((s) => s.AppId.toLowerCase() === key);
 }
 
-/** The recipient properties the emulated OPATH subset understands (Exchange knows many more). */
-export const FILTERABLE_RECIPIENT_PROPERTIES = [
-  'MemberOfGroup',
-  'PrimarySmtpAddress',
-  'WindowsEmailAddress',
-  'Alias',
-  'UserPrincipalName',
-  'DisplayName',
-] as const;
+export { FILTERABLE_RECIPIENT_PROPERTIES } from './filterable.js';
 
-const CLAUSE_RE = /^\(?\s*(\w+)\s+-(eq|ne|like)\s+(['"])(.*)\3\s*\)?$/i;
+/** `Property -eq|-ne|-like 'value'` (or "value"), or a system value `$null` / `$true` / `$false`. */
+const CLAUSE_RE = /^\(?\s*(\w+)\s+-(eq|ne|like)\s+(?:(['"])(.*)\3|\$(null|true|false))\s*\)?$/i;
 
 interface FilterClause {
   text: string;
@@ -79,8 +73,7 @@ export function checkRecipientFilter(filter: string): RecipientFilterCheck {
       const m = CLAUSE_RE.exec(clause.text);
       if (!m) return { ok: false, problem: 'syntax', position: clause.offset + 1 };
       const prop = m[1]!;
-      if (!FILTERABLE_RECIPIENT_PROPERTIES.some((p) => p.toLowerCase() === prop.toLowerCase()))
-        return { ok: false, problem: 'property', property: prop };
+      if (!filterableProperty(prop)) return { ok: false, problem: 'property', property: prop };
     }
   }
   return { ok: true };
@@ -88,9 +81,9 @@ export function checkRecipientFilter(filter: string): RecipientFilterCheck {
 
 /**
  * Evaluates a recipient filter (the OPATH subset Exchange management scopes use) against a mailbox user:
- * clauses `Property -eq|-ne|-like 'value'`, joined by -and / -or, optionally in parentheses.
- * Properties: MemberOfGroup (group DN, name or address), PrimarySmtpAddress, Alias, UserPrincipalName, DisplayName.
- * Returns undefined when the filter cannot be parsed.
+ * clauses `Property -eq|-ne|-like 'value'` (or `$null`), joined by -and / -or, optionally in parentheses, over the
+ * documented filterable properties (MemberOfGroup takes a group's DN, name or address). Returns undefined when the
+ * filter cannot be parsed.
  */
 export function recipientFilterMatches(tenant: TenantRecord, filter: string, user: UserRecord): boolean | undefined {
   let any = false;
@@ -99,40 +92,84 @@ export function recipientFilterMatches(tenant: TenantRecord, filter: string, use
     for (const clause of group) {
       const m = CLAUSE_RE.exec(clause.text);
       if (!m) return undefined;
-      const [, prop, op, , rawValue] = m as unknown as [string, string, string, string, string];
-      const value = rawValue.toLowerCase();
-      const values = propertyValues(tenant, prop, user);
-      if (values === undefined) return undefined;
-      const test = (v: string): boolean =>
-        op.toLowerCase() === 'like'
-          ? new RegExp('^' + value.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*') + '$').test(v)
-          : v === value;
-      const hit = values.some(test);
-      if (op.toLowerCase() === 'ne' ? hit : !hit) all = false;
+      const [, prop, rawOp, , quoted, system] = m as unknown as [string, string, string, string?, string?, string?];
+      const name = filterableProperty(prop);
+      if (!name) return undefined;
+      const op = rawOp.toLowerCase();
+      const values = propertyValues(tenant, name, user).filter((v) => v !== '');
+      let hit: boolean;
+      if (system?.toLowerCase() === 'null') hit = values.length === 0;
+      else {
+        const value = (quoted ?? system ?? '').toLowerCase();
+        const test = (v: string): boolean =>
+          op === 'like'
+            ? new RegExp('^' + value.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*') + '$').test(v)
+            : v === value;
+        hit = values.some(test);
+      }
+      if (op === 'ne' ? hit : !hit) all = false;
     }
     if (all) any = true;
   }
   return any;
 }
 
-function propertyValues(tenant: TenantRecord, prop: string, user: UserRecord): string[] | undefined {
-  switch (prop.toLowerCase()) {
-    case 'memberofgroup':
+/**
+ * The values of a filterable property on a mailbox user, lower-cased. A documented property the emulator keeps no
+ * data for is blank (it matches `-eq $null` and `-ne 'x'`), as it is on a recipient that never had it set.
+ */
+function propertyValues(tenant: TenantRecord, name: string, user: UserRecord): string[] {
+  const e = user.entity as UserRecord['entity'] & Record<string, unknown>;
+  const text = (v: unknown): string[] => (typeof v === 'string' ? [v.toLowerCase()] : []);
+  const custom = /^CustomAttribute(\d+)$/.exec(name);
+  if (custom) return text(user.mailbox?.customAttributes?.[name]);
+  switch (name) {
+    case 'MemberOfGroup':
       return tenant.groups
         .filter((g) => g.members.includes(user.entity.id))
         .flatMap((g) => [groupDistinguishedName(tenant, g), g.alias, g.entity.displayName, g.entity.mail ?? ''])
         .map((v) => v.toLowerCase());
-    case 'primarysmtpaddress':
-    case 'windowsemailaddress':
-      return [user.entity.mail.toLowerCase()];
-    case 'alias':
-      return [(user.mailbox?.alias ?? '').toLowerCase()];
-    case 'userprincipalname':
-      return [user.entity.userPrincipalName.toLowerCase()];
-    case 'displayname':
-      return [user.entity.displayName.toLowerCase()];
+    case 'PrimarySmtpAddress':
+    case 'EmailAddresses':
+      // "Any filter that uses the PrimarySmtpAddress property will also search values in the EmailAddresses property."
+      return name === 'EmailAddresses' ? [`smtp:${user.entity.mail}`.toLowerCase(), ...text(e.mail)] : text(e.mail);
+    case 'WindowsEmailAddress':
+      return text(e.mail);
+    case 'Alias':
+    case 'Name':
+      return text(user.mailbox?.alias);
+    case 'UserPrincipalName':
+      return text(e.userPrincipalName);
+    case 'DisplayName':
+      return text(e.displayName);
+    case 'ExternalDirectoryObjectId':
+      return text(e.id);
+    case 'ExchangeGuid':
+      return text(user.mailbox?.exchangeGuid);
+    case 'RecipientTypeDetails':
+      return text(user.mailbox?.recipientTypeDetails);
+    case 'RecipientType':
+      return user.mailbox ? ['usermailbox'] : ['user'];
+    case 'Department':
+      return text(e.department);
+    case 'Company':
+      return text(e.companyName);
+    case 'Office':
+      return text(e.officeLocation);
+    case 'City':
+      return text(e.city);
+    case 'Title':
+      return text(e.jobTitle);
+    case 'StateOrProvince':
+      return text(e.state);
+    case 'CountryOrRegion':
+      return text(e.country);
+    case 'FirstName':
+      return text(e.givenName);
+    case 'LastName':
+      return text(e.surname);
     default:
-      return undefined;
+      return [];
   }
 }
 

@@ -17,6 +17,7 @@
 /** What a client should make of an error. The product's REST backend maps these to its own error kinds. */
 export type ExchangeErrorCategory =
   | 'not-found'
+  | 'service-principal-not-found'
   | 'already-exists'
   | 'ambiguous'
   | 'invalid-parameter'
@@ -54,6 +55,14 @@ export const EXCHANGE_ERROR_KINDS = {
     exceptionType: 'Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException',
     retryable: false,
   },
+  servicePrincipalNotFound: {
+    category: 'service-principal-not-found',
+    status: 400,
+    code: 'BadRequest',
+    envelope: ERROR_EXECUTING_CMDLET,
+    exceptionType: 'Microsoft.Exchange.Configuration.Tasks.TaskInvalidOperationException',
+    retryable: false,
+  },
   alreadyExists: {
     category: 'already-exists',
     status: 400,
@@ -84,6 +93,14 @@ export const EXCHANGE_ERROR_KINDS = {
     code: 'BadRequest',
     envelope: ERROR_EXECUTING_CMDLET,
     exceptionType: 'Microsoft.Exchange.Configuration.Tasks.TaskArgumentException',
+    retryable: false,
+  },
+  dataValidation: {
+    category: 'invalid-parameter',
+    status: 400,
+    code: 'BadRequest',
+    envelope: ERROR_EXECUTING_CMDLET,
+    exceptionType: 'Microsoft.Exchange.Data.DataValidationException',
     retryable: false,
   },
   badGuid: {
@@ -150,6 +167,14 @@ export const EXCHANGE_ERROR_KINDS = {
     exceptionType: 'Microsoft.Exchange.Configuration.Tasks.CmdletAccessDeniedException',
     retryable: false,
   },
+  notAllowed: {
+    category: 'access-denied',
+    status: 401,
+    code: 'Unauthorized',
+    envelope: 'Access Denied',
+    exceptionType: 'Microsoft.Exchange.Configuration.Tasks.CmdletAccessDeniedException',
+    retryable: false,
+  },
   unauthenticated: {
     category: 'unauthenticated',
     status: 401,
@@ -199,6 +224,7 @@ export type ExchangeErrorKindName = keyof typeof EXCHANGE_ERROR_KINDS;
  * in the body. Pure; kept here so the product's REST backend can mirror it (product code may not import the emulator).
  */
 export function classifyExchangeError(status: number, body: unknown): ExchangeErrorCategory {
+  if (status === 401 && /CmdletAccessDeniedException/.test(JSON.stringify(body ?? {}))) return 'access-denied';
   if (status === 401) return 'unauthenticated';
   if (status === 429) return 'throttled';
   if (status >= 500) return 'transient';
@@ -206,16 +232,19 @@ export function classifyExchangeError(status: number, body: unknown): ExchangeEr
   const texts: string[] = [];
   if (error && Array.isArray(error.details))
     for (const d of error.details) if (typeof d?.message === 'string') texts.push(d.message);
-  const inner = (error?.innererror as { internalexception?: { type?: unknown } } | undefined)?.internalexception;
+  const inner = (error?.innererror as { internalexception?: { type?: unknown; message?: unknown } } | undefined)
+    ?.internalexception;
   if (typeof inner?.type === 'string') texts.push(inner.type);
+  if (typeof inner?.message === 'string') texts.push(inner.message);
   const all = texts.join(' ');
+  if (/AADServicePrincipalNotFound/.test(all)) return 'service-principal-not-found';
   if (/ManagementObjectNotFoundException/.test(all)) return 'not-found';
   if (/AlreadyExistsException/.test(all)) return 'already-exists';
   if (/ManagementObjectAmbiguousException/.test(all)) return 'ambiguous';
   if (/CommandNotFoundException/.test(all)) return 'unknown-cmdlet';
   if (/CmdletAccessDeniedException/.test(all)) return 'access-denied';
   if (
-    /Parameter(SetException|TransformationException|BindingException|BindingValidationException)|FormatException/.test(
+    /Parameter(SetException|TransformationException|BindingException|BindingValidationException)|FormatException|DataValidationException/.test(
       all,
     )
   )
@@ -277,6 +306,19 @@ export function notFound(identity: string): ExchangeError {
     EXCHANGE_ERROR_KINDS.notFound,
     `The operation couldn't be performed because object '${identity}' couldn't be found on '${DOMAIN_CONTROLLER}'.`,
     { errorId: 'Ex6F9304' },
+  );
+}
+
+/**
+ * New-ServicePrincipal with an object id that names no Entra service principal of the app in this tenant (the app
+ * registration's object id, a typo), or one that has not replicated to Exchange yet. Field reports quote
+ * "AADServicePrincipalNotFound. No ServicePrincipal with Object Id 'X' ... is registered"; the rest of the wording
+ * varies, so clients match the token.
+ */
+export function aadServicePrincipalNotFound(objectId: string, appId: string): ExchangeError {
+  return new ExchangeError(
+    EXCHANGE_ERROR_KINDS.servicePrincipalNotFound,
+    `AADServicePrincipalNotFound. No ServicePrincipal with Object Id '${objectId}' and App Id '${appId}' is registered in Azure Active Directory for this organization.`,
   );
 }
 
@@ -346,6 +388,15 @@ export function malformed(text: string): ExchangeError {
   return new ExchangeError(EXCHANGE_ERROR_KINDS.malformedRequest, text, { withDetails: false });
 }
 
+/**
+ * 401 for an authenticated caller Exchange will not let run the cmdlet ("User is not allowed to call <cmdlet>", "The
+ * role assigned to application … isn't supported in this scenario", captured as
+ * `[FailureCategory=AuthZ-CmdletAccessDeniedException]`).
+ */
+export function notAllowed(text: string): ExchangeError {
+  return new ExchangeError(EXCHANGE_ERROR_KINDS.notAllowed, text);
+}
+
 export function accessDenied(text: string): ExchangeError {
   return new ExchangeError(EXCHANGE_ERROR_KINDS.accessDenied, text);
 }
@@ -356,6 +407,11 @@ export function invalidOperation(text: string): ExchangeError {
 
 export function invalidArgument(text: string): ExchangeError {
   return new ExchangeError(EXCHANGE_ERROR_KINDS.invalidArgument, text);
+}
+
+/** A property value outside its constraint (e.g. a Name longer than 64 characters): DataValidationException. */
+export function dataValidation(text: string): ExchangeError {
+  return new ExchangeError(EXCHANGE_ERROR_KINDS.dataValidation, text);
 }
 
 export function badGuid(): ExchangeError {

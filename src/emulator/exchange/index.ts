@@ -13,7 +13,7 @@ import type { TenantRecord } from '../state.js';
 import { RESOURCES } from '../tokens.js';
 import { CMDLETS, isWriteCmdlet } from './cmdlets/index.js';
 import { BATCH_RE, handleBatch, type BatchHandlers } from './batch.js';
-import { EXCHANGE_ERROR_KINDS, ExchangeError, accessDenied, malformed, unknownCmdlet } from './errors.js';
+import { EXCHANGE_ERROR_KINDS, ExchangeError, accessDenied, malformed, notAllowed, unknownCmdlet } from './errors.js';
 import type { CmdletOutput, Row } from './model.js';
 import { bindParameters } from './params.js';
 import { JSON_TYPE, errorResponse, respond, simpleError } from './wire.js';
@@ -31,7 +31,19 @@ export { BATCH_ITEM_MARK, MAX_BATCH_REQUESTS, isExchangeBatchItem } from './batc
 const EXCHANGE_RESOURCE = RESOURCES.find((r) => r.appId === EXCHANGE_APP_ID)!;
 const INVOKE_RE = /^\/adminapi\/(beta|v1\.0)\/([^/]+)\/InvokeCommand$/i;
 const MANAGE_AS_APP = 'Exchange.ManageAsApp';
+/** Entra roles that let a caller run every cmdlet the product uses. */
 const ADMIN_DIRECTORY_ROLES = ['Exchange Administrator', 'Global Administrator'];
+/**
+ * Entra roles Exchange accepts for app-only access (app-only-auth-powershell-v2.md) that do not cover the product's
+ * writes here: read-only ones may call Get-/Test- cmdlets only.
+ */
+const READ_ONLY_DIRECTORY_ROLES = ['Global Reader', 'Security Reader'];
+const OTHER_SUPPORTED_DIRECTORY_ROLES = [
+  'Exchange Recipient Administrator',
+  'Compliance Administrator',
+  'Security Administrator',
+  'Helpdesk Administrator',
+];
 /** The largest page the service hands out, whatever the client prefers. */
 const MAX_PAGE_SIZE = 1000;
 
@@ -66,22 +78,29 @@ function unauthorized(
   return errorResponse(e);
 }
 
-/** Whether the caller may run cmdlets at all: an Exchange admin role, and for apps also Exchange.ManageAsApp. */
+/**
+ * Whether the caller may run this cmdlet, as Exchange answers (m365-facts §8): an app needs Exchange.ManageAsApp
+ * (else 401 "User is not allowed to call <cmdlet>") and a directory role Exchange supports for app-only access (else
+ * 401 "The role assigned to application <id> isn't supported in this scenario…", CmdletAccessDeniedException); a
+ * read-only role may call Get-/Test- cmdlets only ("User is not allowed to call <cmdlet>"). A user needs an admin role.
+ */
 function authorize(caller: Caller, cmdlet: string): ExchangeError | undefined {
-  const admin = caller.directoryRoles.some((r) => ADMIN_DIRECTORY_ROLES.includes(r));
+  const has = (list: string[]): boolean => caller.directoryRoles.some((r) => list.includes(r));
+  const readsOnly = /^(Get|Test)-/i.test(cmdlet);
   if (caller.kind === 'app') {
-    if (!caller.roles.includes(MANAGE_AS_APP)) return accessDenied(`User is not allowed to call ${cmdlet}`);
-    if (!admin)
-      return accessDenied(
-        `The application ${caller.appId} isn't assigned to any management roles. Please check online documentation for assigning Directory Roles to Azure AD Application.`,
-      );
-    return undefined;
+    if (!caller.roles.includes(MANAGE_AS_APP)) return notAllowed(`User is not allowed to call ${cmdlet}`);
+    if (has(ADMIN_DIRECTORY_ROLES) || has(OTHER_SUPPORTED_DIRECTORY_ROLES)) return undefined;
+    if (has(READ_ONLY_DIRECTORY_ROLES))
+      return readsOnly ? undefined : notAllowed(`User is not allowed to call ${cmdlet}`);
+    return notAllowed(
+      `The role assigned to application ${caller.appId} isn't supported in this scenario. Please check online documentation for assigning correct Directory Roles to Azure AD Application for EXO App-Only Authentication.`,
+    );
   }
-  if (!admin) {
-    const upn = String(caller.claims.upn ?? caller.objectId);
-    return accessDenied(`The user "${upn}" isn't assigned to any management roles.`);
-  }
-  return undefined;
+  if (has(ADMIN_DIRECTORY_ROLES)) return undefined;
+  if (has(READ_ONLY_DIRECTORY_ROLES))
+    return readsOnly ? undefined : notAllowed(`User is not allowed to call ${cmdlet}`);
+  const upn = String(caller.claims.upn ?? caller.objectId);
+  return accessDenied(`The user "${upn}" isn't assigned to any management roles.`);
 }
 
 // ---- the request ----

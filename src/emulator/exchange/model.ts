@@ -195,6 +195,14 @@ function recipientBase(tenant: TenantRecord, u: UserRecord): Row {
   };
 }
 
+/** CustomAttribute1–15 as Get-Mailbox shows them (blank ones as empty strings). */
+function customAttributeColumns(u: UserRecord): Row {
+  const own = u.mailbox?.customAttributes ?? {};
+  return Object.fromEntries(
+    Array.from({ length: 15 }, (_, i) => `CustomAttribute${i + 1}`).map((k) => [k, own[k] ?? '']),
+  );
+}
+
 export function mailboxRow(tenant: TenantRecord, u: UserRecord): Row {
   const mbx = u.mailbox!;
   return {
@@ -203,6 +211,7 @@ export function mailboxRow(tenant: TenantRecord, u: UserRecord): Row {
     RecipientType: 'UserMailbox',
     RecipientTypeDetails: mbx.recipientTypeDetails,
     EmailAddresses: [`SMTP:${u.entity.mail}`],
+    ...customAttributeColumns(u),
     IsMailboxEnabled: true,
     OrganizationalUnit: `${tenant.domains[0]}`,
     WhenCreated: isoDate(u.meta.createdAtMs || Date.parse(tenant.createdDateTime)),
@@ -276,6 +285,11 @@ export function servicePrincipalRow(tenant: TenantRecord, sp: ExchangeServicePri
     ObjectId: sp.ObjectId,
     ServiceId: sp.ObjectId,
     DisplayName: sp.DisplayName,
+    // The SID Exchange gives the reference; ACEs name it as their UserSid / TrusteeSidString (Get-ServicePrincipal
+    // | Format-List as quoted in Microsoft365DSC issue #5836).
+    Sid: sidFor(sp.ObjectId),
+    SidHistory: [],
+    ExchangeVersion: '1.1 (15.0.0.0)',
     Name: sp.ObjectId,
     Identity: sp.Identity,
     Id: sp.Identity,
@@ -283,6 +297,8 @@ export function servicePrincipalRow(tenant: TenantRecord, sp: ExchangeServicePri
     Guid: objectGuid(`${tenant.id}/sp/${sp.ObjectId}`),
     ExchangeObjectId: objectGuid(`${tenant.id}/sp/${sp.ObjectId}`),
     OrganizationId: organizationDn(tenant),
+    OrganizationalUnitRoot: tenant.domains[0],
+    ObjectClass: ['top', 'person', 'organizationalPerson', 'user'],
     WhenCreated: when,
     WhenCreatedUTC: when,
     WhenChanged: when,

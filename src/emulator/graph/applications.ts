@@ -443,7 +443,7 @@ export function removePasswordHandler(call: GraphCall, key: Key): GraphResult {
   const body = readObjectBody(call, true);
   const app = resolveApplication(call, key);
   writeReachFor(call, app);
-  removePassword(app, body);
+  removePassword(app, body, (createdAtMs) => call.ctx.store.isVisible({ createdAtMs }));
   call.ctx.store.changed();
   return noContent();
 }

@@ -4,7 +4,7 @@
  */
 import { randomInt, X509Certificate } from 'node:crypto';
 import { type ApplicationRecord, type TenantRecord, GUID_RE, newGuid, sha256Hex, stableGuid } from '../state.js';
-import { GraphFailure, notFound } from './errors.js';
+import { GraphFailure } from './errors.js';
 import { checkComplexBody, invalidValue } from './model.js';
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -84,8 +84,16 @@ export function addPassword(
   return { ...stored, secretText };
 }
 
-/** removePassword: `{"keyId":"…"}` → the credential and its stored hash are gone. */
-export function removePassword(app: ApplicationRecord, body: Record<string, unknown>): void {
+/**
+ * removePassword: `{"keyId":"…"}` → the credential and its stored hash are gone. A keyId the app doesn't hold (any
+ * more), or one added so recently that the directory has not replicated it (`visible` false), is answered 400
+ * "No password credential found with keyId …" (m365-facts §8; Terraform/Vault plugins match that text).
+ */
+export function removePassword(
+  app: ApplicationRecord,
+  body: Record<string, unknown>,
+  visible: (createdAtMs: number) => boolean = () => true,
+): void {
   for (const key of Object.keys(body)) {
     if (key !== 'keyId' && !key.startsWith('@odata.'))
       throw new GraphFailure(
@@ -107,7 +115,9 @@ export function removePassword(app: ApplicationRecord, body: Record<string, unkn
     );
   const key = keyId.toLowerCase();
   const index = app.entity.passwordCredentials.findIndex((c) => c.keyId.toLowerCase() === key);
-  if (index < 0) throw notFound(keyId);
+  const secret = app.secrets.find((x) => x.keyId.toLowerCase() === key);
+  if (index < 0 || (secret?.createdAtMs !== undefined && !visible(secret.createdAtMs)))
+    throw new GraphFailure(400, 'Request_BadRequest', `No password credential found with keyId ${keyId}.`);
   app.entity.passwordCredentials.splice(index, 1);
   app.secrets = app.secrets.filter((s) => s.keyId.toLowerCase() !== key);
 }

@@ -6,57 +6,14 @@ import { type GraphCall, contextUrl, jsonResult, withSelect } from './call.js';
 import { GraphFailure, type GraphResult, denied, notFound, querySyntax } from './errors.js';
 import { type Key, checkQueryOptions } from './odata.js';
 import { canReadDomains, canReadOrganization } from './permissions.js';
+import { serializeEntity, typeDef } from './model.js';
 
-const ORGANIZATION_PROPERTIES = [
-  'id',
-  'deletedDateTime',
-  'businessPhones',
-  'city',
-  'country',
-  'countryLetterCode',
-  'createdDateTime',
-  'defaultUsageLocation',
-  'displayName',
-  'isMultipleDataLocationsForServicesEnabled',
-  'marketingNotificationEmails',
-  'onPremisesLastSyncDateTime',
-  'onPremisesSyncEnabled',
-  'partnerTenantType',
-  'postalCode',
-  'preferredLanguage',
-  'securityComplianceNotificationMails',
-  'securityComplianceNotificationPhones',
-  'state',
-  'street',
-  'technicalNotificationMails',
-  'tenantType',
-  'directorySizeQuota',
-  'assignedPlans',
-  'onPremisesSyncStatus',
-  'privacyProfile',
-  'provisionedPlans',
-  'verifiedDomains',
-];
-
-const DOMAIN_PROPERTIES = [
-  'authenticationType',
-  'availabilityStatus',
-  'id',
-  'isAdminManaged',
-  'isDefault',
-  'isInitial',
-  'isRoot',
-  'isVerified',
-  'supportedServices',
-  'passwordValidityPeriodInDays',
-  'passwordNotificationWindowInDays',
-  'state',
-];
+/** The declared properties of the v1.0 types (graph-v1-types.json), the only ones these answers carry. */
+const ORGANIZATION_PROPERTIES = typeDef('organization').properties.map((p) => p.name);
+const DOMAIN_PROPERTIES = typeDef('domain').properties.map((p) => p.name);
 
 function organization(tenant: TenantRecord): Record<string, unknown> {
   const admin = tenant.users.find((u) => u.directoryRoles.includes('Global Administrator'));
-  const objects =
-    tenant.users.length + tenant.groups.length + tenant.servicePrincipals.length + tenant.appRoleAssignments.length;
   return {
     id: tenant.id,
     deletedDateTime: null,
@@ -67,8 +24,8 @@ function organization(tenant: TenantRecord): Record<string, unknown> {
     createdDateTime: tenant.createdDateTime.replace(/\.\d{3}Z$/, 'Z'),
     defaultUsageLocation: null,
     displayName: tenant.displayName,
-    isMultipleDataLocationsForServicesEnabled: null,
     marketingNotificationEmails: [],
+    mobileDeviceManagementAuthority: 'unknown',
     onPremisesLastSyncDateTime: null,
     onPremisesSyncEnabled: null,
     partnerTenantType: null,
@@ -80,7 +37,6 @@ function organization(tenant: TenantRecord): Record<string, unknown> {
     street: null,
     technicalNotificationMails: admin ? [admin.entity.mail] : [],
     tenantType: 'AAD',
-    directorySizeQuota: { used: objects, total: 50000 },
     assignedPlans: [
       {
         assignedDateTime: tenant.createdDateTime.replace(/\.\d{3}Z$/, 'Z'),
@@ -89,7 +45,6 @@ function organization(tenant: TenantRecord): Record<string, unknown> {
         servicePlanId: '9aaf7827-d63c-4b61-89c3-182f06f82e5c',
       },
     ],
-    onPremisesSyncStatus: [],
     privacyProfile: null,
     provisionedPlans: [{ capabilityStatus: 'Enabled', provisioningStatus: 'Success', service: 'exchange' }],
     verifiedDomains: tenant.domains.map((name, i) => ({
@@ -115,6 +70,8 @@ function domain(name: string, index: number): Record<string, unknown> {
     supportedServices: ['Email', 'OfficeCommunicationsOnline'],
     passwordValidityPeriodInDays: 2147483647,
     passwordNotificationWindowInDays: 14,
+    manufacturer: null,
+    model: null,
     state: null,
   };
 }
@@ -128,7 +85,8 @@ function selectFrom(
   if (call.query.has('$filter') || call.query.has('$top') || call.query.has('$skiptoken'))
     throw new GraphFailure(400, 'Request_UnsupportedQuery', 'Unsupported query.');
   const raw = call.query.get('$select');
-  if (raw === null) return { select: undefined, pick: (o) => o };
+  // Serialized through the type model: the declared properties, in its order, nothing else.
+  if (raw === null) return { select: undefined, pick: (o) => serializeEntity(typeName, o) };
   const names = raw
     .split(',')
     .map((s) => s.trim())
@@ -144,7 +102,7 @@ function selectFrom(
   const select = new Set(names);
   return {
     select,
-    pick: (o) => Object.fromEntries(Object.entries(o).filter(([k]) => select.has(k))),
+    pick: (o) => serializeEntity(typeName, o, { select }),
   };
 }
 

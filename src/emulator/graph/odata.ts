@@ -16,12 +16,20 @@ export interface Segment {
   raw: string;
 }
 
+const ALTERNATE_KEYS: Record<string, string> = { appid: 'appId', uniquename: 'uniqueName' };
+
 function parseKey(text: string): Key {
   const t = text.trim();
   const quoted = /^'((?:[^']|'')*)'$/s.exec(t);
   if (quoted) return { kind: 'id', value: quoted[1]!.replace(/''/g, "'") };
   const alt = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*'((?:[^']|'')*)'$/s.exec(t);
-  if (alt) return { kind: 'alt', property: alt[1]!, value: alt[2]!.replace(/''/g, "'") };
+  // Graph matches names case-insensitively; the alternate keys are kept in their canonical spelling.
+  if (alt)
+    return {
+      kind: 'alt',
+      property: ALTERNATE_KEYS[alt[1]!.toLowerCase()] ?? alt[1]!,
+      value: alt[2]!.replace(/''/g, "'"),
+    };
   if (/^[0-9a-fA-F-]{36}$/.test(t)) return { kind: 'id', value: t };
   throw querySyntax();
 }
@@ -149,7 +157,9 @@ export function parseFilter(text: string, fields: FilterFields, resource: string
       `Unsupported or invalid query filter clause specified for property '${p}' of resource '${resource}'.`,
     );
   const field = (name: string): ((e: Record<string, unknown>) => unknown) => {
-    const f = Object.prototype.hasOwnProperty.call(fields, name) ? fields[name] : undefined;
+    // Property names in $filter match case-insensitively, as on Graph.
+    const known = Object.keys(fields).find((k) => k.toLowerCase() === name.toLowerCase());
+    const f = known !== undefined ? fields[known] : undefined;
     if (!f) throw unsupportedProperty(name);
     return f;
   };

@@ -45,8 +45,10 @@ export interface CallInit {
   baseUrl: string;
 }
 
+/** An action's name without the `microsoft.graph.` namespace, lower-cased (Graph matches segments case-insensitively). */
 function actionName(s: Segment): string {
-  return s.name.startsWith('microsoft.graph.') ? s.name.slice('microsoft.graph.'.length) : s.name;
+  const n = s.name.toLowerCase();
+  return n.startsWith('microsoft.graph.') ? n.slice('microsoft.graph.'.length) : n;
 }
 
 /** `set/{id}` or `set(key)`: the key of the addressed item and the segments after it. */
@@ -76,8 +78,8 @@ function applications(call: GraphCall, head: Segment, tail: Segment[]): GraphRes
   const action = rest[0]!;
   if (rest.length === 1 && !action.key) {
     const name = actionName(action);
-    if (name === 'addPassword') return only(call.method, { POST: () => addPasswordHandler(call, key) });
-    if (name === 'removePassword') return only(call.method, { POST: () => removePasswordHandler(call, key) });
+    if (name === 'addpassword') return only(call.method, { POST: () => addPasswordHandler(call, key) });
+    if (name === 'removepassword') return only(call.method, { POST: () => removePasswordHandler(call, key) });
   }
   throw segmentNotFound(action.raw);
 }
@@ -103,6 +105,11 @@ function assignments(call: GraphCall, view: AssignmentView, key: Key, rest: Segm
   });
 }
 
+const NAVIGATIONS: Record<string, AssignmentView> = {
+  approleassignedto: 'appRoleAssignedTo',
+  approleassignments: 'appRoleAssignments',
+};
+
 function servicePrincipals(call: GraphCall, head: Segment, tail: Segment[]): GraphResult {
   const { key, rest } = itemKey(head, tail);
   if (!key)
@@ -114,8 +121,8 @@ function servicePrincipals(call: GraphCall, head: Segment, tail: Segment[]): Gra
       DELETE: () => deleteServicePrincipal(call, key),
     });
   const nav = rest[0]!;
-  if (nav.name === 'appRoleAssignedTo' || nav.name === 'appRoleAssignments')
-    return assignments(call, nav.name, key, rest);
+  const view = NAVIGATIONS[nav.name.toLowerCase()];
+  if (view) return assignments(call, view, key, rest);
   throw segmentNotFound(nav.raw);
 }
 
@@ -132,13 +139,28 @@ function directory(
   return only(call.method, { GET: () => get(call, key) });
 }
 
+/**
+ * The segments after an optional tenant segment: `/myorganization/…` or `/{tenant id or domain}/…` in front of a
+ * resource, as the older directory API took them and clients still send (m365-facts §8). A tenant segment names the
+ * caller's own tenant; another tenant's is not found here (UNCONFIRMED what Graph answers for it).
+ */
+function withoutTenantSegment(call: GraphCall): Segment[] {
+  const [first, ...rest] = call.segments;
+  if (!first || first.key || rest.length === 0) return call.segments;
+  const name = first.name.toLowerCase();
+  const tenant = call.caller.tenant;
+  if (name === 'myorganization' || name === tenant.id || tenant.domains.some((d) => d.toLowerCase() === name))
+    return rest;
+  return call.segments;
+}
+
 function dispatch(call: GraphCall): GraphResult {
-  const [head, ...tail] = call.segments;
+  const [head, ...tail] = withoutTenantSegment(call);
   if (!head) throw segmentNotFound('v1.0');
-  switch (head.name) {
+  switch (head.name.toLowerCase()) {
     case 'applications':
       return applications(call, head, tail);
-    case 'servicePrincipals':
+    case 'serviceprincipals':
       return servicePrincipals(call, head, tail);
     case 'organization':
       return directory(call, head, tail, listOrganization, getOrganization);

@@ -24,10 +24,54 @@ import {
 import { decideXoauth2, type SmtpIdentity } from './xoauth2.js';
 import { CappedBody, submitMessage } from './submission.js';
 
-/** What the sessions of one listener share. */
+/** What the sessions of one listener share: session ids, and the per-mailbox limits of `knobs.smtpLimits`. */
 export class SmtpService {
   private sessions = 0;
+  /** Authenticated sessions per mailbox (lower-cased address). */
+  private readonly signedIn = new Map<string, Set<object>>();
+  /** SendAs-denied submissions per mailbox, and until when it is throttled. */
+  private readonly sendAsErrors = new Map<string, { count: number; throttledUntil: number }>();
   constructor(readonly ctx: EmulatorContext) {}
+
+  /** Counts an authenticated session of a mailbox; false when the mailbox already holds its limit of them. */
+  claimSession(mailbox: string, session: object): boolean {
+    const limit = this.ctx.store.knobs.smtpLimits.concurrentConnectionsPerMailbox;
+    const key = mailbox.toLowerCase();
+    const held = this.signedIn.get(key) ?? new Set<object>();
+    if (limit > 0 && held.size >= limit) return false;
+    held.add(session);
+    this.signedIn.set(key, held);
+    return true;
+  }
+
+  releaseSession(session: object): void {
+    for (const [key, held] of this.signedIn) if (held.delete(session) && held.size === 0) this.signedIn.delete(key);
+  }
+
+  /** Whether continuous SendAs errors have throttled the mailbox now (never while the knob is off). */
+  throttled(mailbox: string): boolean {
+    if (this.ctx.store.knobs.smtpLimits.continuousErrorLimit <= 0) return false;
+    const e = this.sendAsErrors.get(mailbox.toLowerCase());
+    return e !== undefined && this.ctx.store.now() < e.throttledUntil;
+  }
+
+  /** Records the outcome of a submission: SendAs denials add up to the throttle, an accepted message clears them. */
+  noteSubmission(mailbox: string, sendAsDenied: boolean): void {
+    const key = mailbox.toLowerCase();
+    const { continuousErrorLimit, continuousErrorThrottleSeconds } = this.ctx.store.knobs.smtpLimits;
+    if (!sendAsDenied) {
+      this.sendAsErrors.delete(key);
+      return;
+    }
+    if (continuousErrorLimit <= 0) return;
+    const e = this.sendAsErrors.get(key) ?? { count: 0, throttledUntil: 0 };
+    e.count += 1;
+    if (e.count >= continuousErrorLimit) {
+      e.count = 0;
+      e.throttledUntil = this.ctx.store.now() + continuousErrorThrottleSeconds * 1000;
+    }
+    this.sendAsErrors.set(key, e);
+  }
 
   nextSessionId(): string {
     this.sessions += 1;
@@ -134,6 +178,11 @@ export class ExchangeConnection extends SMTPConnection {
     this.sessionId = service.nextSessionId();
   }
 
+  override _onClose(): void {
+    this.service.releaseSession(this);
+    super._onClose();
+  }
+
   // ---- replies ----
 
   /** Sends a reply; errors carry Exchange's diagnostic suffix unless the store driver's [Hostname=…] ends them. */
@@ -183,9 +232,22 @@ export class ExchangeConnection extends SMTPConnection {
     this.afterLatency(() => this.dispatch(command, next));
   }
 
+  /** Whether the session runs over TLS 1.0 or 1.1, which Exchange Online no longer serves. */
+  private oldTls(): boolean {
+    if (!this.secure) return false;
+    const protocol = (this._socket as tls.TLSSocket).getProtocol?.();
+    return protocol === 'TLSv1' || protocol === 'TLSv1.1';
+  }
+
   private dispatch(command: Buffer, next: () => void): void {
     if (this._closed) return;
     const done = (): void => this._whenWritable(next);
+    if (this.oldTls()) {
+      // The first command after a TLS 1.0/1.1 handshake: 421 4.7.66, and the session ends.
+      this.reply(REPLIES.oldTls);
+      this.close();
+      return done();
+    }
     const continuation = this._nextHandler;
     if (continuation) {
       this._nextHandler = false;
@@ -378,7 +440,14 @@ export class ExchangeConnection extends SMTPConnection {
 
   private finishXoauth2(blob: string, startedAt: number, done: () => void): void {
     const decision = decideXoauth2(this.service.ctx, blob);
-    if (decision.ok) {
+    if (decision.ok && !this.service.claimSession(decision.identity.address, this)) {
+      // One more authenticated connection than the mailbox may hold (knobs.smtpLimits).
+      this.reply(REPLIES.concurrentConnectionsExceeded);
+      this.recordAuth(REPLIES.concurrentConnectionsExceeded.code, startedAt, {
+        tenantId: decision.identity.tenantId,
+        caller: decision.identity.appId,
+      });
+    } else if (decision.ok) {
       this.identity = decision.identity;
       this.session.user = decision.identity.address;
       this.session.transmissionType = this._transmissionType();
@@ -403,6 +472,7 @@ export class ExchangeConnection extends SMTPConnection {
     if (!this.secure) return refuse(REPLIES.startTlsRequired);
     if (!this.identity) return refuse(REPLIES.notAuthenticated);
     if (this.session.envelope.mailFrom) return refuse(REPLIES.senderAlreadySpecified);
+    if (this.service.throttled(this.identity.address)) return refuse(REPLIES.throttledSendAsDenied);
     const parsed = this._parseAddressCommand('mail from', line);
     if (!parsed) return refuse(REPLIES.invalidSender);
     if (parsed.duplicate) return refuse(REPLIES.invalidArguments);
@@ -462,6 +532,8 @@ export class ExchangeConnection extends SMTPConnection {
         ? { reply: REPLIES.messageTooLarge, accepted: false }
         : submitMessage(this.service.ctx, identity, { mailFrom, rcptTo: envelope.rcptTo.map((r) => r.address) }, body);
     this.reply(result.reply);
+    if (result.reply.code === 554 || result.accepted)
+      this.service.noteSubmission(identity.address, /^5\.2\.252 SendAsDenied/.test(result.reply.text));
     this.service.ctx.store.record({
       service: 'smtp',
       method: 'DATA',

@@ -1,6 +1,6 @@
 /**
- * SMTP submission like smtp.office365.com:587: the Exchange Online banner and EHLO, STARTTLS (TLS 1.2 or later)
- * before AUTH and MAIL, AUTH XOAUTH2 only (basic authentication refused), Exchange's authorization of the app for the
+ * SMTP submission like smtp.office365.com:587: the Exchange Online banner and EHLO, STARTTLS (TLS 1.2 or later; an
+ * older version is answered 421 4.7.66 after the handshake) before AUTH and MAIL, AUTH XOAUTH2 only (basic authentication refused), Exchange's authorization of the app for the
  * mailbox, SendAs at the end of DATA, BDAT, and the SMTP realism knobs. Accepted messages are kept per mailbox.
  */
 import type net from 'node:net';
@@ -21,7 +21,10 @@ export async function startSmtpService(
   const server = new ExchangeSmtpServer(new SmtpService(ctx), {
     key: options.key,
     cert: options.cert,
-    minVersion: 'TLSv1.2',
+    // Exchange Online completes a TLS 1.0/1.1 handshake and then refuses the session with 421 4.7.66 (connection.ts);
+    // OpenSSL 3 needs security level 0 to offer those versions at all.
+    minVersion: 'TLSv1',
+    ciphers: 'DEFAULT:@SECLEVEL=0',
     secure: false,
     logger: false,
     disableReverseLookup: true,

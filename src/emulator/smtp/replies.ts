@@ -82,6 +82,16 @@ export const REPLIES = {
   cannotVrfy: r(252, '2.1.5 Cannot VRFY user'),
   startData: r(354, 'Start mail input; end with <CRLF>.<CRLF>'),
   serviceUnavailable: r(421, '4.3.2 Service not available'),
+  /** smtp-submission-improvements: one more authenticated connection than a mailbox may hold at once. */
+  concurrentConnectionsExceeded: r(
+    432,
+    '4.3.2 Concurrent connections limit exceeded. Visit https://aka.ms/concurrent_sending for more information.',
+  ),
+  /** After the TLS handshake, for a client that negotiated TLS 1.0 or 1.1 (idx 5663515276). */
+  oldTls: r(
+    421,
+    '4.7.66 TLS 1.0 and 1.1 are not supported. Please upgrade/update your client to support TLS 1.2. Visit https://aka.ms/smtp_auth_tls.',
+  ),
   connectionTimedOut: r(421, '4.4.1 Connection timed out'),
   tooManyErrors: r(421, '4.7.0 Too many errors on this connection, closing transmission channel'),
   startTlsRequired: r(451, '5.7.3 STARTTLS is required to send mail'),
@@ -123,6 +133,13 @@ export const REPLIES = {
     "5.7.139 Authentication unsuccessful, user is locked by your organization's security defaults policy. Contact your administrator.",
   ),
   mailboxCannotBeAccessed: r(550, '5.2.1 Mailbox cannot be accessed'),
+  // Continuous error throttling for SMTP AUTH submissions (learn.microsoft.com/Exchange/mail-flow-best-practices/
+  // continuous-error-throttling-smtp-auth-submissions): a mailbox that keeps failing is throttled for a while.
+  throttledMailboxFull: r(550, '5.2.251 Sender throttled due to continuous mailbox full errors.'),
+  throttledSendAsDenied: r(550, '5.2.252 Sender throttled due to continuous send as denied errors.'),
+  throttledInvalidLicense: r(550, '5.2.253 Sender throttled due to continuous invalid license errors.'),
+  throttledTooManyRecipients: r(550, '5.2.254 Sender throttled due to continuous too many recipients errors.'),
+  throttledInvalidRecipients: r(550, '5.2.255 Sender throttled due to continuous invalid recipients errors.'),
   messageTooLarge: r(552, '5.3.4 Message size exceeds fixed maximum message size'),
 } as const;
 

@@ -1,7 +1,8 @@
 /**
  * Admin consent: `/{tenant}/adminconsent` (v1) and `/{tenant}/v2.0/adminconsent`. The emulated administrator
  * approves (or, with `knobs.consent = 'deny'`, declines); approval installs the app in the tenant — its service
- * principal and the app role assignments of its requiredResourceAccess — and redirects back to the app.
+ * principal and the app role assignments of its requiredResourceAccess — and redirects back to the app's registered
+ * Web reply URL (an app without one gets AADSTS500113, as on Entra).
  */
 import type { EmulatorContext } from '../context.js';
 import type { EmulatorRequest, EmulatorResponse } from '../http.js';
@@ -13,7 +14,7 @@ import {
   type ServicePrincipalRecord,
   type TenantRecord,
 } from '../state.js';
-import { errors, htmlErrorPage, htmlResponse, type AadError } from './errors.js';
+import { errors, htmlErrorPage, type AadError } from './errors.js';
 import { isAadError, resolveTenant } from './tenant.js';
 
 export interface AdminConsentResult {
@@ -167,18 +168,21 @@ export function adminConsent(
   )
     return page(errors.applicationNotFound(clientId, tenant.displayName));
 
+  // The reply URL: v2 requires redirect_uri [v2-admin-consent]; the app must have a Web reply URL registered
+  // (AADSTS500113 otherwise), and the one asked for must be one of them, exactly (AADSTS50011). m365-facts §8.
   const web = app.entity.web as { redirectUris?: unknown } | undefined;
   const registered = Array.isArray(web?.redirectUris) ? web.redirectUris.map(String) : [];
   const requestedRedirect = q.get('redirect_uri');
+  if (version === 'v2' && !requestedRedirect) return page(errors.missingParameter('redirect_uri'));
+  if (registered.length === 0) return page(errors.noReplyAddress());
   if (requestedRedirect !== null && !registered.includes(requestedRedirect))
     return page(errors.redirectUriMismatch(requestedRedirect, app.entity.appId));
-  const target = requestedRedirect ?? registered[0];
+  const target = requestedRedirect ?? registered[0]!;
   const state = q.get('state');
   const scope = q.get('scope');
 
   if (store.knobs.consent === 'deny') {
     const e = errors.consentDeclined();
-    if (!target) return page(e);
     return redirect(
       withQuery(target, [
         ['error', 'access_denied'],
@@ -191,13 +195,6 @@ export function adminConsent(
 
   const result = grantAdminConsent(store, tenant, app);
   req.log.write = result.createdServicePrincipal || result.addedAssignments.length > 0;
-  if (!target) {
-    return htmlResponse(
-      200,
-      'Permissions granted',
-      `<h1>Permissions granted</h1><p>The application has been granted the permissions it requested in this organization. You can close this window.</p>`,
-    );
-  }
   return redirect(
     withQuery(target, [
       ['admin_consent', 'True'],

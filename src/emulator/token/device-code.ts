@@ -15,6 +15,8 @@ import { decodeRefreshToken, delegatedTokenResponse, FIRST_PARTY_PUBLIC_CLIENTS 
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const EXPIRES_IN_S = 900;
+/** The most device codes the emulator keeps (pending, approved or expired); the oldest go first. */
+export const MAX_REMEMBERED_CODES = 500;
 /** Entra says 5 seconds; 1 keeps tests quick, and clients must honour whatever the server says. */
 const INTERVAL_S = 1;
 const USER_CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
@@ -82,8 +84,11 @@ export function startDeviceCode(ctx: EmulatorContext, req: EmulatorRequest, segm
   if (isAadError(scope)) return oauthErrorResponse(req, scope, form);
 
   const now = store.now();
-  // Codes past their lifetime are forgotten, so the list cannot grow without bound.
-  store.world.deviceCodes = store.world.deviceCodes.filter((d) => d.expiresAtMs > now - 3_600_000);
+  // Codes expire after 15 minutes, as on Entra; an expired one is remembered for an hour more (so that redeeming it
+  // is answered AADSTS70019, not "bad code"), and never more than MAX_REMEMBERED_CODES are kept: anyone may start
+  // a flow without credentials, so the persisted state must not grow with them.
+  const remembered = store.world.deviceCodes.filter((d) => d.expiresAtMs > now - 3_600_000);
+  store.world.deviceCodes = remembered.slice(Math.max(0, remembered.length - (MAX_REMEMBERED_CODES - 1)));
   const record: DeviceCodeRecord = {
     deviceCode: `DAQABIQEAAAB${randomBytes(96).toString('base64url')}`,
     userCode: userCode(),

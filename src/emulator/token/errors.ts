@@ -121,30 +121,33 @@ export function htmlErrorPage(req: EmulatorRequest, e: AadError): EmulatorRespon
   );
 }
 
-/** The token service's answer for a throttled call, an injected fault or an unexpected failure. */
+/**
+ * The token service's answer for a throttled call, an injected fault or an unexpected failure. Throttling is a
+ * plain-text 429 "Too Many Requests" with Retry-After, not an OAuth error body (m365-facts §8; AADSTS50196 is a
+ * client request *loop*, not throttling).
+ */
 export function serviceErrorResponse(
   req: EmulatorRequest,
   status: 429 | 500 | 503,
   retryAfterSeconds?: number,
 ): EmulatorResponse {
-  const e =
-    status === 429
-      ? aadError(
-          429,
-          'temporarily_unavailable',
-          50196,
-          'The server terminated an operation because it encountered a client request loop. Please contact your app vendor.',
-        )
-      : status === 503
-        ? aadError(503, 'temporarily_unavailable', 90033, 'A transient error has occurred. Please try again.')
-        : aadError(
-            500,
-            'server_error',
-            50000,
-            'There was an error issuing a token or an issue with our sign-in service.',
-          );
   const headers: Record<string, string> = {};
   if (retryAfterSeconds !== undefined) headers['Retry-After'] = String(retryAfterSeconds);
+  if (status === 429)
+    return {
+      status: 429,
+      headers: { ...headers, 'Content-Type': 'text/plain; charset=utf-8' },
+      body: 'Too Many Requests',
+    };
+  const e =
+    status === 503
+      ? aadError(503, 'temporarily_unavailable', 90033, 'A transient error has occurred. Please try again.')
+      : aadError(
+          500,
+          'server_error',
+          50000,
+          'There was an error issuing a token or an issue with our sign-in service.',
+        );
   return oauthErrorResponse(req, e, undefined, headers);
 }
 
@@ -341,6 +344,7 @@ export const errors = {
       `The redirect URI '${redirectUri}' specified in the request does not match the redirect URIs configured for the application '${appId}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more about how to fix this.`,
     ),
   consentDeclined: () => aadError(400, 'access_denied', 65004, 'User declined to consent to access the app.'),
+  noReplyAddress: () => aadError(400, 'invalid_request', 500113, 'No reply address is registered for the application.'),
 };
 
 /** Entra's precise time format in some messages: `2023-12-11T23:52:19.6223401Z`. */

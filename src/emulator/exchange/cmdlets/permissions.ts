@@ -4,6 +4,7 @@
  * Every Add stores its own record with its own `grantedAtMs` (the SMTP permission-cache knob reads it); the Get
  * cmdlets show one row per trustee with the rights merged, and the mailbox's own NT AUTHORITY\SELF entry first.
  */
+import type { EmulatorStore } from '../../store.js';
 import type { MailboxPermissionRecord, RecipientPermissionRecord, TenantRecord, UserRecord } from '../../state.js';
 import { confirmAndWhatIf, enumArray, enumOne, resultSize, str, sw, type EnumType } from '../params.js';
 import {
@@ -54,7 +55,7 @@ function orderRights(rights: Iterable<string>, e: EnumType): string[] {
 
 // ---- FullAccess and friends ----
 
-function mailboxPermissionRows(tenant: TenantRecord, mailbox: UserRecord, only?: Trustee): Row[] {
+function mailboxPermissionRows(store: EmulatorStore, tenant: TenantRecord, mailbox: UserRecord, only?: Trustee): Row[] {
   const identity = mailbox.mailbox!.alias;
   const rows: Row[] = [];
   if (!only)
@@ -73,6 +74,8 @@ function mailboxPermissionRows(tenant: TenantRecord, mailbox: UserRecord, only?:
   for (const r of tenant.exchange.mailboxPermissions) {
     if (r.mailboxUserId !== mailbox.entity.id) continue;
     if (only && !sameTrustee(r.trustee, only)) continue;
+    // A grant made moments ago is not in the answer until it has replicated.
+    if (!store.exchangeSees(r.grantedAtMs)) continue;
     const key = `${trusteeKey(r.trustee)}|${r.inheritanceType}`;
     const g = groups.get(key) ?? { trustee: r.trustee, inheritance: r.inheritanceType, rights: new Set<string>() };
     r.accessRights.forEach((a) => g.rights.add(a));
@@ -97,6 +100,7 @@ function mailboxPermissionRows(tenant: TenantRecord, mailbox: UserRecord, only?:
 // ---- SendAs ----
 
 function recipientPermissionRows(
+  store: EmulatorStore,
   tenant: TenantRecord,
   mailbox: UserRecord,
   only: Trustee | undefined,
@@ -104,9 +108,10 @@ function recipientPermissionRows(
 ): Row[] {
   if (rights && !rights.includes('SendAs')) return [];
   const identity = mailbox.mailbox!.alias;
-  const row = (trustee: string): Row => ({
+  const row = (trustee: string, sid: string): Row => ({
     Identity: identity,
     Trustee: trustee,
+    TrusteeSidString: sid,
     AccessControlType: 'Allow',
     AccessRights: ['SendAs'],
     IsInherited: false,
@@ -114,14 +119,14 @@ function recipientPermissionRows(
     IsValid: true,
     ObjectState: 'Unchanged',
   });
-  const rows: Row[] = only ? [] : [row(SELF)];
+  const rows: Row[] = only ? [] : [row(SELF, SELF_SID)];
   const seen = new Set<string>();
   for (const r of tenant.exchange.recipientPermissions) {
     if (r.mailboxUserId !== mailbox.entity.id || !r.accessRights.includes('SendAs')) continue;
     if (only && !sameTrustee(r.trustee, only)) continue;
-    if (seen.has(trusteeKey(r.trustee))) continue;
+    if (!store.exchangeSees(r.grantedAtMs) || seen.has(trusteeKey(r.trustee))) continue;
     seen.add(trusteeKey(r.trustee));
-    rows.push(row(trusteeDisplay(tenant, r.trustee)));
+    rows.push(row(trusteeDisplay(tenant, r.trustee), sidFor(r.trustee.id)));
   }
   return rows;
 }
@@ -140,12 +145,12 @@ export const permissionCmdlets: CmdletDefinition[] = [
       sw('IncludeSoftDeletedUserPermissions'),
       sw('IncludeUnresolvedPermissions'),
     ],
-    run({ tenant }, p) {
+    run({ store, tenant }, p) {
       const mailbox = resolveMailbox(tenant, p.string('Identity')!);
       if (p.bool('Owner')) return output([{ Identity: mailbox.mailbox!.alias, Owner: SELF }]);
       const user = p.string('User');
       const only = user ? resolvePrincipal(tenant, user).trustee : undefined;
-      return applyResultSize(mailboxPermissionRows(tenant, mailbox, only), p);
+      return applyResultSize(mailboxPermissionRows(store, tenant, mailbox, only), p);
     },
   },
   {
@@ -241,14 +246,14 @@ export const permissionCmdlets: CmdletDefinition[] = [
       resultSize(),
       sw('ReadFromDomainController'),
     ],
-    run({ tenant }, p) {
+    run({ store, tenant }, p) {
       const identity = p.string('Identity');
       const mailboxes = identity ? [resolveMailbox(tenant, identity)] : tenant.users.filter((u) => u.mailbox);
       const trustee = p.string('Trustee');
       const only = trustee ? resolvePrincipal(tenant, trustee).trustee : undefined;
       const rights = p.list('AccessRights');
       return applyResultSize(
-        mailboxes.flatMap((m) => recipientPermissionRows(tenant, m, only, rights)),
+        mailboxes.flatMap((m) => recipientPermissionRows(store, tenant, m, only, rights)),
         p,
       );
     },

@@ -2,6 +2,7 @@
  * Service principals and RBAC for Applications: Get/New/Remove-ServicePrincipal, Get/New/Remove-ManagementScope,
  * Get/New/Remove-ManagementRoleAssignment, Test-ServicePrincipalAuthorization.
  */
+import type { EmulatorStore } from '../../store.js';
 import type {
   ExchangeServicePrincipal,
   ManagementRoleAssignmentRecord,
@@ -10,7 +11,7 @@ import type {
   UserRecord,
 } from '../../state.js';
 import { RBAC_SMTP_ROLE, evaluateRbac, recipientFilterMatches } from '../authorization.js';
-import { alreadyExists, invalidArgument, invalidOperation, notFound } from '../errors.js';
+import { aadServicePrincipalNotFound, alreadyExists, dataValidation, invalidOperation, notFound } from '../errors.js';
 import {
   findServicePrincipals,
   output,
@@ -56,6 +57,24 @@ function canonicalRole(role: string): string {
   return found;
 }
 
+/**
+ * The tenant's Entra service principal with this object id and app id, once Exchange has caught up with its
+ * creation and with its latest consent (app role assignment).
+ */
+function entraPrincipalKnownToExchange(
+  store: EmulatorStore,
+  tenant: TenantRecord,
+  objectId: string,
+  appId: string,
+): boolean {
+  const sp = store.servicePrincipalById(tenant, objectId);
+  if (!sp || sp.entity.appId.toLowerCase() !== appId) return false;
+  const consents = tenant.appRoleAssignments
+    .filter((a) => a.entity.principalId === sp.entity.id)
+    .map((a) => a.meta.createdAtMs);
+  return store.exchangeSees(Math.max(sp.meta.createdAtMs, ...consents));
+}
+
 function findScope(tenant: TenantRecord, identity: string): ManagementScopeRecord | undefined {
   const key = identity.trim().toLowerCase();
   return tenant.exchange.managementScopes.find(
@@ -70,11 +89,12 @@ function findAssignment(tenant: TenantRecord, identity: string): ManagementRoleA
   );
 }
 
+/** Names of management scopes and role assignments are at most 64 characters (m365-facts §8). */
 const MAX_NAME = 64;
 
 function checkNameLength(name: string): void {
   if (name.length > MAX_NAME)
-    throw invalidArgument(
+    throw dataValidation(
       `The length of the property is too long. The maximum length is ${MAX_NAME} and the length of the value provided is ${name.length}.`,
     );
 }
@@ -163,11 +183,13 @@ export const principalCmdlets: CmdletDefinition[] = [
       if (p.usedNames.get('ObjectId')?.toLowerCase() === 'serviceid')
         warnings.push('The parameter "ServiceId" is being deprecated. Please use the parameter "ObjectId" instead.');
       const appId = requireGuid(p.string('AppId')!);
-      // Exchange doesn't check the object id against Entra: the app registration's object id is accepted too,
-      // and SMTP fails later (the token's oid is the enterprise app's).
       const objectId = requireGuid(p.string('ObjectId')!);
       const existing = tenant.exchange.servicePrincipals.find((s) => s.AppId === appId || s.ObjectId === objectId);
       if (existing) throw alreadyExists(servicePrincipalDn(tenant, existing));
+      // Since 2025 Exchange checks the object id against Entra: it must be the app's enterprise application (service
+      // principal) in this tenant, and one Exchange already knows (m365-facts §8).
+      if (!entraPrincipalKnownToExchange(store, tenant, objectId, appId))
+        throw aadServicePrincipalNotFound(objectId, appId);
       const sp: ExchangeServicePrincipal = {
         Identity: objectId,
         AppId: appId,
@@ -201,12 +223,13 @@ export const principalCmdlets: CmdletDefinition[] = [
   {
     name: 'Get-ManagementScope',
     params: [str('Identity'), bool('Exclusive'), sw('Orphan')],
-    run({ tenant }, p) {
+    run({ store, tenant }, p) {
       const identity = p.string('Identity');
-      let scopes = tenant.exchange.managementScopes;
+      // A scope made moments ago is not in Get- answers until it has replicated.
+      let scopes = tenant.exchange.managementScopes.filter((s) => store.exchangeSees(s.createdAtMs));
       if (identity) {
         const s = findScope(tenant, identity);
-        if (!s) throw notFound(identity);
+        if (!s || !scopes.includes(s)) throw notFound(identity);
         scopes = [s];
       }
       if (p.bool('Exclusive') === true) scopes = [];
@@ -301,14 +324,14 @@ export const principalCmdlets: CmdletDefinition[] = [
       bool('Exclusive'),
       sw('GetEffectiveUsers'),
     ],
-    run({ tenant }, p) {
+    run({ store, tenant }, p) {
       const identity = p.string('Identity');
       if (identity && p.has('RoleAssignee')) throw parameterSetConflict();
-      let list = tenant.exchange.managementRoleAssignments;
+      let list = tenant.exchange.managementRoleAssignments.filter((a) => store.exchangeSees(a.createdAtMs));
       if (identity) {
         // As for the other Get- cmdlets, a non-existent Identity returns all objects.
         const hit = findAssignment(tenant, identity);
-        if (hit) list = [hit];
+        if (hit && list.includes(hit)) list = [hit];
       }
       const role = p.string('Role');
       if (role) {
