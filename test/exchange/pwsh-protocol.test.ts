@@ -433,6 +433,14 @@ describe('start early, probe once, choose the backend (auto | rest | pwsh)', () 
     expect(run.log().filter((e) => e.event === 'invoke')).toEqual([]);
   });
 
+  it('probe() after close() answers at once (nothing is started any more)', async () => {
+    const run = fake();
+    await run.backend.close();
+    const probe = await run.backend.probe();
+    expect(probe).toMatchObject({ ready: false });
+    expect(run.log()).toEqual([]);
+  });
+
   it('a pwsh that never says hello: probe() gives up after the start timeout, and the process goes', async () => {
     const run = fake({ faults: { silent: true, hangOnConnect: 1 }, backend: { startTimeoutMs: 1500 } });
     const probe = await run.backend.probe();

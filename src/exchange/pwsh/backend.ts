@@ -184,7 +184,10 @@ export class PwshExchangeBackend implements ExchangeBackend {
         if (err instanceof BridgeFailure) await this.recover(err, 'Connect-ExchangeOnline');
         else throw err;
       }
-    }).catch(() => undefined);
+    })
+      .catch(() => undefined)
+      // Closed or aborted before anything was spawned: probe() must not wait for a process that will never come.
+      .finally(() => this.resolveSpawned(undefined));
     return this.started;
   }
 
@@ -518,6 +521,7 @@ export class PwshExchangeBackend implements ExchangeBackend {
   async close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closed = true;
+    this.resolveSpawned(undefined);
     const proc = this.proc;
     this.proc = undefined;
     this.closing = proc ? proc.shutdown(this.o.closeGraceMs ?? 10_000) : Promise.resolve();
