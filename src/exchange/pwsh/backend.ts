@@ -524,7 +524,9 @@ export class PwshExchangeBackend implements ExchangeBackend {
     this.resolveSpawned(undefined);
     const proc = this.proc;
     this.proc = undefined;
-    this.closing = proc ? proc.shutdown(this.o.closeGraceMs ?? 10_000) : Promise.resolve();
+    // After Ctrl-C nobody waits 10 s for a cmdlet to finish: 2 s for Disconnect, then the process group is ended.
+    const grace = this.o.closeGraceMs ?? 10_000;
+    this.closing = proc ? proc.shutdown(this.o.signal?.aborted ? Math.min(grace, 2000) : grace) : Promise.resolve();
     return this.closing;
   }
 }
