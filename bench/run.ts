@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { CLI, graphThroughput, rssMb, spawnEmulator, writeLargeSeed } from './emulator.js';
 import { measureProvisioning } from './provision.js';
+import { measurePwsh } from './pwsh.js';
 
 interface Row {
   name: string;
@@ -130,6 +131,9 @@ async function main(): Promise<void> {
       pass: p.noop.writes === 0,
     });
   }
+
+  // The pwsh backend beside REST, on the same latency profile (bench/pwsh.ts).
+  rows.push(...(await measurePwsh()));
 
   for (const r of rows)
     process.stderr.write(`${r.pass ? 'ok  ' : 'MISS'} ${r.name}: ${r.value} ${r.unit} (target ${r.target})\n`);

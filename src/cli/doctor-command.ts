@@ -1,7 +1,8 @@
 /**
  * `sendasapp doctor`: is this machine ready for --exchange pwsh? Reports PowerShell's version (7.4 or later is
  * needed), the ExchangeOnlineManagement versions installed and the one the bridge would use, and the exact commands
- * to install what is missing. Exit 0 when ready, 1 when not. The REST backend (the default) needs none of this.
+ * to install what is missing, per OS. Exit 0 when ready, 1 when not. `--exchange auto` (the default) takes pwsh when
+ * this says ready and the REST backend otherwise, which needs none of this.
  */
 import { probePwsh, type PwshProbe } from '../exchange/index.js';
 import { ExitCode } from './exit-codes.js';
@@ -24,7 +25,7 @@ function describe(probe: PwshProbe): string[] {
     `  ${m.ok ? '✓' : '✗'} ExchangeOnlineManagement: ${m.selected ? `${m.selected} will be used` : 'none usable'}${installed ? `; installed: ${installed}` : p.found && p.ok ? '; not installed' : ''}; sendasapp needs ${m.range}`,
   );
   if (probe.ready) {
-    lines.push('Ready: `--exchange pwsh` can be used.');
+    lines.push('Ready: `--exchange pwsh` can be used (and `--exchange auto`, the default, will use it).');
     return lines;
   }
   for (const problem of probe.problems) lines.push(`  Problem: ${problem}`);
@@ -38,7 +39,8 @@ function describe(probe: PwshProbe): string[] {
     lines.push(`${p.ok ? 'Install' : 'Then install'} the ExchangeOnlineManagement module:`);
     lines.push(...probe.install.module.map((c) => `  ${c}`));
   }
-  lines.push('Or keep the REST backend (`--exchange rest`, the default), which needs neither.');
+  lines.push('Or use the REST backend (`--exchange rest`; `--exchange auto` falls back to it), which needs neither.');
+  lines.push(probe.sentence);
   return lines;
 }
 

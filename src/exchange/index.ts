@@ -3,10 +3,14 @@ export * from './rest.js';
 export * from './batching.js';
 export * from './resources.js';
 export {
+  chooseExchangeBackend,
   createPwshExchangeFactory,
+  EXCHANGE_BACKEND_CHOICES,
   probePwsh,
   PwshExchangeBackend,
   PWSH_CMDLETS,
+  type ExchangeBackendChoice,
+  type ExchangeBackendRequest,
   type PwshBackendOptions,
   type PwshConnect,
   type PwshProbe,

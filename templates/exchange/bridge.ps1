@@ -12,12 +12,15 @@
         {"id":1,"type":"connect","mode":"AccessToken","connect":{...},"commandName":[...]}   first line
         {"id":2,"cmdlet":"Get-Mailbox","parameters":{"Identity":"ap@contoso.com"}}          then any number
         {"id":9,"type":"connect","connect":{...}}                                             a fresh token
+        {"id":7,"type":"many","calls":[{"cmdlet":...,"parameters":{...}},...]}                 several reads at once
         EOF                                                                                   Disconnect-ExchangeOnline, exit 0
 
-    and every line gets one answer on stdout, with the same id:
+    Before reading anything the script writes {"id":null,"ok":true,"type":"hello","psVersion":...,"modules":[...]}
+    (what -Probe reports) and imports the module. Every line then gets one answer on stdout, with the same id:
 
         {"id":2,"ok":true,"value":[...],"warnings":[...]}
         {"id":2,"ok":false,"error":{"category":"...","message":"...","errorId":"...","target":"...","reason":"...","exceptionType":"..."}}
+        {"id":7,"ok":true,"results":[{"ok":true,"value":[...]},{"ok":false,"error":{...}},...]}   in the order of calls
 
     Safety rules this script keeps:
     - Only the cmdlets in $AllowedCmdlets run; Connect-ExchangeOnline loads only those (-CommandName).
@@ -482,7 +485,8 @@ function Invoke-BridgeRequest {
     $splat = $checked['splat']
     $command = Get-Command -Name $name -CommandType Cmdlet, Function -ErrorAction SilentlyContinue | Select-Object -First 1
     if ($null -eq $command) {
-        return New-ErrorAnswer -Id $id -BridgeError (New-BridgeError -ErrorId 'NotConnected' -Category 'ObjectNotFound' -Message "$name is not loaded in this session (Connect-ExchangeOnline -CommandName)")
+        # Connect-ExchangeOnline creates only the cmdlets the account's Exchange roles allow.
+        return New-ErrorAnswer -Id $id -BridgeError (New-BridgeError -ErrorId 'CmdletNotAvailable' -Category 'PermissionDenied' -Message "$name is not available in this session: the signed-in account's Exchange roles do not include it")
     }
     $cmdletErrors = $null
     $cmdletWarnings = $null
@@ -509,18 +513,33 @@ function Invoke-BridgeRequest {
 
 # ---- the session --------------------------------------------------------------------------------------------------
 
-function Write-Probe {
+function Get-ProbeInfo {
     $modules = @(Get-InstalledExchangeModule | ForEach-Object {
             [ordered]@{ version = $_.Version.ToString(); prerelease = $_.Prerelease; path = $_.Path; needsPwsh = (Get-PwshNeededFor -ModuleVersion $_.Version).ToString() }
         })
-    Write-BridgeMessage ([ordered]@{
-            type      = 'probe'
-            protocol  = $script:ProtocolVersion
-            psVersion = $PSVersionTable.PSVersion.ToString()
-            psEdition = [string] $PSVersionTable.PSEdition
-            os        = [string] $PSVersionTable.OS
-            modules   = $modules
-        })
+    return [ordered]@{
+        protocol  = $script:ProtocolVersion
+        psVersion = $PSVersionTable.PSVersion.ToString()
+        psEdition = [string] $PSVersionTable.PSEdition
+        os        = [string] $PSVersionTable.OS
+        modules   = $modules
+    }
+}
+
+function Write-Probe {
+    $info = Get-ProbeInfo
+    $message = [ordered]@{ type = 'probe' }
+    foreach ($key in $info.Keys) { $message[$key] = $info[$key] }
+    Write-BridgeMessage $message
+}
+
+# The first line of a session, before anything is read: what this pwsh and its modules are (the same facts as
+# -Probe), so that sendasapp decides with the process it will use, and no second pwsh is started to ask.
+function Write-Hello {
+    $info = Get-ProbeInfo
+    $message = [ordered]@{ id = $null; ok = $true; type = 'hello' }
+    foreach ($key in $info.Keys) { $message[$key] = $info[$key] }
+    Write-BridgeMessage $message
 }
 
 function Write-Fatal {
@@ -532,7 +551,32 @@ function Write-Fatal {
     [Console]::Error.WriteLine("bridge: $Stage failed: $($BridgeError['message'])")
 }
 
+# Several independent calls in one message: run in order, answered together (one answer per call, no ids).
+function Invoke-BridgeBatch {
+    param([System.Collections.IDictionary] $Message)
+    $calls = $Message['calls']
+    if ($calls -isnot [System.Collections.IList]) {
+        return New-ErrorAnswer -Id $Message['id'] -BridgeError (New-BridgeError -ErrorId 'BadRequest' -Category 'InvalidArgument' -Message 'a batch needs a list of calls')
+    }
+    $results = [System.Collections.Generic.List[object]]::new()
+    foreach ($call in $calls) {
+        if ($call -isnot [System.Collections.IDictionary]) {
+            $results.Add((New-ErrorAnswer -Id $null -BridgeError (New-BridgeError -ErrorId 'BadRequest' -Category 'InvalidArgument' -Message 'a call must be a JSON object')))
+            continue
+        }
+        $answer = Invoke-BridgeRequest -Request $call
+        $answer.Remove('id')
+        $results.Add($answer)
+    }
+    return [ordered]@{ id = $Message['id']; ok = $true; results = $results.ToArray() }
+}
+
 function Invoke-Session {
+    Write-Hello
+    # The module is imported while sendasapp is still signing in: the first line (connect) waits for its token.
+    $pwsh = Get-PwshVersion
+    $import = $null
+    if ($pwsh -ge $script:MinimumPwsh) { $import = Import-ExchangeModule }
     $first = [Console]::In.ReadLine()
     if ($null -eq $first) { $script:ExitCode = 0; return }
     $message = ConvertFrom-BridgeJson -Line $first
@@ -543,13 +587,11 @@ function Invoke-Session {
         $script:ExitCode = 2
         return
     }
-    $pwsh = Get-PwshVersion
     if ($pwsh -lt $script:MinimumPwsh) {
         Write-Fatal -Id $id -Stage 'pwsh' -BridgeError (New-BridgeError -ErrorId 'PwshTooOld' -Category 'NotInstalled' -Message "PowerShell $pwsh is too old: sendasapp needs $($script:MinimumPwsh) or later")
         $script:ExitCode = 3
         return
     }
-    $import = Import-ExchangeModule
     if (-not $import['ok']) {
         Write-Fatal -Id $id -Stage 'module' -BridgeError $import['error']
         $script:ExitCode = 4
@@ -581,7 +623,8 @@ function Invoke-Session {
             Write-BridgeMessage (New-ErrorAnswer -Id $null -BridgeError (New-BridgeError -ErrorId 'BadRequest' -Category 'InvalidArgument' -Message 'a request line must be a JSON object'))
             continue
         }
-        if ([string] $request['type'] -eq 'connect') {
+        $type = [string] $request['type']
+        if ($type -eq 'connect') {
             $again = Connect-Bridge -Message $request
             if ($again['ok']) {
                 Write-BridgeMessage ([ordered]@{ id = $request['id']; ok = $true; value = @(); connectMs = $again['ms'] })
@@ -590,10 +633,17 @@ function Invoke-Session {
             }
             continue
         }
+        if ($type -eq 'many') {
+            Write-BridgeMessage (Invoke-BridgeBatch -Message $request)
+            continue
+        }
         Write-BridgeMessage (Invoke-BridgeRequest -Request $request)
     }
     $script:ExitCode = 0
 }
+
+# Dot-sourced (". bridge.ps1", as the Pester tests do): only the functions above are defined, nothing runs.
+if ($MyInvocation.InvocationName -eq '.') { return }
 
 try {
     if ($Probe) {

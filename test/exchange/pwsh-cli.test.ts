@@ -1,7 +1,8 @@
 /**
  * `apply --exchange pwsh` end to end: the built CLI against the emulator, its pwsh backend driving the fake bridge
  * (SENDASAPP_PWSH points at test/fixtures/fake-bridge.mjs, which speaks the bridge protocol). The same apply through
- * `--exchange rest` must reach the same result; each run makes exactly one spawn and one Connect.
+ * `--exchange rest` must reach the same result; each run makes exactly one spawn and one Connect. Last, the same apply
+ * through a real pwsh.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
@@ -10,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_PATH, runCli, type CliResult } from '../helpers/cli.js';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
+import { cliEnvFor, describeWithPwsh, pwshProcesses } from './backends.js';
 import { AP, CONTOSO, FAKE_BRIDGE, SCANNER } from './scenario.js';
 
 type Json = Record<string, any>;
@@ -46,6 +48,8 @@ describe('apply --exchange pwsh (fake bridge) against the emulator', () => {
   ];
   const env = (): Record<string, string> => ({
     SENDASAPP_PWSH: FAKE_BRIDGE,
+    // pwsh gets only what it needs; the fake bridge (Node) needs these too.
+    SENDASAPP_PWSH_PASS_ENV: 'NODE_EXTRA_CA_CERTS,FAKE_BRIDGE_LOG,FAKE_BRIDGE_FAULTS,FAKE_BRIDGE_STATE',
     NODE_EXTRA_CA_CERTS: emu.endpoints.caFile,
     FAKE_BRIDGE_LOG: logFile(),
   });
@@ -140,6 +144,7 @@ describe('Ctrl-C during apply --exchange pwsh', () => {
       for (const k of Object.keys(env)) if (/^(AZURE_|SENDASAPP_)/.test(k)) delete env[k];
       Object.assign(env, {
         SENDASAPP_PWSH: FAKE_BRIDGE,
+        SENDASAPP_PWSH_PASS_ENV: 'NODE_EXTRA_CA_CERTS,FAKE_BRIDGE_LOG,FAKE_BRIDGE_FAULTS',
         NODE_EXTRA_CA_CERTS: emu.endpoints.caFile,
         FAKE_BRIDGE_LOG: logFile,
         FAKE_BRIDGE_FAULTS: JSON.stringify({ hangOn: 'Get-TransportConfig', hangTimes: 99 }),
@@ -185,4 +190,60 @@ describe('Ctrl-C during apply --exchange pwsh', () => {
       await emu.close();
     }
   }, 90_000);
+});
+
+describeWithPwsh('apply --exchange pwsh through a REAL pwsh (bridge.ps1 + the stand-in module)', () => {
+  it('provisions and proves in one pwsh session with one Connect, and leaves no PowerShell behind', async () => {
+    const emu = await startTestEmulator();
+    const dir = mkdtempSync(path.join(tmpdir(), 'sendasapp-real-pwsh-cli-'));
+    const logFile = path.join(dir, 'module.log');
+    try {
+      const r = await runCli(
+        [
+          'apply',
+          '--endpoints',
+          emu.endpointsFile,
+          '--tenant',
+          CONTOSO,
+          '--mailbox',
+          SCANNER,
+          '--enable-smtp-auth',
+          'mailbox',
+          '--secret-out',
+          path.join(dir, 'secret.json'),
+          '--wait',
+          '1m',
+          '--exchange',
+          'pwsh',
+          '--yes',
+          '--output',
+          'json',
+        ],
+        {
+          env: {
+            ...cliEnvFor('pwsh'),
+            SENDASAPP_TEST_EXO_LOG: logFile,
+            SENDASAPP_TEST_EXO_STATE: dir,
+            SENDASAPP_PWSH_PASS_ENV: 'SENDASAPP_TEST_EXO_LOG,SENDASAPP_TEST_EXO_STATE',
+          },
+          timeoutMs: 180_000,
+        },
+      );
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.json<Json>().verification.status).toBe('passed');
+      const log = readFileSync(logFile, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Json);
+      expect(new Set(log.map((e) => e.pid)).size).toBe(1); // one pwsh
+      expect(log.filter((e) => e.event === 'connect')).toHaveLength(1);
+      expect(log.filter((e) => e.event === 'invoke').map((e) => e.cmdlet)).toEqual(
+        expect.arrayContaining(['New-ServicePrincipal', 'Add-MailboxPermission', 'Set-CASMailbox']),
+      );
+      expect(log.at(-1)?.event).toBe('disconnect');
+      expect(pwshProcesses(dir)).toEqual([]);
+    } finally {
+      await emu.close();
+    }
+  }, 240_000);
 });

@@ -99,7 +99,10 @@ describe('sendasapp doctor (built CLI)', () => {
     const r = await runCli(['doctor', '--output', 'json'], { env: { SENDASAPP_PWSH: exe } });
     expect(r.code).toBe(0);
     expect(r.json()).toMatchObject({ ready: true, pwsh: { version: '7.5.2' }, module: { selected: '3.9.2' } });
-    expect(r.stderr).toContain('Ready: `--exchange pwsh` can be used.');
+    expect(r.stderr).toContain('Ready: `--exchange pwsh` can be used');
+    expect(r.json()).toMatchObject({
+      sentence: 'PowerShell 7.5.2 with ExchangeOnlineManagement 3.9.2 is ready for --exchange pwsh',
+    });
   });
 
   it('exits 1 and prints the install commands for Windows, macOS and Linux when pwsh is missing', async () => {
@@ -112,6 +115,10 @@ describe('sendasapp doctor (built CLI)', () => {
     expect(r.stderr).toContain('sudo apt-get update && sudo apt-get install -y powershell');
     expect(r.stderr).toContain('Install-Module -Name ExchangeOnlineManagement');
     expect(r.stderr).toContain('--exchange rest');
+    // The one-line doctor sentence a preflight stops with: what is missing and the command that installs it.
+    expect(r.stderr).toMatch(
+      /--exchange pwsh cannot run here: PowerShell 7 \(.*absent-pwsh\) is not installed.*Install: /,
+    );
   });
 
   it('lists doctor in --help', async () => {

@@ -6,7 +6,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExchangeError, type ExchangeBackend } from '../../src/exchange/backend.js';
-import { PWSH_CMDLETS, classifyBridgeError, bridgeErrorMessage } from '../../src/exchange/pwsh/index.js';
+import {
+  PWSH_CMDLETS,
+  bridgeErrorMessage,
+  chooseExchangeBackend,
+  classifyBridgeError,
+} from '../../src/exchange/pwsh/index.js';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import {
   AP,
@@ -148,7 +153,7 @@ describe('pwsh backend against a child process speaking the bridge protocol', ()
       'Get-OrganizationConfig': 'transient',
       'Get-CASMailbox': 'transient',
       'Set-CASMailbox': 'invalid-input',
-      'Get-RecipientPermission': 'invalid-input',
+      'Get-RecipientPermission': 'access-denied',
       'Get-ServicePrincipal': 'unknown',
     });
     const err = await run.backend.invoke('Get-Mailbox', { Identity: 'x' }).catch((e: ExchangeError) => e);
@@ -373,7 +378,7 @@ describe('bridge error classification (pure)', () => {
     [{ category: 'NotSpecified', message: 'Server is busy: request was throttled (MicroDelay)' }, 'throttled'],
     [{ category: 'OperationTimeout' }, 'transient'],
     [{ category: 'ConnectionError' }, 'transient'],
-    [{ category: 'ObjectNotFound', reason: 'CommandNotFoundException' }, 'invalid-input'],
+    [{ category: 'ObjectNotFound', reason: 'CommandNotFoundException' }, 'access-denied'],
     [{ category: 'InvalidArgument', errorId: 'NamedParameterNotFound,Get-Mailbox' }, 'invalid-input'],
     [{ category: 'InvalidOperation', errorId: 'CmdletNotAllowed' }, 'invalid-input'],
     [{ category: 'NotSpecified', message: 'A mailbox can hold at most 500 entries' }, 'unknown'],
@@ -387,6 +392,76 @@ describe('bridge error classification (pure)', () => {
     );
     expect(bridgeErrorMessage({ message: '||Plain.' })).toBe('Plain.');
     expect(bridgeErrorMessage({ message: 'a | b | c' })).toBe('a | b | c');
+  });
+});
+
+describe('start early, probe once, choose the backend (auto | rest | pwsh)', () => {
+  it('start() spawns and connects before any cmdlet; probe() reads the same process; the first call reuses it', async () => {
+    const run = fake();
+    void run.backend.start();
+    const probe = await run.backend.probe();
+    expect(probe).toMatchObject({ ready: true, pwsh: { version: '7.4.99' }, module: { selected: '3.9.2' } });
+    await run.backend.start();
+    expect(run.backend.stats).toMatchObject({ spawns: 1, connects: 1, requests: 0 });
+    await run.backend.invoke('Get-OrganizationConfig');
+    expect(run.backend.stats).toMatchObject({ spawns: 1, connects: 1, requests: 1 });
+    expect(chooseExchangeBackend('auto', probe)).toMatchObject({ ok: true, backend: 'pwsh' });
+    expect(chooseExchangeBackend('pwsh', probe)).toMatchObject({ ok: true, backend: 'pwsh' });
+    await run.backend.close();
+    expect(run.log().filter((e) => e.event === 'spawn')).toHaveLength(1);
+  });
+
+  it('module missing: auto falls back to REST, a forced pwsh stops with the doctor sentence, before any cmdlet', async () => {
+    const run = fake({ faults: { modules: [] } });
+    const probe = await run.backend.probe();
+    expect(probe.ready).toBe(false);
+    expect(probe.problems).toEqual(['the ExchangeOnlineManagement module is not installed']);
+    expect(probe.sentence).toMatch(
+      /^--exchange pwsh cannot run here: the ExchangeOnlineManagement module is not installed\. Install: pwsh -NoProfile -Command "Install-Module -Name ExchangeOnlineManagement/,
+    );
+    const auto = chooseExchangeBackend('auto', probe);
+    expect(auto).toMatchObject({ ok: true, backend: 'rest' });
+    expect(auto.reason).toMatch(/^auto: REST, because the ExchangeOnlineManagement module is not installed/);
+    expect(chooseExchangeBackend('pwsh', probe)).toEqual({
+      ok: false,
+      backend: 'pwsh',
+      requested: 'pwsh',
+      reason: probe.sentence,
+    });
+    expect(chooseExchangeBackend('rest', undefined)).toMatchObject({ ok: true, backend: 'rest' });
+    await run.backend.close();
+    expect(run.log().filter((e) => e.event === 'invoke')).toEqual([]);
+  });
+
+  it('probe() after close() answers at once (nothing is started any more)', async () => {
+    const run = fake();
+    await run.backend.close();
+    const probe = await run.backend.probe();
+    expect(probe).toMatchObject({ ready: false });
+    expect(run.log()).toEqual([]);
+  });
+
+  it('a pwsh that never says hello: probe() gives up after the start timeout, and the process goes', async () => {
+    const run = fake({ faults: { silent: true, hangOnConnect: 1 }, backend: { startTimeoutMs: 1500 } });
+    const probe = await run.backend.probe();
+    expect(probe).toMatchObject({ ready: false });
+    expect(probe.problems[0]).toMatch(/did not answer the probe \(timed out\)/);
+    await run.backend.close();
+  });
+
+  it('pwsh not installed: probe() says so (ENOENT) after one spawn attempt, and auto chooses REST', async () => {
+    const run = fake({ backend: { executable: '/nonexistent/pwsh', args: [] } });
+    const probe = await run.backend.probe();
+    expect(probe).toMatchObject({ ready: false, pwsh: { found: false } });
+    expect(probe.problems).toEqual(['PowerShell 7 (/nonexistent/pwsh) is not installed or not on PATH']);
+    expect(probe.sentence).toContain('Install: ');
+    expect(chooseExchangeBackend('auto', probe)).toMatchObject({ ok: true, backend: 'rest' });
+    expect(run.backend.stats.spawns).toBe(1);
+    // The first call fails at once with the same cause, without a second attempt.
+    const err = await run.backend.invoke('Get-OrganizationConfig').catch((e: unknown) => e);
+    expect((err as ExchangeError).exchangeMessage).toMatch(/could not be started \(ENOENT\).*sendasapp doctor/);
+    expect(run.backend.stats.spawns).toBe(1);
+    await run.backend.close();
   });
 });
 

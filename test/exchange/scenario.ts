@@ -53,15 +53,15 @@ export function enterpriseApp(emu: TestEmulator, displayName: string): { appId: 
   return { appId, objectId };
 }
 
-export function makeRest(emu: TestEmulator): ExchangeBackend {
-  const token = exchangeToken(emu);
+export function makeRest(emu: TestEmulator, o: { token?: string; retryDeadlineMs?: number } = {}): ExchangeBackend {
+  const token = o.token ?? exchangeToken(emu);
   return new RestExchangeBackend({
     credential: { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3_600_000 }) },
     adminUrl: emu.endpoints.exchangeAdminUrl,
     scope: 'https://outlook.office365.com/.default',
     tenantId: contosoId(emu),
     dispatcher: emu.dispatcher,
-    retryDeadlineMs: 0,
+    retryDeadlineMs: o.retryDeadlineMs ?? 0,
   });
 }
 

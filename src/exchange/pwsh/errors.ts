@@ -5,20 +5,25 @@
  * ExchangeOnlineManagement 3.x reports a service error as, for example,
  *   CategoryInfo          : NotSpecified: (:) [Get-Mailbox], ManagementObjectNotFoundException
  *   FullyQualifiedErrorId : [Server=…,RequestId=…,TimeStamp=…] [FailureCategory=Cmdlet-ManagementObjectNotFoundException] …
- * so the category alone is not enough: the reason, the id and the message are read too, most specific first.
+ * and 3.x (REST-based) writes most errors with the category NotSpecified and the id
+ *   [Server=…,RequestId=…,TimeStamp=…],Write-ErrorMessage    message  Ex6F9304|<exception type>|<text>
+ * so the category alone is not enough: the reason, the id and the message are read too, most specific first. What
+ * cannot be told from the record is the HTTP status: a 500 the module already retried is 'unknown' here (REST says
+ * 'transient').
  */
 import type { ExchangeErrorKind } from '../backend.js';
 import type { BridgeErrorInfo } from './protocol.js';
 
 /** Errors the bridge raises itself, before any cmdlet runs. */
-const BRIDGE_INPUT =
-  /^(CmdletNotAllowed|InvalidParameterName|InvalidParameterValue|ReservedParameter|BadRequest|NotConnected)\b/;
+const BRIDGE_INPUT = /^(CmdletNotAllowed|InvalidParameterName|InvalidParameterValue|ReservedParameter|BadRequest)\b/;
 
 export function classifyBridgeError(e: BridgeErrorInfo): ExchangeErrorKind {
   const category = e.category ?? '';
   const id = e.errorId ?? '';
   if (BRIDGE_INPUT.test(id)) return 'invalid-input';
   const text = [category, e.reason, id, e.exceptionType, e.message].filter(Boolean).join(' ');
+  // New-ServicePrincipal before Entra's service principal has reached Exchange (m365-facts §8): not there yet.
+  if (/AADServicePrincipalNotFound/i.test(text)) return 'not-found';
   if (
     category === 'LimitsExceeded' ||
     /throttl|TooManyRequests|ResourceUnhealthy|MicroDelay|BackoffException|OverBudget|exceeded the (allowed )?budget/i.test(
@@ -30,11 +35,14 @@ export function classifyBridgeError(e: BridgeErrorInfo): ExchangeErrorKind {
     category === 'PermissionDenied' ||
     category === 'SecurityError' ||
     category === 'AuthenticationError' ||
-    /AccessDenied|UnauthorizedAccess|Unauthorized|not have (enough |the )?permission|isn't assigned to any management roles|insufficient privileges/i.test(
+    /AccessDenied|UnauthorizedAccess|Unauthorized|InvalidOAuthToken|CmdletNotAvailable|not have (enough |the )?permission|isn't assigned to any management roles|not allowed to call|isn't supported in this scenario|insufficient privileges/i.test(
       text,
     )
   )
     return 'access-denied';
+  // A whitelisted cmdlet that Connect-ExchangeOnline did not create (the module creates only what the account's
+  // roles allow; REST answers 403 for it): the account may not run it.
+  if (/CommandNotFound|is not recognized as (the )?name/i.test(text)) return 'access-denied';
   if (
     category === 'OperationTimeout' ||
     category === 'ConnectionError' ||
@@ -44,9 +52,9 @@ export function classifyBridgeError(e: BridgeErrorInfo): ExchangeErrorKind {
     )
   )
     return 'transient';
-  // CommandNotFoundException carries the category ObjectNotFound: it is a wrong input, not a missing object.
+  // Checked before not-found: a binding error's category is often ObjectNotFound-like, its object is a parameter.
   if (
-    /CommandNotFound|ParameterBinding|NamedParameterNotFound|ParameterArgument|AmbiguousParameterSet|ParameterSetException|is not recognized as (the )?name|cannot be found that matches parameter/i.test(
+    /ParameterBinding|NamedParameterNotFound|ParameterArgument|AmbiguousParameterSet|ParameterSetException|cannot be found that matches parameter/i.test(
       text,
     )
   )

@@ -10,6 +10,9 @@
  *   device            -Device [-UserPrincipalName (SENDASAPP_EXO_UPN)]
  * SENDASAPP_EXO_DELEGATED_ORGANIZATION (a partner managing a customer) sends -DelegatedOrganization instead of
  * -Organization. SENDASAPP_PWSH names the PowerShell executable (default `pwsh` on PATH).
+ *
+ * pwsh is given only the environment it needs (environment.ts). SENDASAPP_PWSH_PASS_ENV (comma-separated names) adds
+ * more, e.g. a proxy's own settings; names that look like credentials are never passed.
  */
 import type { TokenCredential } from '@azure/identity';
 import type { CloudProfile } from '../../auth/index.js';
@@ -29,6 +32,11 @@ export interface PwshFactoryInput {
 
 export interface PwshFactoryOptions {
   env?: NodeJS.ProcessEnv;
+  /**
+   * Start pwsh, import the module and connect as soon as the backend is made (default true), so that PowerShell's
+   * seconds pass while sign-in and the Graph half run; false waits for the first cmdlet.
+   */
+  startEarly?: boolean;
   /** Overrides (tests: a stand-in executable, short timeouts). */
   backend?: Partial<PwshBackendOptions>;
 }
@@ -90,19 +98,36 @@ export function pwshConnectFor(input: PwshFactoryInput, env: NodeJS.ProcessEnv =
   }
 }
 
+const CREDENTIAL_LIKE = /secret|password|passwd|token|credential|private|_key\b|^azure_client/i;
+
+/** The variables SENDASAPP_PWSH_PASS_ENV names, except credential-like ones. */
+export function passedEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of (env.SENDASAPP_PWSH_PASS_ENV ?? '').split(',').map((n) => n.trim())) {
+    const value = name ? env[name] : undefined;
+    if (value !== undefined && !CREDENTIAL_LIKE.test(name)) out[name] = value;
+  }
+  return out;
+}
+
 /** An exchangeFactory for prepareContext: one PwshExchangeBackend (one pwsh process) per tenant run. */
 export function createPwshExchangeFactory(
   o: PwshFactoryOptions = {},
 ): (input: PwshFactoryInput) => PwshExchangeBackend {
   const env = o.env ?? process.env;
-  return (input) =>
-    new PwshExchangeBackend({
+  return (input) => {
+    const backend = new PwshExchangeBackend({
       connect: pwshConnectFor(input, env),
       executable: env.SENDASAPP_PWSH || undefined,
+      parentEnv: env,
+      env: passedEnvironment(env),
       signal: input.ctx.signal,
       onOutput: (line) => input.ctx.progress(`  pwsh: ${line}`),
       onRetry: (what, ms) =>
         input.ctx.progress(ms > 0 ? `  retrying in ${Math.round(ms / 1000)} s: ${what}` : `  ${what}`),
       ...o.backend,
     });
+    if (o.startEarly !== false) void backend.start();
+    return backend;
+  };
 }

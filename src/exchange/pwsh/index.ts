@@ -6,3 +6,5 @@ export * from './factory.js';
 export * from './probe.js';
 export * from './protocol.js';
 export * from './versions.js';
+export * from './choose.js';
+export * from './environment.js';

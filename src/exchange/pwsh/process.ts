@@ -1,11 +1,16 @@
 /**
  * One running bridge: a pwsh child started with execa, answers matched to requests by id, stderr and stray stdout
  * lines passed on (redacted), and the ways it can end (exit, spawn failure, kill).
+ *
+ * The child leads its own process group (`detached`): the .NET global tool's `pwsh` is a shim that runs the real
+ * engine (`dotnet pwsh.dll`) as ITS child, so killing the shim alone would leave the engine running with parent 1.
+ * Every kill, and the end of the leader however it came, signals the whole group.
  */
+import { spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import type { ResultPromise } from 'execa';
-import { parseLine, type ResponseMessage } from './protocol.js';
+import { parseLine, type HelloMessage, type ResponseMessage } from './protocol.js';
 import type { Redactor } from './redact.js';
 
 /** The bridge died, hung or could not start: the backend may restart it (once). */
@@ -35,6 +40,23 @@ interface Pending {
 
 const STDERR_TAIL = 20;
 
+/** The execa options that put the bridge in its own process group (POSIX) so that `killTree` reaches the engine. */
+export const OWN_PROCESS_GROUP = { detached: process.platform !== 'win32' } as const;
+
+/** Signals a process and everything in its group (POSIX) or its tree (Windows). Never throws. */
+export function killTree(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (!pid) return;
+  if (process.platform === 'win32') {
+    spawnSync('taskkill', ['/PID', String(pid), '/T', '/F'], { stdio: 'ignore', windowsHide: true });
+    return;
+  }
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // ESRCH: the group is already empty.
+  }
+}
+
 /** Resolves true when `p` settles within `ms`, false otherwise (the timer never keeps the process alive). */
 export async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -51,6 +73,9 @@ export async function within(p: Promise<unknown>, ms: number): Promise<boolean> 
 
 export class BridgeProcess {
   readonly exited: Promise<ExitInfo>;
+  /** The bridge's first line (versions and modules), or undefined if it ended or spoke before saying it. */
+  readonly hello: Promise<HelloMessage | undefined>;
+  private resolveHello!: (m: HelloMessage | undefined) => void;
   private exit?: ExitInfo;
   private readonly pending = new Map<number, Pending>();
   private readonly stderrTail: string[] = [];
@@ -62,6 +87,7 @@ export class BridgeProcess {
     private readonly onOutput: (line: string, stream: 'stdout' | 'stderr') => void,
   ) {
     this.stdin = child.stdin!;
+    this.hello = new Promise((resolve) => (this.resolveHello = resolve));
     // Writing to a pipe whose reader died raises EPIPE on the stream: the exit handler reports it instead.
     this.stdin.on('error', () => undefined);
     createInterface({ input: child.stdout!, crlfDelay: Infinity }).on('line', (line) => this.onStdout(line));
@@ -72,9 +98,7 @@ export class BridgeProcess {
       if (clean.trim()) this.onOutput(clean, 'stderr');
     });
     // If sendasapp exits without close() (an uncaught error, process.exit), the bridge must not outlive it.
-    const onParentExit = (): void => {
-      if (!this.exit) child.kill('SIGKILL');
-    };
+    const onParentExit = (): void => killTree(child.pid, 'SIGKILL');
     process.once('exit', onParentExit);
     this.exited = child
       .then(
@@ -94,6 +118,10 @@ export class BridgeProcess {
 
   private onStdout(line: string): void {
     const m = parseLine(line);
+    if (m && m.type === 'hello') {
+      this.resolveHello(m as HelloMessage);
+      return;
+    }
     if (m && typeof m.id === 'number') {
       const p = this.pending.get(m.id);
       if (p) {
@@ -115,6 +143,9 @@ export class BridgeProcess {
       spawnCode: code && r.exitCode === undefined && /^E[A-Z]+$/.test(code) ? code : undefined,
     };
     this.exit = info;
+    // The leader is gone; whatever it started (the engine behind the shim) goes with it.
+    killTree(this.child.pid, 'SIGKILL');
+    this.resolveHello(undefined);
     const failure = this.failureFromExit();
     for (const p of this.pending.values()) p.reject(failure);
     this.pending.clear();
@@ -166,7 +197,7 @@ export class BridgeProcess {
   /** Kills at once (a hung bridge); resolves when the process is gone. */
   async kill(): Promise<void> {
     if (this.exit) return;
-    this.child.kill('SIGKILL');
+    killTree(this.child.pid, 'SIGKILL');
     await within(this.exited, 5000);
   }
 
@@ -178,9 +209,9 @@ export class BridgeProcess {
     if (this.exit) return;
     this.stdin.end();
     if (await within(this.exited, graceMs)) return;
-    this.child.kill('SIGTERM');
+    killTree(this.child.pid, 'SIGTERM');
     if (await within(this.exited, 2000)) return;
-    this.child.kill('SIGKILL');
+    killTree(this.child.pid, 'SIGKILL');
     await within(this.exited, 5000);
   }
 }

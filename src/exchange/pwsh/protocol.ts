@@ -2,14 +2,18 @@
  * The JSON-lines protocol between PwshExchangeBackend and templates/exchange/bridge.ps1, one object per line in each
  * direction, ASCII only (non-ASCII is \u-escaped both ways, so no console code page can garble a line).
  *
+ * bridge → stdout, before reading anything:
+ *   {id:null, ok:true, type:'hello', protocol, psVersion, psEdition, os, modules:[{version, path, needsPwsh}]}
  * stdin → bridge:
  *   1st line  {id, type:'connect', connect:{Connect-ExchangeOnline parameters}, commandName:[…]}
  *   then      {id, cmdlet, parameters}            a whitelisted cmdlet, its parameters splatted as data
  *             {id, type:'connect', connect:{…}}   a fresh token for the same session (-AccessToken expires)
+ *             {id, type:'many', calls:[{cmdlet, parameters}, …]}   independent reads, run in order, answered together
  *   EOF       Disconnect-ExchangeOnline, exit 0
  * bridge → stdout: one answer per line, same id:
  *   {id, ok:true, value:[…], warnings?:[…], psVersion?, moduleVersion?, importMs?, connectMs?}
  *   {id, ok:false, error:{category, message, errorId, target, reason?, exceptionType?}, fatal?:true}
+ *   {id, ok:true, results:[{ok, value?, warnings?, error?}, …]}   one per call of a 'many', in order
  * Any other stdout line (a host message such as the device-code prompt) is not part of the protocol.
  */
 
@@ -62,9 +66,36 @@ export interface BridgeErrorInfo {
   exceptionType?: string;
 }
 
+/** One call of a 'many' message, as answered. */
+export interface CallResult {
+  ok: boolean;
+  value?: unknown;
+  warnings?: string[];
+  error?: BridgeErrorInfo;
+}
+
+export interface ManyMessage {
+  id: number;
+  type: 'many';
+  calls: RequestMessage[] | Array<Omit<RequestMessage, 'id'>>;
+}
+
+export interface HelloMessage {
+  id: null;
+  ok: true;
+  type: 'hello';
+  protocol?: number;
+  psVersion?: string;
+  psEdition?: string;
+  os?: string;
+  modules?: Array<{ version?: string; path?: string }>;
+}
+
 export interface ResponseMessage {
   id: number | null;
   ok: boolean;
+  type?: string;
+  results?: CallResult[];
   value?: unknown;
   warnings?: string[];
   error?: BridgeErrorInfo;

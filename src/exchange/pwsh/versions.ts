@@ -73,6 +73,8 @@ export function installCommands(pwshVersion?: string): InstallCommands {
       'sudo dnf install -y "https://packages.microsoft.com/config/rhel/$(rpm -E %rhel)/packages-microsoft-prod.rpm" && sudo dnf install -y powershell',
       '# any distribution with snap:',
       'sudo snap install powershell --classic',
+      '# anywhere with the .NET SDK 8 or later (no root needed):',
+      'dotnet tool install --global PowerShell && export PATH="$HOME/.dotnet/tools:$PATH"',
     ],
     module: [moduleCmd],
   };

@@ -10,35 +10,8 @@
     Copyright         = 'MIT'
     Description       = 'Test double of ExchangeOnlineManagement: forwards cmdlets to the sendasapp emulator (InvokeCommand).'
     PowerShellVersion = '7.4'
-    FunctionsToExport = @(
-        'Connect-ExchangeOnline'
-        'Disconnect-ExchangeOnline'
-        'Get-ServicePrincipal'
-        'New-ServicePrincipal'
-        'Remove-ServicePrincipal'
-        'Get-MailboxPermission'
-        'Add-MailboxPermission'
-        'Remove-MailboxPermission'
-        'Get-RecipientPermission'
-        'Add-RecipientPermission'
-        'Remove-RecipientPermission'
-        'Get-CASMailbox'
-        'Set-CASMailbox'
-        'Get-TransportConfig'
-        'Set-TransportConfig'
-        'Get-OrganizationConfig'
-        'Get-Mailbox'
-        'Get-DistributionGroup'
-        'Get-DistributionGroupMember'
-        'Get-ManagementScope'
-        'New-ManagementScope'
-        'Set-ManagementScope'
-        'Remove-ManagementScope'
-        'Get-ManagementRoleAssignment'
-        'New-ManagementRoleAssignment'
-        'Remove-ManagementRoleAssignment'
-        'Test-ServicePrincipalAuthorization'
-    )
+    # As with the real module, the Exchange cmdlets are created by Connect-ExchangeOnline (a temporary module).
+    FunctionsToExport = @('Connect-ExchangeOnline', 'Disconnect-ExchangeOnline')
     CmdletsToExport   = @()
     VariablesToExport = @()
     AliasesToExport   = @()

@@ -4,22 +4,34 @@
 # [string] / [string[]] / [object] with the real valid values; .NET types (Boolean, SwitchParameter, SecureString,
 # X509Certificate2, String[]) are the real ones.
 #
-# Each cmdlet forwards its bound parameters to the emulator:
-#   POST {ConnectionUri}/{Organization}/InvokeCommand  {"CmdletInput":{"CmdletName","Parameters"}}  (pages followed)
-# and turns the emulator's error bodies into PowerShell errors shaped like the real module's:
-#   CategoryInfo  ObjectNotFound: (…) [Get-Mailbox], ManagementObjectNotFoundException
-#   message       Ex6F9304|Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException|The operation couldn't …
+# Like the real module 3.x (where sendasapp's backend depends on it):
+# - The cmdlets do not exist until Connect-ExchangeOnline: it creates them in a temporary module (tmpEXO_…), only the
+#   ones named by -CommandName, imported globally; Disconnect-ExchangeOnline removes it.
+# - Each cmdlet forwards its bound parameters to the emulator:
+#     POST {ConnectionUri}/{Organization}/InvokeCommand  {"CmdletInput":{"CmdletName","Parameters"}}  (pages followed)
+# - A service error is written by the temporary module's Write-ErrorMessage, NON-terminating unless the caller says
+#   -ErrorAction Stop, shaped as the real module shapes it:
+#     CategoryInfo           NotSpecified: (:) [Get-Mailbox], ManagementObjectNotFoundException
+#     FullyQualifiedErrorId  [Server=…,RequestId=…,TimeStamp=…],Write-ErrorMessage
+#     message                Ex6F9304|Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException|The operation …
+#     exception              System.Exception
+# - A throttled call (429, or 503 with Retry-After) is retried by the module itself, Retry-After seconds apart, up to
+#   3 times, before the error is written.
 #
 # Test hooks (environment):
 #   SENDASAPP_TEST_EXO_LOG        a file: one JSON line per connect / invoke / disconnect (never a token)
 #   SENDASAPP_TEST_EXO_STATE      a directory for one-shot fault markers
 #   SENDASAPP_TEST_EXO_CRASH_ON   a cmdlet name: the first call ends the process (exit 70)
 #   SENDASAPP_TEST_EXO_HANG_ON    a cmdlet name: the first call never returns
+#   SENDASAPP_TEST_EXO_FAULT_TIMES how many calls the crash / hang fault hits (default 1)
+#   SENDASAPP_TEST_EXO_ENV_LOG    a file: the names of the environment variables this pwsh was given (once, at Connect)
 # Only -AccessToken connections are supported, and -ConnectionUri is required (the emulator's .../adminapi/beta).
 
 Set-StrictMode -Version 1.0
 
 $script:Connection = $null
+$script:TemporaryModule = $null
+$script:ThrottleRetries = 3
 
 $script:CommonParameters = @(
     'Verbose', 'Debug', 'ErrorAction', 'WarningAction', 'InformationAction', 'ProgressAction', 'ErrorVariable',
@@ -36,16 +48,21 @@ function Write-TestLog {
     [System.IO.File]::AppendAllText($path, $line + [Environment]::NewLine)
 }
 
-# A one-shot fault: true the first time (across processes) the named cmdlet is called.
+# A fault that fires the first SENDASAPP_TEST_EXO_FAULT_TIMES (default 1) times, across processes, that the named
+# cmdlet is called.
 function Test-Fault {
     param([string] $Variable, [string] $CmdletName)
     $target = [Environment]::GetEnvironmentVariable($Variable)
     if ([string]::IsNullOrEmpty($target) -or $target -ne $CmdletName) { return $false }
     $dir = $env:SENDASAPP_TEST_EXO_STATE
     if ([string]::IsNullOrEmpty($dir)) { return $true }
-    $marker = [System.IO.Path]::Combine($dir, "$Variable.done")
-    if ([System.IO.File]::Exists($marker)) { return $false }
-    [System.IO.File]::WriteAllText($marker, 'x')
+    $times = 1
+    if (-not [int]::TryParse([string] $env:SENDASAPP_TEST_EXO_FAULT_TIMES, [ref] $times)) { $times = 1 }
+    $marker = [System.IO.Path]::Combine($dir, "$Variable.count")
+    $used = 0
+    if ([System.IO.File]::Exists($marker)) { $used = [int] [System.IO.File]::ReadAllText($marker) }
+    if ($used -ge $times) { return $false }
+    [System.IO.File]::WriteAllText($marker, [string] ($used + 1))
     return $true
 }
 
@@ -55,29 +72,9 @@ function Test-Loopback {
     return ($hostName -eq '127.0.0.1' -or $hostName -eq 'localhost' -or $hostName -eq '::1' -or $hostName -eq '[::1]')
 }
 
-function Get-ErrorCategory {
-    param([string] $ShortType, [int] $Status)
-    switch -Regex ($ShortType) {
-        '^CommandNotFoundException$' { return [System.Management.Automation.ErrorCategory]::ObjectNotFound }
-        'NotFound' { return [System.Management.Automation.ErrorCategory]::ObjectNotFound }
-        'AlreadyExists' { return [System.Management.Automation.ErrorCategory]::ResourceExists }
-        'AccessDenied' { return [System.Management.Automation.ErrorCategory]::PermissionDenied }
-        'InvalidOAuthToken' { return [System.Management.Automation.ErrorCategory]::AuthenticationError }
-        'ResourceUnhealthy' { return [System.Management.Automation.ErrorCategory]::LimitsExceeded }
-        'ServerUnavailable' { return [System.Management.Automation.ErrorCategory]::ConnectionError }
-        'Parameter|Argument|Format' { return [System.Management.Automation.ErrorCategory]::InvalidArgument }
-        'InvalidOperation|Ambiguous' { return [System.Management.Automation.ErrorCategory]::InvalidOperation }
-    }
-    if ($Status -eq 401) { return [System.Management.Automation.ErrorCategory]::AuthenticationError }
-    if ($Status -eq 403) { return [System.Management.Automation.ErrorCategory]::PermissionDenied }
-    if ($Status -eq 429) { return [System.Management.Automation.ErrorCategory]::LimitsExceeded }
-    if ($Status -ge 500) { return [System.Management.Automation.ErrorCategory]::ConnectionError }
-    return [System.Management.Automation.ErrorCategory]::NotSpecified
-}
-
-# The emulator's error body as the module's error record.
-function Write-ExchangeError {
-    param([System.Management.Automation.PSCmdlet] $Caller, [string] $CmdletName, [int] $Status, $Body, [string] $Target)
+# The emulator's error body as what the module's Write-ErrorMessage needs.
+function ConvertTo-ExchangeErrorObject {
+    param([string] $CmdletName, [int] $Status, $Body)
     $errorObject = $null
     if ($null -ne $Body -and $null -ne $Body.PSObject.Properties['error']) { $errorObject = $Body.error }
     $detail = $null
@@ -98,28 +95,32 @@ function Write-ExchangeError {
     }
     $short = if ($type) { ($type -split '\.')[-1] } else { "Http$Status" }
     $message = if ($detail) { $detail } elseif ($type) { "|$type|$text" } else { $text }
-    $category = Get-ErrorCategory -ShortType $short -Status $Status
-    $errorId = "[Server=EMULATOR,RequestId=$([guid]::NewGuid()),TimeStamp=$([DateTime]::UtcNow.ToString('o'))] [FailureCategory=Cmdlet-$short] $CmdletName"
-    $exception = [System.InvalidOperationException]::new($message)
-    $record = [System.Management.Automation.ErrorRecord]::new($exception, $errorId, $category, $Target)
-    $record.CategoryInfo.Reason = $short
-    $Caller.WriteError($record)
+    return [pscustomobject]@{
+        CmdletName = $CmdletName
+        Message    = $message
+        Reason     = $short
+        ErrorId    = "[Server=EMULATOR,RequestId=$([guid]::NewGuid()),TimeStamp=$([DateTime]::UtcNow.ToString('R'))]"
+    }
 }
 
+function Get-RetryAfterSeconds {
+    param($Headers)
+    if ($null -eq $Headers) { return 1 }
+    foreach ($key in @($Headers.Keys)) {
+        if ($key -ieq 'Retry-After') {
+            $seconds = 0
+            if ([int]::TryParse([string] @($Headers[$key])[0], [ref] $seconds)) { return [Math]::Min([Math]::Max($seconds, 0), 60) }
+        }
+    }
+    return 1
+}
+
+# One cmdlet against the emulator. Returns @{ Rows; Warnings; Error } (Error: what Write-ErrorMessage writes).
 function Invoke-EmulatorCmdlet {
     param(
-        [System.Management.Automation.PSCmdlet] $Caller,
         [string] $CmdletName,
         [System.Collections.IDictionary] $BoundParameters
     )
-    if ($null -eq $script:Connection) {
-        $exception = [System.InvalidOperationException]::new('You must call the Connect-ExchangeOnline cmdlet before calling any other cmdlets.')
-        $Caller.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($exception, 'NotConnected', 'InvalidOperation', $null))
-    }
-    if ($script:Connection.CommandName.Count -gt 0 -and -not ($script:Connection.CommandName -contains $CmdletName)) {
-        $exception = [System.Management.Automation.CommandNotFoundException]::new("The term '$CmdletName' is not recognized as a name of a cmdlet, function, script file, or executable program.")
-        $Caller.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($exception, 'CommandNotFoundException', 'ObjectNotFound', $CmdletName))
-    }
     $parameters = [ordered]@{}
     foreach ($key in $BoundParameters.Keys) {
         if ($script:CommonParameters -contains $key) { continue }
@@ -143,28 +144,57 @@ function Invoke-EmulatorCmdlet {
         'X-AnchorMailbox'     = 'APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@' + $tenant
     }
     $next = $script:Connection.Uri.TrimEnd('/') + '/' + [uri]::EscapeDataString($tenant) + '/InvokeCommand'
-    $target = ''
-    if ($parameters.Contains('Identity')) { $target = [string] $parameters['Identity'] }
+    $rows = [System.Collections.Generic.List[object]]::new()
+    $warnings = [System.Collections.Generic.List[string]]::new()
+    $retries = 0
     while ($next) {
         $status = 0
+        $responseHeaders = $null
         $response = Invoke-RestMethod -Method Post -Uri $next -Headers $headers -Body $body -ContentType 'application/json' `
-            -SkipHttpErrorCheck -StatusCodeVariable status -SkipCertificateCheck:(Test-Loopback -Uri $next) -ErrorAction Stop
+            -SkipHttpErrorCheck -StatusCodeVariable status -ResponseHeadersVariable responseHeaders `
+            -SkipCertificateCheck:(Test-Loopback -Uri $next) -ErrorAction Stop
+        if (($status -eq 429 -or $status -eq 503) -and $retries -lt $script:ThrottleRetries) {
+            # The module's own retry of a throttled call, before any error reaches the caller.
+            $retries += 1
+            $wait = Get-RetryAfterSeconds -Headers $responseHeaders
+            Write-TestLog -EventName 'retry' -Data ([ordered]@{ cmdlet = $CmdletName; status = $status; seconds = $wait })
+            Start-Sleep -Seconds $wait
+            continue
+        }
         if ($status -ge 400) {
-            Write-ExchangeError -Caller $Caller -CmdletName $CmdletName -Status $status -Body $response -Target $target
-            return
+            return @{ Rows = $rows.ToArray(); Warnings = $warnings.ToArray(); Error = (ConvertTo-ExchangeErrorObject -CmdletName $CmdletName -Status $status -Body $response) }
         }
         if ($null -ne $response -and $null -ne $response.PSObject.Properties['@adminapi.warnings']) {
-            foreach ($warning in @($response.'@adminapi.warnings')) { if ($warning) { $Caller.WriteWarning([string] $warning) } }
+            foreach ($warning in @($response.'@adminapi.warnings')) { if ($warning) { $warnings.Add([string] $warning) } }
         }
         if ($null -ne $response -and $null -ne $response.PSObject.Properties['value']) {
-            foreach ($row in @($response.value)) { $row }
+            foreach ($row in @($response.value)) { $rows.Add($row) }
         }
         $next = $null
         if ($null -ne $response -and $null -ne $response.PSObject.Properties['@odata.nextLink']) { $next = [string] $response.'@odata.nextLink' }
     }
+    return @{ Rows = $rows.ToArray(); Warnings = $warnings.ToArray(); Error = $null }
 }
 
+# What Connect-ExchangeOnline creates: a temporary module (TemporaryModule.psm1 copied under a tmpEXO_ name) made of
+# Cmdlets.ps1 (the cmdlets, proxies to Invoke-EmulatorCmdlet, and Write-ErrorMessage), exporting only the -CommandName
+# ones.
+$script:CmdletsFile = [System.IO.Path]::Combine($PSScriptRoot, 'Cmdlets.ps1')
+$script:TemporaryModuleFile = [System.IO.Path]::Combine($PSScriptRoot, 'TemporaryModule.psm1')
+$script:TemporaryModuleDir = $null
+
 # ---- connection ---------------------------------------------------------------------------------------------------
+
+function Remove-TemporaryModule {
+    if ($null -ne $script:TemporaryModule) {
+        Remove-Module -ModuleInfo $script:TemporaryModule -Force -ErrorAction SilentlyContinue
+        $script:TemporaryModule = $null
+    }
+    if ($null -ne $script:TemporaryModuleDir) {
+        Remove-Item -LiteralPath $script:TemporaryModuleDir -Recurse -Force -ErrorAction SilentlyContinue
+        $script:TemporaryModuleDir = $null
+    }
+}
 
 function Connect-ExchangeOnline {
     [CmdletBinding()]
@@ -239,8 +269,21 @@ function Connect-ExchangeOnline {
         Uri          = $ConnectionUri
         Organization = $org
         Token        = $AccessToken
-        CommandName  = @($CommandName | Where-Object { $_ })
     }
+    if (-not [string]::IsNullOrEmpty($env:SENDASAPP_TEST_EXO_ENV_LOG)) {
+        $names = @(Get-ChildItem -Path Env: | ForEach-Object { $_.Name } | Sort-Object)
+        [System.IO.File]::WriteAllText($env:SENDASAPP_TEST_EXO_ENV_LOG, (ConvertTo-Json -InputObject $names -Compress))
+    }
+    Remove-TemporaryModule
+    $all = @($script:CmdletNames)
+    $wanted = @($CommandName | Where-Object { $_ } | ForEach-Object { $requested = $_; $all | Where-Object { $_ -ieq $requested } })
+    if ($wanted.Count -eq 0) { $wanted = $all }
+    $name = 'tmpEXO_' + [System.IO.Path]::GetRandomFileName().Replace('.', '')
+    $script:TemporaryModuleDir = [System.IO.Path]::Combine([System.IO.Path]::GetTempPath(), $name)
+    $null = [System.IO.Directory]::CreateDirectory($script:TemporaryModuleDir)
+    $file = [System.IO.Path]::Combine($script:TemporaryModuleDir, "$name.psm1")
+    [System.IO.File]::Copy($script:TemporaryModuleFile, $file)
+    $script:TemporaryModule = Import-Module -Name $file -Global -PassThru -DisableNameChecking -ArgumentList $ExecutionContext.SessionState.Module, ([string[]] $wanted), $script:CmdletsFile
     if ($bannerShown) { Write-Host 'This is the sendasapp test double of ExchangeOnlineManagement (banner).' }
 }
 
@@ -253,329 +296,39 @@ function Disconnect-ExchangeOnline {
     if ($PSCmdlet.ShouldProcess('Exchange Online session', 'Disconnect')) {
         Write-TestLog -EventName 'disconnect' -Data ([ordered]@{ connected = ($null -ne $script:Connection) })
         $script:Connection = $null
+        Remove-TemporaryModule
     }
 }
 
-# ---- service principals -------------------------------------------------------------------------------------------
+# ---- the cmdlets Connect-ExchangeOnline creates (Cmdlets.ps1) -------------------------------------------------------
+# Not functions of this module: before Connect-ExchangeOnline they do not exist (as with the real module).
 
-function Get-ServicePrincipal {
-    [CmdletBinding()]
-    param(
-        [Parameter(Position = 0, ValueFromPipeline)] [string] $Identity,
-        [string] $Organization
-    )
-    process { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Get-ServicePrincipal' -BoundParameters $PSBoundParameters }
-}
-
-function New-ServicePrincipal {
-    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'Medium')]
-    param(
-        [Parameter(Mandatory)] [string] $AppId,
-        [Parameter(Mandatory)] [Alias('ServiceId')] [string] $ObjectId,
-        [string] $DisplayName,
-        [string] $Organization
-    )
-    process {
-        if ($PSCmdlet.ShouldProcess($AppId)) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'New-ServicePrincipal' -BoundParameters $PSBoundParameters }
-    }
-}
-
-function Remove-ServicePrincipal {
-    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
-    param(
-        [Parameter(Mandatory, Position = 0, ValueFromPipeline)] [string] $Identity,
-        [string] $Organization
-    )
-    process {
-        if ($PSCmdlet.ShouldProcess($Identity)) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Remove-ServicePrincipal' -BoundParameters $PSBoundParameters }
-    }
-}
-
-function Test-ServicePrincipalAuthorization {
-    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'Low')]
-    param(
-        [Parameter(Mandatory, Position = 0)] [string] $Identity,
-        [string] $Resource
-    )
-    process { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Test-ServicePrincipalAuthorization' -BoundParameters $PSBoundParameters }
-}
-
-# ---- mailbox and recipient permissions ----------------------------------------------------------------------------
-
-function Get-MailboxPermission {
-    [CmdletBinding()]
-    param(
-        [Parameter(Mandatory, Position = 0, ValueFromPipeline)] [string] $Identity,
-        [string] $User,
-        [switch] $Owner,
-        [switch] $GroupMailbox,
-        [switch] $ReadFromDomainController,
-        [object] $ResultSize,
-        [switch] $SoftDeletedMailbox,
-        [switch] $IncludeSoftDeletedUserPermissions,
-        [switch] $IncludeUnresolvedPermissions
-    )
-    process { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Get-MailboxPermission' -BoundParameters $PSBoundParameters }
-}
-
-function Add-MailboxPermission {
-    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'Medium')]
-    param(
-        [Parameter(Mandatory, Position = 0, ValueFromPipeline)] [string] $Identity,
-        [Parameter(Mandatory)] [string] $User,
-        [Parameter(Mandatory)]
-        [ValidateSet('ChangeOwner', 'ChangePermission', 'DeleteItem', 'ExternalAccount', 'FullAccess', 'ReadPermission')]
-        [string[]] $AccessRights,
-        [bool] $AutoMapping,
-        [ValidateSet('None', 'All', 'Descendents', 'SelfAndChildren', 'Children')] [string] $InheritanceType,
-        [switch] $GroupMailbox,
-        [switch] $IgnoreDefaultScope
-    )
-    process {
-        if ($PSCmdlet.ShouldProcess($Identity)) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Add-MailboxPermission' -BoundParameters $PSBoundParameters }
-    }
-}
-
-function Remove-MailboxPermission {
-    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
-    param(
-        [Parameter(Mandatory, Position = 0, ValueFromPipeline)] [string] $Identity,
-        [Parameter(Mandatory)] [string] $User,
-        [Parameter(Mandatory)]
-        [ValidateSet('ChangeOwner', 'ChangePermission', 'DeleteItem', 'ExternalAccount', 'FullAccess', 'ReadPermission')]
-        [string[]] $AccessRights,
-        [ValidateSet('None', 'All', 'Descendents', 'SelfAndChildren', 'Children')] [string] $InheritanceType,
-        [switch] $BypassMasterAccountSid,
-        [switch] $GroupMailbox,
-        [switch] $IgnoreDefaultScope,
-        [switch] $SoftDeletedMailbox
-    )
-    process {
-        if ($PSCmdlet.ShouldProcess($Identity)) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Remove-MailboxPermission' -BoundParameters $PSBoundParameters }
-    }
-}
-
-function Get-RecipientPermission {
-    [CmdletBinding()]
-    param(
-        [Parameter(Position = 0, ValueFromPipeline)] [string] $Identity,
-        [string] $Trustee,
-        [ValidateSet('SendAs')] [string[]] $AccessRights,
-        [switch] $ReadFromDomainController,
-        [object] $ResultSize
-    )
-    process { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Get-RecipientPermission' -BoundParameters $PSBoundParameters }
-}
-
-function Add-RecipientPermission {
-    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
-    param(
-        [Parameter(Mandatory, Position = 0, ValueFromPipeline)] [string] $Identity,
-        [Parameter(Mandatory)] [string] $Trustee,
-        [Parameter(Mandatory)] [ValidateSet('SendAs')] [string[]] $AccessRights,
-        [switch] $SkipDomainValidationForMailContact,
-        [switch] $SkipDomainValidationForMailUser,
-        [switch] $SkipDomainValidationForSharedMailbox
-    )
-    process {
-        if ($PSCmdlet.ShouldProcess($Identity)) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Add-RecipientPermission' -BoundParameters $PSBoundParameters }
-    }
-}
-
-function Remove-RecipientPermission {
-    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
-    param(
-        [Parameter(Mandatory, Position = 0, ValueFromPipeline)] [string] $Identity,
-        [Parameter(Mandatory)] [string] $Trustee,
-        [Parameter(Mandatory)] [ValidateSet('SendAs')] [string[]] $AccessRights,
-        [switch] $SkipDomainValidationForMailContact,
-        [switch] $SkipDomainValidationForMailUser,
-        [switch] $SkipDomainValidationForSharedMailbox
-    )
-    process {
-        if ($PSCmdlet.ShouldProcess($Identity)) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Remove-RecipientPermission' -BoundParameters $PSBoundParameters }
-    }
-}
-
-# ---- recipients and SMTP AUTH -------------------------------------------------------------------------------------
-
-function Get-Mailbox {
-    [CmdletBinding()]
-    param(
-        [Parameter(Position = 0, ValueFromPipeline)] [string] $Identity,
-        [object] $ResultSize,
-        [string[]] $RecipientTypeDetails,
-        [string] $Filter,
-        [switch] $IncludeInactiveMailbox
-    )
-    process { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Get-Mailbox' -BoundParameters $PSBoundParameters }
-}
-
-function Get-CASMailbox {
-    [CmdletBinding()]
-    param(
-        [Parameter(Position = 0, ValueFromPipeline)] [string] $Identity,
-        [object] $ResultSize,
-        [string] $Filter
-    )
-    process { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Get-CASMailbox' -BoundParameters $PSBoundParameters }
-}
-
-function Set-CASMailbox {
-    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'Medium')]
-    param(
-        [Parameter(Mandatory, Position = 0, ValueFromPipeline)] [string] $Identity,
-        # $true, $false or $null (the organization decides).
-        [AllowNull()] [System.Nullable[bool]] $SmtpClientAuthenticationDisabled
-    )
-    process {
-        if ($PSCmdlet.ShouldProcess($Identity)) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Set-CASMailbox' -BoundParameters $PSBoundParameters }
-    }
-}
-
-function Get-TransportConfig {
-    [CmdletBinding()]
-    param([Parameter(Position = 0)] [string] $Identity)
-    process { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Get-TransportConfig' -BoundParameters $PSBoundParameters }
-}
-
-function Set-TransportConfig {
-    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'Medium')]
-    param(
-        [Parameter(Position = 0)] [string] $Identity,
-        [bool] $SmtpClientAuthenticationDisabled,
-        [switch] $Force
-    )
-    process {
-        if ($PSCmdlet.ShouldProcess('Transport Settings')) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Set-TransportConfig' -BoundParameters $PSBoundParameters }
-    }
-}
-
-function Get-OrganizationConfig {
-    [CmdletBinding()]
-    param([Parameter(Position = 0)] [string] $Identity)
-    process { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Get-OrganizationConfig' -BoundParameters $PSBoundParameters }
-}
-
-function Get-DistributionGroup {
-    [CmdletBinding()]
-    param(
-        [Parameter(Position = 0, ValueFromPipeline)] [string] $Identity,
-        [object] $ResultSize
-    )
-    process { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Get-DistributionGroup' -BoundParameters $PSBoundParameters }
-}
-
-function Get-DistributionGroupMember {
-    [CmdletBinding()]
-    param(
-        [Parameter(Mandatory, Position = 0, ValueFromPipeline)] [string] $Identity,
-        [object] $ResultSize,
-        [switch] $IgnoreDefaultScope,
-        [switch] $ReadFromDomainController
-    )
-    process { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Get-DistributionGroupMember' -BoundParameters $PSBoundParameters }
-}
-
-# ---- RBAC for applications ----------------------------------------------------------------------------------------
-
-function Get-ManagementScope {
-    [CmdletBinding()]
-    param(
-        [Parameter(Position = 0, ValueFromPipeline)] [string] $Identity,
-        [bool] $Exclusive,
-        [switch] $Orphan
-    )
-    process { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Get-ManagementScope' -BoundParameters $PSBoundParameters }
-}
-
-function New-ManagementScope {
-    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'Medium')]
-    param(
-        [Parameter(Mandatory, Position = 0)] [string] $Name,
-        [Parameter(Mandatory)] [string] $RecipientRestrictionFilter,
-        [switch] $Exclusive,
-        [switch] $Force
-    )
-    process {
-        if ($PSCmdlet.ShouldProcess($Name)) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'New-ManagementScope' -BoundParameters $PSBoundParameters }
-    }
-}
-
-function Set-ManagementScope {
-    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'Medium')]
-    param(
-        [Parameter(Mandatory, Position = 0, ValueFromPipeline)] [string] $Identity,
-        [string] $Name,
-        [string] $RecipientRestrictionFilter,
-        [switch] $Force
-    )
-    process {
-        if ($PSCmdlet.ShouldProcess($Identity)) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Set-ManagementScope' -BoundParameters $PSBoundParameters }
-    }
-}
-
-function Remove-ManagementScope {
-    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
-    param(
-        [Parameter(Mandatory, Position = 0, ValueFromPipeline)] [string] $Identity,
-        [switch] $Force
-    )
-    process {
-        if ($PSCmdlet.ShouldProcess($Identity)) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Remove-ManagementScope' -BoundParameters $PSBoundParameters }
-    }
-}
-
-function Get-ManagementRoleAssignment {
-    [CmdletBinding()]
-    param(
-        [Parameter(Position = 0, ValueFromPipeline)] [string] $Identity,
-        [string] $Role,
-        [string] $RoleAssignee,
-        [ValidateSet('User', 'SecurityGroup', 'RoleAssignmentPolicy', 'MailboxPlan', 'ForeignSecurityPrincipal', 'Computer', 'PartnerLinkedRoleGroup', 'LinkedRoleGroup', 'ServicePrincipal')]
-        [string] $RoleAssigneeType,
-        [ValidateSet('None', 'NotApplicable', 'Organization', 'MyGAL', 'Self', 'MyDirectReports', 'OU', 'CustomRecipientScope', 'MyDistributionGroups', 'MyExecutive', 'ManagementScope', 'ExclusiveRecipientScope')]
-        [string] $RecipientWriteScope,
-        [bool] $Enabled,
-        [bool] $Delegating,
-        [bool] $Exclusive,
-        [switch] $GetEffectiveUsers
-    )
-    process { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Get-ManagementRoleAssignment' -BoundParameters $PSBoundParameters }
-}
-
-function New-ManagementRoleAssignment {
-    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'Medium')]
-    param(
-        [Parameter(Position = 0)] [string] $Name,
-        [Parameter(Mandatory)] [string] $Role,
-        [Parameter(Mandatory)] [string] $App,
-        [string] $CustomResourceScope,
-        [switch] $Force
-    )
-    process {
-        if ($PSCmdlet.ShouldProcess($Role)) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'New-ManagementRoleAssignment' -BoundParameters $PSBoundParameters }
-    }
-}
-
-function Remove-ManagementRoleAssignment {
-    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
-    param(
-        [Parameter(Mandatory, Position = 0, ValueFromPipeline)] [string] $Identity,
-        [switch] $Force
-    )
-    process {
-        if ($PSCmdlet.ShouldProcess($Identity)) { Invoke-EmulatorCmdlet -Caller $PSCmdlet -CmdletName 'Remove-ManagementRoleAssignment' -BoundParameters $PSBoundParameters }
-    }
-}
-
-Export-ModuleMember -Function @(
-    'Connect-ExchangeOnline', 'Disconnect-ExchangeOnline',
-    'Get-ServicePrincipal', 'New-ServicePrincipal', 'Remove-ServicePrincipal', 'Test-ServicePrincipalAuthorization',
-    'Get-MailboxPermission', 'Add-MailboxPermission', 'Remove-MailboxPermission',
-    'Get-RecipientPermission', 'Add-RecipientPermission', 'Remove-RecipientPermission',
-    'Get-Mailbox', 'Get-CASMailbox', 'Set-CASMailbox', 'Get-TransportConfig', 'Set-TransportConfig', 'Get-OrganizationConfig',
-    'Get-DistributionGroup', 'Get-DistributionGroupMember',
-    'Get-ManagementScope', 'New-ManagementScope', 'Set-ManagementScope', 'Remove-ManagementScope',
-    'Get-ManagementRoleAssignment', 'New-ManagementRoleAssignment', 'Remove-ManagementRoleAssignment'
+$script:CmdletNames = @(
+    'Get-ServicePrincipal'
+    'New-ServicePrincipal'
+    'Remove-ServicePrincipal'
+    'Test-ServicePrincipalAuthorization'
+    'Get-MailboxPermission'
+    'Add-MailboxPermission'
+    'Remove-MailboxPermission'
+    'Get-RecipientPermission'
+    'Add-RecipientPermission'
+    'Remove-RecipientPermission'
+    'Get-Mailbox'
+    'Get-CASMailbox'
+    'Set-CASMailbox'
+    'Get-TransportConfig'
+    'Set-TransportConfig'
+    'Get-OrganizationConfig'
+    'Get-DistributionGroup'
+    'Get-DistributionGroupMember'
+    'Get-ManagementScope'
+    'New-ManagementScope'
+    'Set-ManagementScope'
+    'Remove-ManagementScope'
+    'Get-ManagementRoleAssignment'
+    'New-ManagementRoleAssignment'
+    'Remove-ManagementRoleAssignment'
 )
+
+Export-ModuleMember -Function @('Connect-ExchangeOnline', 'Disconnect-ExchangeOnline')
