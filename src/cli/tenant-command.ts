@@ -157,6 +157,7 @@ export function jsonResult(
     credential: r.credential ? { ...r.credential, ...(secret ? { secret } : {}) } : undefined,
     smtpAuth: r.smtpAuth,
     verification: r.verification ?? { status: 'skipped', reply: 'not run' },
+    ...(r.exchange ? { exchange: r.exchange } : {}),
     notes: r.notes,
     pending: r.pending,
     ...(r.failure
@@ -251,7 +252,9 @@ export async function runTenantCommand(c: TenantCommand): Promise<number> {
       }
     } else if (planned.pending === 0) progress(`Nothing to change in ${c.options.tenant}: it is set up this way.`);
     c.beforeApply?.();
-    progress(`Applying to ${c.options.tenant} (${planned.tenant.id}):`);
+    progress(
+      `Applying to ${c.options.tenant} (${planned.tenant.id})${planned.exchange ? `; Exchange through ${planned.exchange.backend === 'pwsh' ? 'PowerShell' : 'REST'} (${planned.exchange.reason})` : ''}:`,
+    );
     phase = 'apply';
     let r = await run.apply();
     if (signal.aborted) throw signal.reason;
@@ -276,11 +279,12 @@ export async function runTenantCommand(c: TenantCommand): Promise<number> {
       const state = run?.interruptedState() ?? { changed: [], inFlight: [] };
       say('');
       say(sig ? `Interrupted (${sig}).` : `Stopped: ${(signal.reason as Error).message}.`);
+      const at = sig ? 'interrupt' : 'stop';
       if (state.changed.length > 0) {
-        say('Changed before the stop:');
+        say(`Changed before the ${at}:`);
         for (const t of state.changed) say(`  ~ ${t}`);
-      } else say('Nothing was changed before the stop.');
-      if (state.inFlight.length > 0) say(`Possibly changed (in progress at the stop): ${state.inFlight.join('; ')}.`);
+      } else say(`Nothing was changed before the ${at}.`);
+      if (state.inFlight.length > 0) say(`Possibly changed (in progress at the ${at}): ${state.inFlight.join('; ')}.`);
       if (state.changed.length + state.inFlight.length > 0)
         say('A rerun converges: run apply again with the same options.');
       if (json)

@@ -211,8 +211,9 @@ export const OPTION_FLAGS: OptionFlag[] = [
     key: 'exchange',
     flag: '--exchange <backend>',
     env: 'SENDASAPP_EXCHANGE',
-    description: 'Exchange backend: rest, pwsh or auto',
-    defaultText: 'rest',
+    description:
+      'Exchange backend: auto (pwsh where PowerShell 7.4+ and ExchangeOnlineManagement 3.x are installed, else rest), rest or pwsh',
+    defaultText: 'auto',
   },
   {
     key: 'timeout',

@@ -152,7 +152,7 @@ export const DEFAULTS = {
   verify: 'auth',
   wait: '30m',
   cloud: 'global',
-  exchange: 'rest',
+  exchange: 'auto',
   output: 'text',
   flow: 'app',
   redirectUris: [] as string[],

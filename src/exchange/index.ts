@@ -7,6 +7,7 @@ export {
   createPwshExchangeFactory,
   EXCHANGE_BACKEND_CHOICES,
   probePwsh,
+  pwshMightRun,
   PwshExchangeBackend,
   PWSH_CMDLETS,
   type ExchangeBackendChoice,
@@ -16,3 +17,4 @@ export {
   type PwshProbe,
   type PwshStats,
 } from './pwsh/index.js';
+export { ChosenExchangeBackend } from './chosen.js';

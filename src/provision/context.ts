@@ -7,7 +7,7 @@ import type { Agent } from 'undici';
 import type { CloudProfile, NetworkBounds } from '../auth/index.js';
 import type { ProvisionOptions } from '../config/index.js';
 import type { GraphApi } from '../entra/index.js';
-import type { ExchangeBackend } from '../exchange/index.js';
+import type { ExchangeBackend, ExchangeBackendChoice } from '../exchange/index.js';
 import type { CredentialSink } from '../handoff/index.js';
 
 export interface RunNames {
@@ -53,6 +53,8 @@ export interface TenantContext {
   readonly homeGraph: GraphApi;
   readonly mailboxGraph: GraphApi;
   readonly exchange: ExchangeBackend;
+  /** Which Exchange backend the run uses and why (`auto` decides while the run starts). */
+  readonly exchangeChoice: Promise<ExchangeBackendChoice>;
   readonly sink?: CredentialSink;
   readonly names: RunNames;
   readonly operator: OperatorInfo;

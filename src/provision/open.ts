@@ -15,11 +15,16 @@ import {
 } from '../auth/index.js';
 import { GraphApi, legacyUniqueNameFor, uniqueNameFor } from '../entra/index.js';
 import {
+  ChosenExchangeBackend,
+  chooseExchangeBackend,
   coalesceReads,
   createPwshExchangeFactory,
+  pwshMightRun,
   rbacNames,
   RestExchangeBackend,
   type ExchangeBackend,
+  type ExchangeBackendChoice,
+  type PwshProbe,
 } from '../exchange/index.js';
 import { CredentialSink } from '../handoff/index.js';
 import type { Agent } from 'undici';
@@ -34,12 +39,8 @@ export interface OpenOptions {
   hooks?: RunHooks;
   /** Every request of the run, for --verbose and --log-file. */
   onRequest?: RequestObserver;
-  /** Replace the Exchange backend (the pwsh backend, tests). */
-  exchangeFactory?: (o: {
-    profile: CloudProfile;
-    tenantId: string;
-    ctx: Omit<TenantContext, 'exchange'>;
-  }) => ExchangeBackend;
+  /** Replace the Exchange backend (tests). */
+  exchangeFactory?: () => ExchangeBackend;
 }
 
 /** Resolves a tenant id or domain to its id through the authority's OpenID metadata (no token needed). */
@@ -86,6 +87,37 @@ export async function resolveTenantId(
 export function runNames(displayName: string): RunNames {
   const uniqueName = uniqueNameFor(displayName);
   return { uniqueName, legacyUniqueName: legacyUniqueNameFor(displayName), displayName, ...rbacNames(uniqueName) };
+}
+
+/**
+ * The Exchange backend of a run: REST; pwsh (ExchangeOnlineManagement in one PowerShell session, started at once so
+ * that it is ready when the Graph half is); or `auto`, pwsh where this machine has PowerShell 7.4+ and the module,
+ * else REST (decided by the bridge's first line, or at once when neither can be there). A caller's factory
+ * (tests) is used as it is.
+ */
+function exchangeBackendFor(
+  options: RunOptions,
+  p: OpenOptions,
+  pwsh: () => ExchangeBackend & { probe(): Promise<PwshProbe> },
+  rest: () => ExchangeBackend,
+): { exchange: ExchangeBackend; exchangeChoice: Promise<ExchangeBackendChoice> } {
+  const given = (backend: ExchangeBackend, reason: string) => ({
+    exchange: backend,
+    exchangeChoice: Promise.resolve<ExchangeBackendChoice>({
+      ok: true,
+      backend: backend.name,
+      requested: options.exchange,
+      reason,
+    }),
+  });
+  if (p.exchangeFactory) return given(p.exchangeFactory(), 'given by the caller');
+  if (options.exchange === 'rest') return given(rest(), '--exchange rest');
+  const quick = options.exchange === 'auto' ? pwshMightRun() : { possible: true };
+  if (!quick.possible)
+    return given(rest(), `auto: REST, because ${quick.reason} (\`sendasapp doctor\` says how to install it)`);
+  const bridge = pwsh();
+  const exchangeChoice = bridge.probe().then((probe) => chooseExchangeBackend(options.exchange, probe));
+  return { exchange: new ChosenExchangeBackend(exchangeChoice, bridge, rest), exchangeChoice };
 }
 
 /** The bounds of every request of a run: --timeout, the run's cancellation, the request log, retry progress. */
@@ -139,7 +171,7 @@ export async function openContext(options: RunOptions, p: OpenOptions): Promise<
       new GraphApi({ credential, profile, tenant: tenantId, dispatcher, ...bounds });
     const mailboxGraph = graphFor(mailboxTenantId);
     const homeGraph = home === mailboxTenantId ? mailboxGraph : graphFor(home);
-    const base: Omit<TenantContext, 'exchange'> = {
+    const base: Omit<TenantContext, 'exchange' | 'exchangeChoice'> = {
       options,
       profile,
       credential,
@@ -157,22 +189,23 @@ export async function openContext(options: RunOptions, p: OpenOptions): Promise<
       hooks: { ...profile.pacing, ...p.hooks },
       bounds,
     };
-    // --exchange pwsh: ExchangeOnlineManagement in one pwsh session for the run (rest stays the default).
-    const exchangeFactory =
-      p.exchangeFactory ?? (options.exchange === 'pwsh' ? createPwshExchangeFactory() : undefined);
-    // Reads the nodes issue together share requests ($batch) where the backend can.
-    const exchange = coalesceReads(
-      exchangeFactory?.({ profile, tenantId: mailboxTenantId, ctx: base }) ??
-        new RestExchangeBackend({
-          credential,
-          adminUrl: profile.exchangeAdminUrl,
-          scope: profile.exchangeScope,
-          tenantId: mailboxTenantId,
-          dispatcher,
-          ...bounds,
-        }),
+    const rest = (): ExchangeBackend =>
+      new RestExchangeBackend({
+        credential,
+        adminUrl: profile.exchangeAdminUrl,
+        scope: profile.exchangeScope,
+        tenantId: mailboxTenantId,
+        dispatcher,
+        ...bounds,
+      });
+    const { exchange, exchangeChoice } = exchangeBackendFor(
+      options,
+      p,
+      () => createPwshExchangeFactory()({ profile, tenantId: mailboxTenantId, ctx: base }),
+      rest,
     );
-    return { ...base, exchange };
+    // Reads the nodes issue together share requests ($batch, or one bridge message) where the backend can.
+    return { ...base, exchange: coalesceReads(exchange), exchangeChoice };
   } catch (err) {
     await dispatcher.close().catch(() => undefined);
     throw err;

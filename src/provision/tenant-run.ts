@@ -50,6 +50,8 @@ export interface RunResult {
     mailboxes: Array<{ mailbox: string; setting: boolean | null; effectiveDisabled: boolean }>;
   };
   verification?: VerificationReport;
+  /** The Exchange backend the run used, and why (`--exchange auto` names its choice). */
+  exchange?: { backend: 'rest' | 'pwsh'; reason: string };
   notes: Note[];
   /** The first failure that stopped the run before any write: its field (exit 2) or none. */
   failure?: { kind: 'input' | 'tenant'; field?: string; message: string; key: string };
@@ -244,6 +246,9 @@ export class TenantRun {
           }
         : {}),
       ...(this.verification ? { verification: this.verification } : {}),
+      ...(this.value(this.refs?.exchangeBackend)
+        ? { exchange: this.value<{ backend: 'rest' | 'pwsh'; reason: string }>(this.refs?.exchangeBackend) }
+        : {}),
       notes: this.notes(app, cred, smtp, mailboxes),
       ...(failure ? { failure } : {}),
       pending,

@@ -75,6 +75,7 @@ $script:AllowedCmdlets = @(
     'Set-TransportConfig'
     'Get-OrganizationConfig'
     'Get-Mailbox'
+    'Get-AcceptedDomain'
     'Get-DistributionGroup'
     'Get-DistributionGroupMember'
     'Get-ManagementScope'

@@ -29,7 +29,32 @@ export const FACT_KEYS = {
   sink: 'check.sink',
   certificateFile: 'check.certificateFile',
   lifetime: 'check.secretLifetime',
+  exchangeBackend: 'check.exchangeBackend',
 } as const;
+
+/**
+ * The Exchange backend can run: a forced `--exchange pwsh` without PowerShell 7.4+ or ExchangeOnlineManagement 3.x
+ * stops here, before any write, with the doctor sentence (one probe of the bridge the run started).
+ */
+export function exchangeBackendCheck(): CheckNode<{ backend: 'rest' | 'pwsh'; reason: string }, Record<string, never>> {
+  return {
+    kind: 'check',
+    key: FACT_KEYS.exchangeBackend,
+    title: 'Exchange backend (--exchange)',
+    inputs: {},
+    async read(ctx) {
+      const c = await ctx.exchangeChoice;
+      if (!c.ok)
+        throw new CheckFailure(
+          'tenant',
+          c.reason,
+          'after installing, `sendasapp doctor` checks this machine again',
+          '--exchange',
+        );
+      return { backend: c.backend, reason: c.reason };
+    },
+  };
+}
 
 export function exchangeOnlineNode(): DataNode<ExchangeOnlinePrincipal, Record<string, never>> {
   return {

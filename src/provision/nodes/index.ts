@@ -31,6 +31,7 @@ import {
 } from './exchange.js';
 import {
   certificateFileCheck,
+  exchangeBackendCheck,
   exchangeOnlineNode,
   lifetimeCheck,
   lifetimePolicyNode,
@@ -52,6 +53,7 @@ export * from './sink.js';
 export interface RunRefs {
   mailboxes: Ref<MailboxFacts>;
   exchangeOnline?: Ref<ExchangeOnlinePrincipal>;
+  exchangeBackend: Ref<{ backend: 'rest' | 'pwsh'; reason: string }>;
   sink: Ref<SinkInspection | undefined>;
   certificate: Ref<CertificateMaterial | undefined>;
   application: ManagedRef<AppState>;
@@ -88,6 +90,7 @@ export function buildGraph(ctx: TenantContext, known?: MailboxFacts): { graph: R
   const policy = g.add(lifetimePolicyNode(sink));
   const lifetime = g.add(lifetimeCheck(policy));
   g.add(operatorCheck());
+  const exchangeBackend = g.add(exchangeBackendCheck());
   const exchangeOnline = !delegated && !rbac ? g.add(exchangeOnlineNode()) : undefined;
 
   let application: ManagedRef<AppState>;
@@ -116,6 +119,7 @@ export function buildGraph(ctx: TenantContext, known?: MailboxFacts): { graph: R
   const refs: RunRefs = {
     mailboxes,
     exchangeOnline,
+    exchangeBackend,
     sink,
     certificate,
     application,

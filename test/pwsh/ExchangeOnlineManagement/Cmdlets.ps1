@@ -180,6 +180,14 @@ function Get-Mailbox {
     process { Invoke-Proxy -Caller $PSCmdlet -CmdletName 'Get-Mailbox' -BoundParameters $PSBoundParameters }
 }
 
+function Get-AcceptedDomain {
+    [CmdletBinding()]
+    param(
+        [Parameter(Position = 0, ValueFromPipeline)] [string] $Identity
+    )
+    process { Invoke-Proxy -Caller $PSCmdlet -CmdletName 'Get-AcceptedDomain' -BoundParameters $PSBoundParameters }
+}
+
 function Get-CASMailbox {
     [CmdletBinding()]
     param(

@@ -315,6 +315,7 @@ $script:CmdletNames = @(
     'Add-RecipientPermission'
     'Remove-RecipientPermission'
     'Get-Mailbox'
+    'Get-AcceptedDomain'
     'Get-CASMailbox'
     'Set-CASMailbox'
     'Get-TransportConfig'
