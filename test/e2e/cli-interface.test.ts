@@ -67,7 +67,7 @@ describe('sendasapp as a process: exit codes, stdout and stderr', () => {
       for (const flag of ['--verbose', '--log-file <file>', '--new-secret', '--timeout <duration>'])
         expect(help).toContain(flag);
       expect(help).toMatch(/--timeout <duration>[\s\S]*?\(default: 60s\)/);
-      expect(help).toMatch(/rest, pwsh or auto/);
+      expect(help).toMatch(/Exchange backend: auto \(pwsh where/);
       expect(help).toContain('--target <system>');
       // plan renders no hand-off: its help does not offer the hand-off flags.
       const plan = (await runCli(['plan', '--help'])).stdout;

@@ -124,6 +124,6 @@ describe('sendasapp doctor (built CLI)', () => {
   it('lists doctor in --help', async () => {
     const r = await runCli(['--help']);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/doctor \[options\]\s+Check this machine for --exchange pwsh/);
+    expect(r.stdout).toMatch(/doctor \[options\]\s+Check this machine for --exchange pwsh/);
   });
 });

@@ -123,7 +123,7 @@ describe('the new options: --verbose, --log-file, --new-secret, --timeout, --exc
     expect(o.verbose).toBe(false);
     expect(o.newSecret).toBe(false);
     expect(o.logFile).toBeUndefined();
-    expect(o.exchange).toBe('rest');
+    expect(o.exchange).toBe('auto');
   });
 
   it('come from flags, variables and the file like every option', () => {
