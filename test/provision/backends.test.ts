@@ -4,7 +4,7 @@
  * the stand-in ExchangeOnlineManagement module against the emulator). Each checks the tenant in the emulator and
  * that a rerun writes nothing. With pwsh, it also checks one bridge per run and no PowerShell left behind.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import path from 'node:path';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { CONTOSO, FABRIKAM, tempDir } from '../helpers/e2e.js';
