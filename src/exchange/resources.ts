@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { retry, formatDuration, type PollOptions, type RetryInfo } from '../poll/index.js';
 import { ExchangeError, type ExchangeBackend } from './backend.js';
-import { invokeAllOrThrow } from './batching.js';
+import { invokeAll } from './batching.js';
 
 export interface ExchangeServicePrincipal {
   Identity?: string;
@@ -289,19 +289,34 @@ function tri(v: unknown): boolean | null {
   return null;
 }
 
-/** Organization and mailbox settings, read together (one `$batch` on the REST backend for up to 8 mailboxes). */
-export async function readSmtpAuth(exo: ExchangeBackend, mailboxes: string[]): Promise<SmtpAuthState> {
+/**
+ * Organization and mailbox settings, read together (one `$batch` on the REST backend, one message through pwsh).
+ * A mailbox Exchange does not know is listed in `notFound` (the caller explains it); any other failure is thrown.
+ */
+export async function readSmtpAuth(
+  exo: ExchangeBackend,
+  mailboxes: string[],
+): Promise<SmtpAuthState & { notFound: string[] }> {
   type Row = { SmtpClientAuthenticationDisabled?: unknown; OAuth2ClientProfileEnabled?: unknown };
-  const [transport, org, ...cas] = (await invokeAllOrThrow(exo, [
+  const [transport, org, ...cas] = await invokeAll(exo, [
     { cmdlet: 'Get-TransportConfig' },
     { cmdlet: 'Get-OrganizationConfig' },
     ...mailboxes.map((m) => ({ cmdlet: 'Get-CASMailbox', parameters: { Identity: m } })),
-  ])) as Row[][];
-  const orgFlag = tri(org?.[0]?.OAuth2ClientProfileEnabled);
+  ]);
+  for (const r of [transport, org]) if (r instanceof ExchangeError) throw r;
+  const notFound: string[] = [];
+  cas.forEach((r, i) => {
+    if (!(r instanceof ExchangeError)) return;
+    if (r.kind === 'not-found') notFound.push(mailboxes[i]!);
+    else throw r;
+  });
+  const rows = (r: unknown): Row[] => (Array.isArray(r) ? (r as Row[]) : []);
+  const orgFlag = tri(rows(org)[0]?.OAuth2ClientProfileEnabled);
   return {
-    organizationDisabled: tri(transport?.[0]?.SmtpClientAuthenticationDisabled) === true,
-    mailboxes: Object.fromEntries(mailboxes.map((m, i) => [m, tri(cas[i]?.[0]?.SmtpClientAuthenticationDisabled)])),
+    organizationDisabled: tri(rows(transport)[0]?.SmtpClientAuthenticationDisabled) === true,
+    mailboxes: Object.fromEntries(mailboxes.map((m, i) => [m, tri(rows(cas[i])[0]?.SmtpClientAuthenticationDisabled)])),
     oauth2ClientProfileEnabled: orgFlag === null ? undefined : orgFlag,
+    notFound,
   };
 }
 

@@ -17,12 +17,11 @@ const MAILBOXES = ['scanner@contoso.onmicrosoft.com', 'ap@contoso.onmicrosoft.co
  * What a no-op run reads in Exchange: the preflight's facts (the accepted domains, each mailbox), then every
  * resource its own state.
  */
+// The preflight's mailbox check is their Get-CASMailbox (existence and SMTP AUTH setting in one read); accepted
+// domains are read only to explain a mailbox Exchange does not know.
 const READS = [
-  'Get-AcceptedDomain',
   'Get-CASMailbox',
   'Get-CASMailbox',
-  'Get-Mailbox',
-  'Get-Mailbox',
   'Get-MailboxPermission',
   'Get-MailboxPermission',
   'Get-OrganizationConfig',

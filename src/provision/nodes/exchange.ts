@@ -15,7 +15,6 @@ import {
   rbacNames,
   readManagementScope,
   readRoleAssignments,
-  readSmtpAuth,
   registerExchangeServicePrincipal,
   removeExchangeServicePrincipal,
   setMailboxSmtpAuth,
@@ -26,7 +25,7 @@ import {
   type SmtpAuthState,
 } from '../../exchange/index.js';
 import type { TenantContext } from '../context.js';
-import { CheckFailure, type CheckNode, type ManagedNode, type ManagedRef } from '../model.js';
+import { CheckFailure, type CheckNode, type ManagedNode, type ManagedRef, type Ref } from '../model.js';
 import type { AppState, ServicePrincipalState } from './entra.js';
 import type { MailboxFacts } from './facts.js';
 
@@ -285,18 +284,20 @@ export function exchangeAuthorizationCheck(
 export type SmtpAuthChange =
   { op: 'enableOrganization' } | { op: 'enableMailbox'; mailbox: string; from: boolean | null };
 
+/** The SMTP AUTH settings: read with the mailboxes (their facts), changed here. */
 export function smtpAuthNode(
   ctx: TenantContext,
-  mailboxes: string[],
-): ManagedNode<SmtpAuthState, Record<string, never>, SmtpAuthChange> {
+  inputs: { mailboxes: Ref<MailboxFacts> },
+): ManagedNode<SmtpAuthState, typeof inputs, SmtpAuthChange> {
   const mode = ctx.options.enableSmtpAuth;
   return {
     kind: 'managed',
     key: EXO_KEYS.smtpAuth,
     title: `SMTP AUTH (${mode === 'none' ? 'report only' : `enable for ${mode === 'org' ? 'the organization' : 'the mailboxes'}`})`,
-    inputs: {},
-    read: () => readSmtpAuth(ctx.exchange, mailboxes),
-    diff(current) {
+    inputs,
+    read: async (_ctx, { mailboxes: facts }) => structuredClone(facts.smtp),
+    diff(current, { mailboxes: facts }) {
+      const mailboxes = facts.mailboxes;
       if (!current || mode === 'none') return [];
       const changes: SmtpAuthChange[] = [];
       if (mode === 'org' && current.organizationDisabled) changes.push({ op: 'enableOrganization' });

@@ -13,7 +13,7 @@ import {
   GraphRequestError,
   type ExchangeOnlinePrincipal,
 } from '../../entra/index.js';
-import { ExchangeError, invokeAll } from '../../exchange/index.js';
+import { ExchangeError, invokeAll, readSmtpAuth, type SmtpAuthState } from '../../exchange/index.js';
 import { inspectSink, type SinkInspection } from '../../handoff/index.js';
 import type { TenantContext } from '../context.js';
 import { CheckFailure, Sensitive, type CheckNode, type DataNode, type Ref } from '../model.js';
@@ -70,7 +70,8 @@ export interface MailboxFacts {
   /** The mailboxes the app sends as: the listed ones, then the group's members. */
   mailboxes: string[];
   group?: { name: string; distinguishedName: string; members: string[] };
-  acceptedDomains: string[];
+  /** Their SMTP AUTH settings and the organization's (read with them: existence and settings in one round). */
+  smtp: SmtpAuthState;
 }
 
 type Row = Record<string, unknown>;
@@ -79,9 +80,55 @@ function str(v: unknown): string {
   return typeof v === 'string' ? v : '';
 }
 
+/** The group, as Exchange knows it: it exists, is mail-enabled, and has only mailboxes as members. */
+async function readGroup(ctx: TenantContext, name: string): Promise<NonNullable<MailboxFacts['group']>> {
+  const tenant = ctx.options.tenant;
+  const [g, members] = await invokeAll(ctx.exchange, [
+    { cmdlet: 'Get-DistributionGroup', parameters: { Identity: name } },
+    { cmdlet: 'Get-DistributionGroupMember', parameters: { Identity: name, ResultSize: 'Unlimited' } },
+  ]);
+  for (const r of [g, members])
+    if (r instanceof ExchangeError) {
+      if (r.kind === 'not-found')
+        throw new CheckFailure(
+          'input',
+          `the group ${name} was not found in ${tenant}`,
+          'give the address or name of a mail-enabled group of this tenant',
+          '--group',
+        );
+      throw r;
+    }
+  const rows = members as Row[];
+  // Only mailboxes can be sent as: a contact, a user without a mailbox or a nested group cannot be granted.
+  const isMailbox = (r: Row): boolean => /Mailbox$/i.test(str(r.RecipientTypeDetails) || str(r.RecipientType));
+  const others = rows.filter((r) => !isMailbox(r));
+  if (others.length > 0)
+    throw new CheckFailure(
+      'input',
+      `the group ${name} has members that are not mailboxes: ${others
+        .map(
+          (r) =>
+            `${str(r.PrimarySmtpAddress) || str(r.DisplayName) || str(r.Name)} (${str(r.RecipientTypeDetails) || str(r.RecipientType)})`,
+        )
+        .join(', ')}`,
+      'keep only the sending mailboxes in the group (no contacts, users without a mailbox or nested groups), or give --mailbox',
+      '--group',
+    );
+  const addresses = rows.map((r) => str(r.PrimarySmtpAddress).toLowerCase()).filter(Boolean);
+  if (addresses.length === 0)
+    throw new CheckFailure(
+      'input',
+      `the group ${name} has no members`,
+      'add the sending mailboxes to the group, or give --mailbox',
+      '--group',
+    );
+  return { name, distinguishedName: str((g as Row[])[0]?.DistinguishedName), members: addresses };
+}
+
 /**
- * The mailboxes, as Exchange knows them: every listed address must be a mailbox of this tenant, in one of its
- * accepted domains; a group must exist, be mail-enabled and have members. One round of reads (batched).
+ * The mailboxes, as Exchange knows them, with their SMTP AUTH settings: every listed address must be a mailbox of
+ * this tenant (one round of reads, batched; a mailbox Exchange does not know is then checked against the tenant's
+ * accepted domains, to say which is wrong); a group must exist, be mail-enabled and hold only mailboxes.
  */
 export function mailboxesNode(): DataNode<MailboxFacts, Record<string, never>> {
   return {
@@ -91,86 +138,30 @@ export function mailboxesNode(): DataNode<MailboxFacts, Record<string, never>> {
     inputs: {},
     async read(ctx) {
       const o = ctx.options;
-      const listed = [...o.mailboxes];
-      const calls = [
-        { cmdlet: 'Get-AcceptedDomain' },
-        ...listed.map((m) => ({ cmdlet: 'Get-Mailbox', parameters: { Identity: m } })),
-        ...(o.group
-          ? [
-              { cmdlet: 'Get-DistributionGroup', parameters: { Identity: o.group } },
-              { cmdlet: 'Get-DistributionGroupMember', parameters: { Identity: o.group, ResultSize: 'Unlimited' } },
-            ]
-          : []),
-      ];
-      const results = await invokeAll(ctx.exchange, calls);
-      const [domainsResult, ...rest] = results;
-      if (domainsResult instanceof ExchangeError) throw domainsResult;
-      const acceptedDomains = (domainsResult as Row[]).map((r) => str(r.DomainName).toLowerCase()).filter(Boolean);
-      const tenant = o.tenant;
-      listed.forEach((m, i) => {
-        const r = rest[i]!;
+      const group = o.group ? await readGroup(ctx, o.group) : undefined;
+      const mailboxes = [...o.mailboxes];
+      for (const m of group?.members ?? []) if (!mailboxes.includes(m)) mailboxes.push(m);
+      const { notFound, ...smtp } = await readSmtpAuth(ctx.exchange, mailboxes);
+      if (notFound.length > 0) {
+        const rows = await ctx.exchange.invoke<Row>('Get-AcceptedDomain');
+        const accepted = rows.map((r) => str(r.DomainName).toLowerCase()).filter(Boolean);
+        const m = notFound[0]!;
         const domain = m.split('@')[1] ?? '';
-        if (acceptedDomains.length > 0 && !acceptedDomains.includes(domain))
+        if (accepted.length > 0 && !accepted.includes(domain))
           throw new CheckFailure(
             'input',
-            `${m} is not in an accepted domain of ${tenant} (its domains: ${acceptedDomains.join(', ')})`,
-            `give mailboxes of ${tenant}, or --tenant the tenant that hosts ${domain}`,
+            `${m} is not in an accepted domain of ${o.tenant} (its domains: ${accepted.join(', ')})`,
+            `give mailboxes of ${o.tenant}, or --tenant the tenant that hosts ${domain}`,
             '--mailbox',
           );
-        if (r instanceof ExchangeError) {
-          if (r.kind === 'not-found')
-            throw new CheckFailure(
-              'input',
-              `${m} is not a mailbox in ${tenant}`,
-              'check the address (a user or shared mailbox of this tenant; a group goes in --group)',
-              '--mailbox',
-            );
-          throw r;
-        }
-      });
-      let group: MailboxFacts['group'];
-      if (o.group) {
-        const [g, members] = rest.slice(listed.length);
-        for (const r of [g, members])
-          if (r instanceof ExchangeError) {
-            if (r.kind === 'not-found')
-              throw new CheckFailure(
-                'input',
-                `the group ${o.group} was not found in ${tenant}`,
-                'give the address or name of a mail-enabled group of this tenant',
-                '--group',
-              );
-            throw r;
-          }
-        const dn = str((g as Row[])[0]?.DistinguishedName);
-        // Only mailboxes can be sent as: a contact, a user without a mailbox or a nested group cannot be granted.
-        const isMailbox = (r: Row): boolean => /Mailbox$/i.test(str(r.RecipientTypeDetails) || str(r.RecipientType));
-        const others = (members as Row[]).filter((r) => !isMailbox(r));
-        if (others.length > 0)
-          throw new CheckFailure(
-            'input',
-            `the group ${o.group} has members that are not mailboxes: ${others
-              .map(
-                (r) =>
-                  `${str(r.PrimarySmtpAddress) || str(r.DisplayName) || str(r.Name)} (${str(r.RecipientTypeDetails) || str(r.RecipientType)})`,
-              )
-              .join(', ')}`,
-            'keep only the sending mailboxes in the group (no contacts, users without a mailbox or nested groups), or give --mailbox',
-            '--group',
-          );
-        const memberAddresses = (members as Row[]).map((r) => str(r.PrimarySmtpAddress).toLowerCase()).filter(Boolean);
-        if (memberAddresses.length === 0)
-          throw new CheckFailure(
-            'input',
-            `the group ${o.group} has no members`,
-            'add the sending mailboxes to the group, or give --mailbox',
-            '--group',
-          );
-        group = { name: o.group, distinguishedName: dn, members: memberAddresses };
+        throw new CheckFailure(
+          'input',
+          `${notFound.join(', ')} ${notFound.length > 1 ? 'are not mailboxes' : 'is not a mailbox'} in ${o.tenant}`,
+          'check the address (a user or shared mailbox of this tenant; a group goes in --group)',
+          '--mailbox',
+        );
       }
-      const mailboxes = [...listed];
-      for (const m of group?.members ?? []) if (!mailboxes.includes(m)) mailboxes.push(m);
-      return { mailboxes, group, acceptedDomains };
+      return { mailboxes, group, smtp };
     },
   };
 }

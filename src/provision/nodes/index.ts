@@ -115,7 +115,7 @@ export function buildGraph(ctx: TenantContext, known?: MailboxFacts): { graph: R
   const credential = g.add(credentialNode(ctx, { app: application, sink, certificate, lifetime }));
   if (wantedRedirectUris(ctx).length > 0) g.add(redirectUrisNode(ctx, { app: application }));
   const servicePrincipal = g.add(servicePrincipalNode(ctx, { app: application }));
-  const smtpAuth = g.add(smtpAuthNode(ctx, mailboxList));
+  const smtpAuth = g.add(smtpAuthNode(ctx, { mailboxes }));
   const refs: RunRefs = {
     mailboxes,
     exchangeOnline,
