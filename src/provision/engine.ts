@@ -138,6 +138,16 @@ interface Applied {
 
 const BLOCKING: NodeStatus[] = ['failed', 'skipped', 'waiting'];
 
+/** Each node is planned (and applied) once; every dependent awaits the same promise. */
+function memo<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+  let p = map.get(key);
+  if (!p) {
+    p = make();
+    map.set(key, p);
+  }
+  return p;
+}
+
 /** The inputs whose absence means "nothing to read yet" (all of them unless the node names some). */
 function readGates(node: AnyNode, keys: string[]): string[] {
   return node.kind === 'managed' && node.readsWith ? keys.filter((k) => node.readsWith!.includes(k)) : keys;
@@ -222,12 +232,7 @@ export class Execution {
   }
 
   private planNode(node: AnyNode): Promise<Planned> {
-    let p = this.planned.get(node.key);
-    if (!p) {
-      p = this.planOne(node);
-      this.planned.set(node.key, p);
-    }
-    return p;
+    return memo(this.planned, node.key, () => this.planOne(node));
   }
 
   private async planOne(node: AnyNode): Promise<Planned> {
@@ -296,12 +301,7 @@ export class Execution {
   }
 
   private applyNode(node: AnyNode): Promise<Applied> {
-    let p = this.applied.get(node.key);
-    if (!p) {
-      p = this.applyOne(node);
-      this.applied.set(node.key, p);
-    }
-    return p;
+    return memo(this.applied, node.key, () => this.applyOne(node));
   }
 
   private async applyOne(node: AnyNode): Promise<Applied> {

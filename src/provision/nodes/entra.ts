@@ -43,7 +43,7 @@ import {
   type Ref,
   type Resolved,
 } from '../model.js';
-import type { CertificateMaterial } from './facts.js';
+import type { CertificateMaterial, LifetimePolicy } from './facts.js';
 
 export const ENTRA_KEYS = {
   application: 'entra.application',
@@ -253,7 +253,7 @@ type CredentialInputs = {
   app: ManagedRef<AppState>;
   sink: Ref<SinkInspection | undefined>;
   certificate: Ref<CertificateMaterial | undefined>;
-  lifetime: Ref<{ days: number }>;
+  lifetime: Ref<{ days: number; policy: LifetimePolicy }>;
 };
 
 export function credentialNode(
@@ -334,20 +334,21 @@ export function credentialNode(
       if (app?.external) return [];
       const changes: CredentialChange[] = [];
       if (!current?.keyId) {
-        if (kind === 'secret' && !ctx.sink && !o.showSecret)
-          throw new CheckFailure(
-            'input',
-            'a new client secret is needed and is shown only once, but there is nowhere to keep it',
-            'give --secret-out FILE (or --show-secret with --output json)',
-            '--secret-out',
-          );
-        if (kind === 'certificate' && !ctx.sink && !o.certificateFile)
-          throw new CheckFailure(
-            'input',
-            'a new private key is needed and must be kept somewhere',
-            'give --secret-out FILE (the key and certificate are written there), or --certificate-file with your own',
-            '--secret-out',
-          );
+        const nowhere =
+          kind === 'secret'
+            ? !ctx.sink && !o.showSecret
+              ? [
+                  'a new client secret is needed and is shown only once, but there is nowhere to keep it',
+                  'give --secret-out FILE (or --show-secret with --output json)',
+                ]
+              : undefined
+            : !ctx.sink && !o.certificateFile
+              ? [
+                  'a new private key is needed and must be kept somewhere',
+                  'give --secret-out FILE (the key and certificate are written there), or --certificate-file with your own',
+                ]
+              : undefined;
+        if (nowhere) throw new CheckFailure('input', nowhere[0]!, nowhere[1]!, '--secret-out');
         const heldBy = sink?.ok ? sink.held?.clientId : undefined;
         if (!app && heldBy)
           throw new CheckFailure(

@@ -24,7 +24,6 @@ export const MAX_LIFETIME_DAYS = 730;
 export const FACT_KEYS = {
   exchangeOnline: 'tenant.exchangeOnline',
   mailboxes: 'tenant.mailboxes',
-  lifetimePolicy: 'tenant.lifetimePolicy',
   operator: 'check.operator',
   sink: 'check.sink',
   certificateFile: 'check.certificateFile',
@@ -182,51 +181,44 @@ export function isoDurationDays(d: string): number | undefined {
 }
 
 /** The home tenant's default app-management policy: the max lifetime of a password credential, when set. */
-export function lifetimePolicyNode(
-  sink: Ref<SinkInspection | undefined>,
-): DataNode<LifetimePolicy, { sink: Ref<SinkInspection | undefined> }> {
-  return {
-    kind: 'data',
-    key: FACT_KEYS.lifetimePolicy,
-    title: 'App-management policy of the home tenant (credential lifetimes)',
-    inputs: { sink },
-    async read(ctx, { sink: held }) {
-      // Only a run that may add a secret needs the limit: one whose sink holds a secret far from its end does not
-      // (a no-op rerun makes no request for it).
-      const expires = held?.ok ? held.held?.credential?.expires : undefined;
-      const far = expires !== undefined && Date.parse(expires) - Date.now() > 30 * 86_400_000;
-      if (ctx.options.credential !== 'secret' || (far && !ctx.options.newSecret)) return { unknown: true };
-      type Restriction = { restrictionType?: string; maxLifetime?: string | null; state?: string };
-      try {
-        const { body } = await ctx.homeGraph.get<{
-          isEnabled?: boolean;
-          applicationRestrictions?: { passwordCredentials?: Restriction[] } | null;
-        }>('/policies/defaultAppManagementPolicy');
-        if (body?.isEnabled === false) return { unknown: false };
-        const r = (body?.applicationRestrictions?.passwordCredentials ?? []).find(
-          (x) => x.restrictionType === 'passwordLifetime' && x.state !== 'disabled' && x.maxLifetime,
-        );
-        return { maxSecretDays: r?.maxLifetime ? isoDurationDays(r.maxLifetime) : undefined, unknown: false };
-      } catch (err) {
-        // Reading policies needs Policy.Read.All, which the job itself does not: without it, Entra's answer to
-        // addPassword is the check.
-        if (err instanceof GraphRequestError && (err.status === 403 || err.status === 404)) return { unknown: true };
-        throw err;
-      }
-    },
-  };
+async function readLifetimePolicy(ctx: TenantContext, held: SinkInspection | undefined): Promise<LifetimePolicy> {
+  // Only a run that may add a secret needs the limit: one whose sink holds a secret far from its end does not
+  // (a no-op rerun makes no request for it).
+  const expires = held?.ok ? held.held?.credential?.expires : undefined;
+  const far = expires !== undefined && Date.parse(expires) - Date.now() > 30 * 86_400_000;
+  if (ctx.options.credential !== 'secret' || (far && !ctx.options.newSecret)) return { unknown: true };
+  type Restriction = { restrictionType?: string; maxLifetime?: string | null; state?: string };
+  try {
+    const { body } = await ctx.homeGraph.get<{
+      isEnabled?: boolean;
+      applicationRestrictions?: { passwordCredentials?: Restriction[] } | null;
+    }>('/policies/defaultAppManagementPolicy');
+    if (body?.isEnabled === false) return { unknown: false };
+    const r = (body?.applicationRestrictions?.passwordCredentials ?? []).find(
+      (x) => x.restrictionType === 'passwordLifetime' && x.state !== 'disabled' && x.maxLifetime,
+    );
+    return { maxSecretDays: r?.maxLifetime ? isoDurationDays(r.maxLifetime) : undefined, unknown: false };
+  } catch (err) {
+    // Reading policies needs Policy.Read.All, which the job itself does not: without it, Entra's answer to
+    // addPassword is the check.
+    if (err instanceof GraphRequestError && (err.status === 403 || err.status === 404)) return { unknown: true };
+    throw err;
+  }
 }
 
-/** `--secret-lifetime`: at least a day, at most what the tenant's policy (or Entra, 2 years) allows. */
+/**
+ * `--secret-lifetime`: at least a day, at most what the home tenant's app-management policy (read when a secret
+ * may be added) or Entra (2 years) allows.
+ */
 export function lifetimeCheck(
-  policy: Ref<LifetimePolicy>,
-): CheckNode<{ days: number }, { policy: Ref<LifetimePolicy> }> {
+  sink: Ref<SinkInspection | undefined>,
+): CheckNode<{ days: number; policy: LifetimePolicy }, { sink: Ref<SinkInspection | undefined> }> {
   return {
     kind: 'check',
     key: FACT_KEYS.lifetime,
-    title: 'Lifetime of a new secret or certificate',
-    inputs: { policy },
-    async read(ctx, { policy: p }) {
+    title: 'Lifetime of a new secret or certificate (and the tenant policy)',
+    inputs: { sink },
+    async read(ctx, { sink: held }) {
       const lt = ctx.options.secretLifetime;
       if (lt.ms < 86_400_000)
         throw new CheckFailure(
@@ -235,6 +227,7 @@ export function lifetimeCheck(
           'give at least 1d (e.g. 90d, 180d, 12mo)',
           '--secret-lifetime',
         );
+      const p = await readLifetimePolicy(ctx, held);
       const max = Math.min(MAX_LIFETIME_DAYS, p.maxSecretDays ?? Infinity);
       if (lt.days > max + 1e-9)
         throw new CheckFailure(
@@ -245,7 +238,7 @@ export function lifetimeCheck(
           `give at most ${Math.floor(max)}d`,
           '--secret-lifetime',
         );
-      return { days: lt.days };
+      return { days: lt.days, policy: p };
     },
   };
 }

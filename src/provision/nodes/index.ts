@@ -34,7 +34,6 @@ import {
   exchangeBackendCheck,
   exchangeOnlineNode,
   lifetimeCheck,
-  lifetimePolicyNode,
   mailboxesNode,
   operatorCheck,
   sinkCheck,
@@ -87,8 +86,7 @@ export function buildGraph(ctx: TenantContext, known?: MailboxFacts): { graph: R
   const sink = g.add(sinkCheck());
   if (o.secretOut) g.add(sinkModeNode(ctx, { sink }));
   const certificate = g.add(certificateFileCheck());
-  const policy = g.add(lifetimePolicyNode(sink));
-  const lifetime = g.add(lifetimeCheck(policy));
+  const lifetime = g.add(lifetimeCheck(sink));
   g.add(operatorCheck());
   const exchangeBackend = g.add(exchangeBackendCheck());
   const exchangeOnline = !delegated && !rbac ? g.add(exchangeOnlineNode()) : undefined;
