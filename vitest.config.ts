@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Most test files wait on loopback servers and child processes, not on the CPU: three at a time on two cores.
+    maxWorkers: 3,
   },
 });
