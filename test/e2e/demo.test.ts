@@ -2,15 +2,21 @@
  * `sendasapp demo`, the smoke test of the command: it starts its own emulator, applies, proves, reruns with no
  * write, and removes its temp folder (the secret and the emulator's keys) unless --keep.
  */
-import { describe, expect, it } from 'vitest';
-import { readdirSync, statSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { JWT_PATTERN, readJson, tempDir } from '../helpers/e2e.js';
 
 describe('demo', () => {
+  const made: string[] = [];
+  afterAll(() => {
+    for (const d of made) rmSync(d, { recursive: true, force: true });
+  });
+
   it('applies, proves, reruns with 0 writes, and leaves no temp folder behind', async () => {
     const tmp = tempDir('sendasapp-demo-tmp-');
+    made.push(tmp);
     const r = await runCli(['demo'], { env: { TMPDIR: tmp } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('235 2.7.0 Authentication successful');
@@ -24,6 +30,7 @@ describe('demo', () => {
 
   it('--keep keeps the folder with the 0600 secret file it names', async () => {
     const tmp = tempDir('sendasapp-demo-keep-');
+    made.push(tmp);
     const r = await runCli(['demo', '--keep'], { env: { TMPDIR: tmp } });
     expect(r.code, r.stderr).toBe(0);
     const [kept] = readdirSync(tmp).filter((f) => f.startsWith('sendasapp-demo-'));
