@@ -14,6 +14,7 @@ import {
   delegatedConsentUrl,
   mailboxFactsGraph,
   type AppState,
+  type CertificateMaterial,
   type CredentialState,
   type MailboxFacts,
   type RunRefs,
@@ -122,10 +123,8 @@ export class TenantRun {
 
   /** The XOAUTH2 proof with the app's own credential (after apply, or on its own for a rerun). */
   async prove(): Promise<VerificationReport> {
-    const r = this.result();
-    const v = await this.proveWith(r);
-    this.verification = v;
-    return v;
+    this.verification = await this.proveWith(this.result());
+    return this.verification;
   }
 
   private async proveWith(r: RunResult): Promise<VerificationReport> {
@@ -167,7 +166,7 @@ export class TenantRun {
     const cred = this.value<CredentialState>(this.refs?.credential);
     if (cred?.created?.secret) return { type: 'secret', value: cred.created.secret.reveal() };
     if (cred?.created?.pem) return { type: 'certificate', pem: cred.created.pem.reveal() };
-    const cert = this.value<import('./nodes/index.js').CertificateMaterial>(this.refs?.certificate);
+    const cert = this.value<CertificateMaterial>(this.refs?.certificate);
     if (cert) return { type: 'certificate', pem: `${cert.privateKeyPem.reveal()}\n${cert.certificatePem}` };
     const file = this.ctx.sink?.read();
     if (file?.credential?.type === 'secret') return { type: 'secret', value: file.credential.secret };
