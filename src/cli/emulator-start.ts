@@ -3,7 +3,7 @@
  */
 import { z } from 'zod';
 import { startEmulator } from '../emulator/index.js';
-import type { FaultRule, Knobs, ServiceName } from '../emulator/index.js';
+import type { FaultRule, KnobsPatch, ServiceName } from '../emulator/index.js';
 import { CliError, ExitCode } from './exit-codes.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -24,7 +24,10 @@ const optionsSchema = z.object({
     )
     .optional(),
   replicationDelay: nonNegative.optional(),
+  exchangeReplicationDelay: nonNegative.optional(),
   permissionCache: nonNegative.optional(),
+  smtpConnectionLimit: nonNegative.optional(),
+  smtpErrorLimit: nonNegative.optional(),
   throttleEvery: z.coerce.number().int().min(0).optional(),
   fault: z
     .array(
@@ -44,7 +47,10 @@ const flagName: Record<string, string> = {
   certHostnames: '--cert-hostnames',
   smtpPort: '--smtp-port',
   replicationDelay: '--replication-delay',
+  exchangeReplicationDelay: '--exchange-replication-delay',
   permissionCache: '--permission-cache',
+  smtpConnectionLimit: '--smtp-connection-limit',
+  smtpErrorLimit: '--smtp-error-limit',
   throttleEvery: '--throttle-every',
   maxSecretLifetime: '--max-secret-lifetime',
 };
@@ -57,7 +63,7 @@ export async function emulatorStart(raw: Record<string, unknown>): Promise<void>
     throw new CliError(`${flagName[key] ?? `--${key}`}: ${issue.message}`, ExitCode.badInput);
   }
   const o = parsed.data;
-  const knobs: Partial<Knobs> = {};
+  const knobs: KnobsPatch = {};
   if (o.latency) {
     const latency = { token: 0, graph: 0, exchange: 0, smtp: 0 } as Record<ServiceName, number>;
     for (const pair of o.latency.split(',')) {
@@ -67,7 +73,13 @@ export async function emulatorStart(raw: Record<string, unknown>): Promise<void>
     knobs.latency = latency;
   }
   if (o.replicationDelay !== undefined) knobs.replicationDelayMs = o.replicationDelay;
+  if (o.exchangeReplicationDelay !== undefined) knobs.exchangeReplicationDelayMs = o.exchangeReplicationDelay;
   if (o.permissionCache !== undefined) knobs.permissionCacheSeconds = o.permissionCache;
+  if (o.smtpConnectionLimit !== undefined || o.smtpErrorLimit !== undefined)
+    knobs.smtpLimits = {
+      ...(o.smtpConnectionLimit !== undefined ? { concurrentConnectionsPerMailbox: o.smtpConnectionLimit } : {}),
+      ...(o.smtpErrorLimit !== undefined ? { continuousErrorLimit: o.smtpErrorLimit } : {}),
+    };
   if (o.throttleEvery !== undefined)
     knobs.throttle = { every: o.throttleEvery, retryAfterSeconds: 1, services: ['graph', 'exchange'] };
   if (o.fault) {

@@ -33,7 +33,19 @@ emulator
   .option('--smtp-port <port>', 'SMTP port (default: port+1, or any free port with --port 0)')
   .option('--latency <spec>', 'added latency per service in ms, e.g. graph=120,token=150,exchange=600,smtp=300')
   .option('--replication-delay <ms>', 'a new directory object stays invisible to reads for this long')
+  .option(
+    '--exchange-replication-delay <ms>',
+    'Exchange sees a new or consented service principal only after this long (default: --replication-delay)',
+  )
   .option('--permission-cache <seconds>', 'SMTP answers 535 5.7.3 for this long after an Exchange grant')
+  .option(
+    '--smtp-connection-limit <n>',
+    'authenticated SMTP connections per mailbox at once; one more gets 432 4.3.2 (0 = no limit)',
+  )
+  .option(
+    '--smtp-error-limit <n>',
+    'SendAs-denied submissions before a mailbox is throttled with 550 5.2.252 (0 = never)',
+  )
   .option('--throttle-every <n>', 'answer every Nth Graph/Exchange call with 429 and Retry-After')
   .option('--fault <spec...>', 'inject a one-shot fault: service:call:kind, kind 503|reset|hang (e.g. graph:3:503)')
   .option('--max-secret-lifetime <days>', 'tenant policy: the longest client secret lifetime allowed, in days')

@@ -294,6 +294,8 @@ export async function runTenantCommand(c: TenantCommand): Promise<number> {
                 c.name,
                 { ...run.result(), outcome: sig ? 'interrupted' : 'failed' },
                 { interrupted: { signal: sig ?? 'deadline', ...state } },
+                // A secret made before the stop is shown as asked: with no sink this is its only copy.
+                c.options.showSecret ? run.newSecret() : undefined,
               )
             : interruptedJson(c.name, sig ?? 'SIGINT'),
         );
