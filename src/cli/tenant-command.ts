@@ -324,5 +324,3 @@ function interruptedJson(command: string, sig: 'SIGINT' | 'SIGTERM'): Record<str
     error: { code: 'interrupted', message: `interrupted by ${sig}: nothing was changed` },
   };
 }
-
-export { nodeLines };

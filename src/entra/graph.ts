@@ -25,7 +25,7 @@ import {
   type CloudProfile,
   type NetworkBounds,
 } from '../auth/index.js';
-import { parseRetryAfter, retry, sleep as pollSleep } from '../poll/index.js';
+import { parseRetryAfter, retry } from '../poll/index.js';
 
 export interface GraphErrorBody {
   code: string;
@@ -89,9 +89,6 @@ export interface GraphOptions extends NetworkBounds {
   /** Sleep between retries; injectable for tests. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
-
-/** The poller's sleep, under its old name (kept for the callers outside this room). */
-export const abortableSleep = pollSleep;
 
 export interface RequestOptions {
   headers?: Record<string, string>;

@@ -36,14 +36,6 @@ export async function invokeAll(
   return out;
 }
 
-/** The rows of every call, or the first error among them thrown (as Promise.all over `invoke` would). */
-export async function invokeAllOrThrow(exo: ExchangeBackend, calls: ExchangeCall[]): Promise<unknown[][]> {
-  const results = await invokeAll(exo, calls);
-  const failed = results.find((r): r is ExchangeError => r instanceof ExchangeError);
-  if (failed) throw failed;
-  return results as unknown[][];
-}
-
 interface Queued {
   call: ExchangeCall;
   resolve(rows: unknown[]): void;

@@ -78,25 +78,8 @@ export interface ExchangeReplicationWait {
   sleep?: PollOptions['sleep'];
 }
 
-/** The older retry shape (`tries` x `waitMs`), still accepted. */
-interface LegacyWait {
-  tries: number;
-  waitMs: number;
-  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
-}
-
-function pollOptions(appId: string, wait: ExchangeReplicationWait | LegacyWait): PollOptions {
+function pollOptions(appId: string, wait: ExchangeReplicationWait): PollOptions {
   const what = `Exchange to see the new service principal of app ${appId}`;
-  if ('tries' in wait)
-    return {
-      what,
-      deadlineMs: wait.tries * wait.waitMs,
-      maxAttempts: wait.tries,
-      baseMs: wait.waitMs,
-      capMs: wait.waitMs,
-      jitter: 0,
-      sleep: (ms) => wait.sleep(ms),
-    };
   return {
     what,
     deadlineMs: wait.deadlineMs ?? EXCHANGE_REPLICATION_WAIT_MS,
@@ -122,7 +105,7 @@ export async function registerExchangeServicePrincipal(
   objectId: string,
   displayName: string,
   /** The Entra service principal (or its consent) is fresh: wait for Exchange to see it. */
-  fresh?: ExchangeReplicationWait | LegacyWait,
+  fresh?: ExchangeReplicationWait,
 ): Promise<ExchangeServicePrincipal | undefined> {
   const started = Date.now();
   const once = async (): Promise<ExchangeServicePrincipal | undefined> => {
@@ -248,16 +231,32 @@ export async function grantSendAs(exo: ExchangeBackend, mailbox: string, sp: Exc
   }
 }
 
+export interface GroupMember {
+  /** Primary SMTP address, lower case ('' for a member without one). */
+  address: string;
+  /** RecipientTypeDetails (or RecipientType): UserMailbox, SharedMailbox, MailContact, User, … */
+  type: string;
+  /** For people when there is no address. */
+  name: string;
+}
+
+/** The members of a mail-enabled group, with their recipient types. */
+export async function groupMemberRecipients(exo: ExchangeBackend, group: string): Promise<GroupMember[]> {
+  const rows = await exo.invoke<Record<string, unknown>>('Get-DistributionGroupMember', {
+    Identity: group,
+    ResultSize: 'Unlimited',
+  });
+  const text = (v: unknown): string => (typeof v === 'string' ? v : '');
+  return rows.map((r) => ({
+    address: lower(r.PrimarySmtpAddress),
+    type: text(r.RecipientTypeDetails) || text(r.RecipientType),
+    name: text(r.DisplayName) || text(r.Name),
+  }));
+}
+
 /** Members' primary addresses of a mail-enabled group. */
 export async function groupMembers(exo: ExchangeBackend, group: string): Promise<string[]> {
-  const rows = await exo.invoke<{ PrimarySmtpAddress?: string; RecipientTypeDetails?: string }>(
-    'Get-DistributionGroupMember',
-    {
-      Identity: group,
-      ResultSize: 'Unlimited',
-    },
-  );
-  return rows.map((r) => lower(r.PrimarySmtpAddress)).filter(Boolean);
+  return (await groupMemberRecipients(exo, group)).map((m) => m.address).filter(Boolean);
 }
 
 export async function groupDistinguishedName(exo: ExchangeBackend, group: string): Promise<string> {

@@ -19,7 +19,7 @@ import type { CloudProfile } from '../../auth/index.js';
 import { ConfigError } from '../../config/index.js';
 import { PwshExchangeBackend, type PwshBackendOptions, type PwshConnect } from './backend.js';
 
-/** What prepareContext hands an exchangeFactory (structurally; exchange/ does not import provision/). */
+/** What the run hands the pwsh factory (structurally; exchange/ does not import provision/). */
 export interface PwshFactoryInput {
   profile: CloudProfile;
   tenantId: string;
@@ -110,7 +110,7 @@ export function passedEnvironment(env: NodeJS.ProcessEnv): Record<string, string
   return out;
 }
 
-/** An exchangeFactory for prepareContext: one PwshExchangeBackend (one pwsh process) per tenant run. */
+/** The pwsh backend of a tenant run: one PwshExchangeBackend (one pwsh process) per run, started at once. */
 export function createPwshExchangeFactory(
   o: PwshFactoryOptions = {},
 ): (input: PwshFactoryInput) => PwshExchangeBackend {

@@ -13,7 +13,14 @@ import {
   GraphRequestError,
   type ExchangeOnlinePrincipal,
 } from '../../entra/index.js';
-import { ExchangeError, invokeAll, readSmtpAuth, type SmtpAuthState } from '../../exchange/index.js';
+import {
+  ExchangeError,
+  groupDistinguishedName,
+  groupMemberRecipients,
+  readSmtpAuth,
+  type GroupMember,
+  type SmtpAuthState,
+} from '../../exchange/index.js';
 import { inspectSink, type SinkInspection } from '../../handoff/index.js';
 import type { TenantContext } from '../context.js';
 import { CheckFailure, Sensitive, type CheckNode, type DataNode, type Ref } from '../model.js';
@@ -81,39 +88,34 @@ function str(v: unknown): string {
 
 /** The group, as Exchange knows it: it exists, is mail-enabled, and has only mailboxes as members. */
 async function readGroup(ctx: TenantContext, name: string): Promise<NonNullable<MailboxFacts['group']>> {
-  const tenant = ctx.options.tenant;
-  const [g, members] = await invokeAll(ctx.exchange, [
-    { cmdlet: 'Get-DistributionGroup', parameters: { Identity: name } },
-    { cmdlet: 'Get-DistributionGroupMember', parameters: { Identity: name, ResultSize: 'Unlimited' } },
-  ]);
-  for (const r of [g, members])
-    if (r instanceof ExchangeError) {
-      if (r.kind === 'not-found')
-        throw new CheckFailure(
-          'input',
-          `the group ${name} was not found in ${tenant}`,
-          'give the address or name of a mail-enabled group of this tenant',
-          '--group',
-        );
-      throw r;
-    }
-  const rows = members as Row[];
+  let distinguishedName: string;
+  let members: GroupMember[];
+  try {
+    // Issued together: one batch (REST) or one bridge message (pwsh).
+    [distinguishedName, members] = await Promise.all([
+      groupDistinguishedName(ctx.exchange, name),
+      groupMemberRecipients(ctx.exchange, name),
+    ]);
+  } catch (err) {
+    if (err instanceof ExchangeError && err.kind === 'not-found')
+      throw new CheckFailure(
+        'input',
+        `the group ${name} was not found in ${ctx.options.tenant}`,
+        'give the address or name of a mail-enabled group of this tenant',
+        '--group',
+      );
+    throw err;
+  }
   // Only mailboxes can be sent as: a contact, a user without a mailbox or a nested group cannot be granted.
-  const isMailbox = (r: Row): boolean => /Mailbox$/i.test(str(r.RecipientTypeDetails) || str(r.RecipientType));
-  const others = rows.filter((r) => !isMailbox(r));
+  const others = members.filter((m) => !/Mailbox$/i.test(m.type));
   if (others.length > 0)
     throw new CheckFailure(
       'input',
-      `the group ${name} has members that are not mailboxes: ${others
-        .map(
-          (r) =>
-            `${str(r.PrimarySmtpAddress) || str(r.DisplayName) || str(r.Name)} (${str(r.RecipientTypeDetails) || str(r.RecipientType)})`,
-        )
-        .join(', ')}`,
+      `the group ${name} has members that are not mailboxes: ${others.map((m) => `${m.address || m.name} (${m.type})`).join(', ')}`,
       'keep only the sending mailboxes in the group (no contacts, users without a mailbox or nested groups), or give --mailbox',
       '--group',
     );
-  const addresses = rows.map((r) => str(r.PrimarySmtpAddress).toLowerCase()).filter(Boolean);
+  const addresses = members.map((m) => m.address).filter(Boolean);
   if (addresses.length === 0)
     throw new CheckFailure(
       'input',
@@ -121,7 +123,7 @@ async function readGroup(ctx: TenantContext, name: string): Promise<NonNullable<
       'add the sending mailboxes to the group, or give --mailbox',
       '--group',
     );
-  return { name, distinguishedName: str((g as Row[])[0]?.DistinguishedName), members: addresses };
+  return { name, distinguishedName, members: addresses };
 }
 
 /**
@@ -325,10 +327,8 @@ export function sinkCheck(): CheckNode<SinkInspection | undefined, Record<string
 function neededGraphRoles(ctx: TenantContext): { home: string[][]; mailbox: string[][] } {
   const o = ctx.options;
   const write = ['Application.ReadWrite.All', 'Application.ReadWrite.OwnedBy'];
-  const consent = o.mailboxAccess !== 'rbac' && o.flow !== 'delegated';
   // In the mailbox tenant nothing is required of Graph: without Application.ReadWrite.All and
   // AppRoleAssignment.ReadWrite.All there, its administrator consents instead (the service principal node waits).
-  void consent;
   return { home: o.appId ? [] : [write], mailbox: [] };
 }
 
