@@ -8,6 +8,9 @@ import { TenantRun, type RunHooks, type RunOptions, type RunResult } from '../..
 import type { RequestLogEntry } from '../../src/emulator/store.js';
 import type { TestEmulator } from './emulator.js';
 
+/** Short first retry delays (the emulator's propagation is quick), for runs whose hooks a test sets itself. */
+export const FAST_HOOKS: RunHooks = { proofRetryBaseMs: 200, exchangeReplicationWaitMs: 200, consentPollBaseMs: 200 };
+
 /** Flags as commander gives them (`appName`, `mailbox: [...]`, `secretOut`, …). */
 export type RunFlags = Record<string, unknown>;
 

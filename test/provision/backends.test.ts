@@ -8,10 +8,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import path from 'node:path';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { CONTOSO, FABRIKAM, tempDir } from '../helpers/e2e.js';
-import { reportOf, runTenant, type RunFlags } from '../helpers/provision.js';
+import { FAST_HOOKS, reportOf, runTenant, type RunFlags } from '../helpers/provision.js';
 import { cliEnvFor, describeEachBackend, pwshProcesses, type BackendName } from '../exchange/backends.js';
-
-const FAST = { proofRetryBaseMs: 200, exchangeReplicationWaitMs: 200, consentPollBaseMs: 200 };
 
 interface Scenario {
   name: string;
@@ -103,12 +101,12 @@ describeEachBackend('tenant runs through the Exchange backend', (backend: Backen
   for (const s of SCENARIOS) {
     it(s.name, async () => {
       const flags = { ...s.flags(dir), exchange: backend, wait: '2m' };
-      const first = await runTenant(emu, flags, 'prove', { hooks: FAST });
+      const first = await runTenant(emu, flags, 'prove', { hooks: FAST_HOOKS });
       expect(first.result.outcome, JSON.stringify(first.result.failure ?? first.result.verification)).toBe('ok');
       expect(first.result.exchange?.backend).toBe(backend);
       expect(first.result.verification?.status).toBe('passed');
       s.expect(emu, first.result.application.appId!, String((flags as RunFlags).tenant));
-      const rerun = await runTenant(emu, flags, 'apply', { hooks: FAST });
+      const rerun = await runTenant(emu, flags, 'apply', { hooks: FAST_HOOKS });
       expect(rerun.result.outcome).toBe('ok');
       expect(rerun.writes).toEqual([]);
       expect(reportOf(rerun.result, 'exchange.servicePrincipal')?.status).toBe('unchanged');

@@ -8,11 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { CONTOSO, tempDir } from '../helpers/e2e.js';
-import { reportOf, runTenant } from '../helpers/provision.js';
+import { FAST_HOOKS, reportOf, runTenant } from '../helpers/provision.js';
 import { uniqueNameFor } from '../../src/entra/application.js';
 
 const SCANNER = `scanner@${CONTOSO}`;
-const FAST = { proofRetryBaseMs: 200, exchangeReplicationWaitMs: 200, consentPollBaseMs: 200 };
 
 describe('fidelity: what real tenants do, and the product answering it', () => {
   let emu: TestEmulator;
@@ -40,7 +39,7 @@ describe('fidelity: what real tenants do, and the product answering it', () => {
           wait: '2m',
         },
         'prove',
-        { hooks: FAST },
+        { hooks: FAST_HOOKS },
       );
       expect(r.result.outcome, JSON.stringify(r.result.failure)).toBe('ok');
       expect(r.result.verification?.status).toBe('passed');
@@ -62,7 +61,7 @@ describe('fidelity: what real tenants do, and the product answering it', () => {
       secretOut: path.join(dir, 'legacy.json'),
       enableSmtpAuth: 'mailbox',
     };
-    const first = await runTenant(emu, flags, 'apply', { hooks: FAST });
+    const first = await runTenant(emu, flags, 'apply', { hooks: FAST_HOOKS });
     expect(first.result.outcome).toBe('ok');
     const app = first.result.application;
     const spId = first.result.servicePrincipal.id!;
@@ -73,12 +72,12 @@ describe('fidelity: what real tenants do, and the product answering it', () => {
       (p) => (p as { trustee?: { id?: string } }).trustee?.id !== spId,
     );
     await emu.control.seedLegacyExchangeServicePrincipal(CONTOSO, { appId: app.appId!, objectId: app.id! });
-    const plan = await runTenant(emu, flags, 'plan', { hooks: FAST });
+    const plan = await runTenant(emu, flags, 'plan', { hooks: FAST_HOOKS });
     const exo = reportOf(plan.result, 'exchange.servicePrincipal');
     expect(exo?.status).toBe('pending');
     expect(exo?.changes[0]?.op).toBe('reregister');
     expect(exo?.changes[0]?.what).toMatch(/app registration's object id/);
-    const repaired = await runTenant(emu, flags, 'prove', { hooks: FAST });
+    const repaired = await runTenant(emu, flags, 'prove', { hooks: FAST_HOOKS });
     expect(repaired.result.outcome, JSON.stringify(repaired.result.failure)).toBe('ok');
     const rows = emu.store.findTenant(CONTOSO)!.exchange.servicePrincipals.filter((s) => s.AppId === app.appId);
     expect(rows.map((s) => s.ObjectId)).toEqual([spId]);
@@ -101,7 +100,7 @@ describe('fidelity: what real tenants do, and the product answering it', () => {
         enableSmtpAuth: 'mailbox',
       },
       'prove',
-      { hooks: FAST },
+      { hooks: FAST_HOOKS },
     );
     expect(r.result.outcome, JSON.stringify(r.result.failure)).toBe('ok');
     const t = emu.store.findTenant(CONTOSO)!;

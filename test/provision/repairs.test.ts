@@ -9,11 +9,10 @@ import { chmodSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { CONTOSO, readJson, tempDir } from '../helpers/e2e.js';
-import { reportOf, runTenant } from '../helpers/provision.js';
+import { FAST_HOOKS, reportOf, runTenant } from '../helpers/provision.js';
 
 const SCANNER = `scanner@${CONTOSO}`;
 const AP = `ap@${CONTOSO}`;
-const FAST = { proofRetryBaseMs: 200, exchangeReplicationWaitMs: 200, consentPollBaseMs: 200 };
 
 describe('repairs in one run', () => {
   let emu: TestEmulator;
@@ -33,11 +32,11 @@ describe('repairs in one run', () => {
       enableSmtpAuth: 'mailbox',
       wait: '1m',
     };
-    const first = await runTenant(emu, flags, 'prove', { hooks: FAST });
+    const first = await runTenant(emu, flags, 'prove', { hooks: FAST_HOOKS });
     expect(first.result.outcome).toBe('ok');
     const t = emu.store.findTenant(CONTOSO)!;
     t.servicePrincipals = t.servicePrincipals.filter((s) => s.entity.appId !== first.result.application.appId);
-    const again = await runTenant(emu, flags, 'prove', { hooks: FAST });
+    const again = await runTenant(emu, flags, 'prove', { hooks: FAST_HOOKS });
     expect(again.result.outcome, JSON.stringify(again.result.failure)).toBe('ok');
     expect(reportOf(again.result, 'exchange.servicePrincipal')?.status).toBe('updated');
     const newSp = again.result.servicePrincipal.id!;
@@ -56,12 +55,12 @@ describe('repairs in one run', () => {
       secretOut: path.join(dir, 'rbac-grows.json'),
       enableSmtpAuth: 'mailbox',
     });
-    expect((await runTenant(emu, flags([SCANNER]), 'prove', { hooks: FAST })).result.outcome).toBe('ok');
+    expect((await runTenant(emu, flags([SCANNER]), 'prove', { hooks: FAST_HOOKS })).result.outcome).toBe('ok');
     const plan = await runTenant(emu, flags([SCANNER, AP]), 'plan');
     expect(plan.result.failure).toBeUndefined();
     expect(reportOf(plan.result, 'exchange.managementScope')?.changes[0]?.op).toBe('setFilter');
     expect(reportOf(plan.result, 'check.exchangeAuthorization')?.status).toBe('pending');
-    const grown = await runTenant(emu, flags([SCANNER, AP]), 'prove', { hooks: FAST });
+    const grown = await runTenant(emu, flags([SCANNER, AP]), 'prove', { hooks: FAST_HOOKS });
     expect(grown.result.outcome, JSON.stringify(grown.result.failure)).toBe('ok');
     expect(reportOf(grown.result, 'check.exchangeAuthorization')?.status).toBe('passed');
     expect(grown.result.verification?.mailboxes.map((m) => m.status)).toEqual(['passed', 'passed']);
