@@ -3,7 +3,7 @@
  * guides' sequence (New-ServicePrincipal, FullAccess, SendAs, SMTP AUTH, RBAC scope and role assignment,
  * Test-ServicePrincipalAuthorization) and the error kinds, summarised so that backends can be compared.
  */
-import { randomUUID } from 'node:crypto';
+import { addEnterpriseApp } from '../emulator/enterprise-app.js';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,7 +11,6 @@ import { fileURLToPath } from 'node:url';
 import { ExchangeError, type ExchangeBackend } from '../../src/exchange/backend.js';
 import { RestExchangeBackend } from '../../src/exchange/rest.js';
 import { PwshExchangeBackend, type PwshBackendOptions } from '../../src/exchange/pwsh/index.js';
-import type { ServicePrincipalRecord } from '../../src/emulator/state.js';
 import type { TestEmulator } from '../helpers/emulator.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -31,25 +30,9 @@ export function exchangeToken(emu: TestEmulator): string {
   return emu.mintAppToken(CONTOSO, emu.endpoints.operator.clientId, 'exchange');
 }
 
-/** An Entra enterprise app (service principal) in contoso, as admin consent would have created it. */
+/** An Entra enterprise app (service principal) in contoso, as admin consent would have created it long ago. */
 export function enterpriseApp(emu: TestEmulator, displayName: string): { appId: string; objectId: string } {
-  const tenant = emu.store.findTenant(CONTOSO)!;
-  const appId = randomUUID();
-  const objectId = randomUUID();
-  const sp: ServicePrincipalRecord = {
-    entity: {
-      id: objectId,
-      appId,
-      displayName,
-      appRoles: [],
-      appOwnerOrganizationId: tenant.id,
-      servicePrincipalType: 'Application',
-    },
-    meta: { createdAtMs: 0 },
-    directoryRoles: [],
-    firstParty: false,
-  };
-  tenant.servicePrincipals.push(sp);
+  const { appId, objectId } = addEnterpriseApp(emu, CONTOSO, displayName);
   return { appId, objectId };
 }
 
