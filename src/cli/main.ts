@@ -203,6 +203,34 @@ async function registerTenantCommands(): Promise<void> {
     });
 }
 
+/** The `fleet` command group: created once, whichever fleet command registers first. */
+function fleetGroup(): Command {
+  return (
+    program.commands.find((c) => c.name() === 'fleet') ??
+    program.command('fleet').description('Commands over a fleet of tenants: the report of fleet runs and their shards.')
+  );
+}
+
+async function registerFleetReport(): Promise<void> {
+  const report = fleetGroup()
+    .command('report')
+    .description(
+      'Merge the result files of fleet runs (--output jsonl or json; the shards of one run) into one report: the summary, an HTML page (--html) and Markdown (--markdown).',
+    )
+    .argument('<files...>', 'result files of fleet runs, e.g. results/*.jsonl')
+    .addOption(await singleValue('--html <file>', 'write the report as one self-contained HTML page to this file'))
+    .addOption(
+      await singleValue('--markdown <file>', 'write the report as Markdown to this file (- prints it on stdout)'),
+    );
+  await lazyOptions(report, {
+    only: ['expiryWarning', 'output'],
+    describe: { expiryWarning: 'highlight a credential that ends within this window (or has ended)' },
+  });
+  report.action((files: string[], f: Record<string, unknown>) =>
+    withExit(async (flags) => (await import('./fleet-report-command.js')).fleetReportCommand(files, flags))(f),
+  );
+}
+
 /** Every command ends an error of its own with the one line, the suggestion, and where its help is. */
 function pointToHelp(cmd: Command, prefix: string): void {
   const name = `${prefix} ${cmd.name()}`.trim();
@@ -256,6 +284,7 @@ async function main(): Promise<void> {
   }) as typeof process.stdout.write;
   try {
     await registerTenantCommands();
+    await registerFleetReport();
     pointToHelp(program, '');
     await program.parseAsync(process.argv);
   } catch (err) {
