@@ -113,7 +113,8 @@ function cells(r: TenantRow, windowText: string): string[] {
     td(
       'app',
       r.app.toLowerCase(),
-      `<div>${escapeHtml(r.app || '—')}</div><div class="sub">${escapeHtml(r.mode ?? 'mode unknown')}${r.appId ? ` · ${escapeHtml(r.appId)}` : ''}</div>`,
+      `<div>${escapeHtml(r.app || '—')}</div><div class="sub">${escapeHtml(r.mode ?? 'mode unknown')}</div>` +
+        (r.appId ? `<div class="sub id">${escapeHtml(r.appId)}</div>` : ''),
     ),
     td('mailboxes', r.mailboxes.length, r.mailboxes.map((m) => `<div>${escapeHtml(m)}</div>`).join('') || '—'),
     td('smtp', r.smtpAuth, escapeHtml(r.smtpAuth)),
@@ -151,7 +152,8 @@ th[aria-sort=ascending] button::after{content:" ▲"}th[aria-sort=descending] bu
 td{padding:8px;border-top:1px solid #e4e7eb;vertical-align:top}.sub{color:#52606d;font-size:12px}
 .badge{color:#fff;border-radius:10px;padding:2px 8px;font-weight:600;white-space:nowrap}
 td.expiry.warn{background:#fff3cd}.cred.warn{color:#8a4b00;font-weight:600}.none{color:#9aa5b1}
-td.problems ul{margin:0;padding-left:16px}.fix{color:#0b5394}tr[hidden]{display:none}
+td.problems{min-width:320px;overflow-wrap:anywhere}td.problems ul{margin:0;padding-left:16px}
+.id{font-family:ui-monospace,Consolas,monospace;font-size:11px;white-space:nowrap}.cred .days{display:block}.cred{white-space:nowrap}.fix{color:#0b5394}tr[hidden]{display:none}
 `;
 
 /** The script: sort by a column (click its header), filter by status and by text; counts what is shown. */

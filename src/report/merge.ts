@@ -60,9 +60,11 @@ const later = (a: string | undefined, b: string | undefined): boolean =>
 function pick(kept: ReportTenant, next: ReportTenant, warnings: string[]): ReportTenant {
   const known = kept.finishedAt !== undefined && next.finishedAt !== undefined;
   const winner = !known || !later(kept.finishedAt, next.finishedAt) ? next : kept;
-  const why = known
-    ? `it finished later (${winner.finishedAt})`
-    : 'one of them has no finishedAt, so the file given later wins';
+  const why = !known
+    ? 'one of them has no finishedAt, so the file given later wins'
+    : Date.parse(kept.finishedAt!) === Date.parse(next.finishedAt!)
+      ? `both finished at ${next.finishedAt}, so the file given later wins`
+      : `it finished later (${winner.finishedAt})`;
   warnings.push(
     `tenant "${next.entry.name}" is in ${kept.file} and in ${next.file}: kept the result of ${winner.file}, as ${why}.`,
   );
