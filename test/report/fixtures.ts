@@ -212,7 +212,14 @@ export async function makeFleetFixtures(): Promise<FleetFixtures> {
       secret,
       lines,
       writeJsonl(name, picked, o = {}) {
-        const rs = picked.map((l) => byName.get(l.name) ?? { line: l, startedAt: '', finishedAt: '' });
+        const rs = picked.map(
+          (l) =>
+            byName.get(l.name) ?? {
+              line: l,
+              startedAt: new Date().toISOString(),
+              finishedAt: new Date().toISOString(),
+            },
+        );
         const text = jsonl(rs, o.shard);
         return write(name, o.summary === false ? text.split('\n').slice(0, -2).join('\n') + '\n' : text);
       },

@@ -74,6 +74,22 @@ describe('reading the contract', () => {
   });
 });
 
+describe('a run that never opened', () => {
+  it('a tenant whose result is only an error object gets its status from its exit code, and its message as the problem', async () => {
+    const r = await runCli(['apply', '--tenant', 'not a tenant', '--mailbox', 'a@contoso.com', '--output', 'json']);
+    expect(r.code).toBe(2);
+    const line = { name: 'Typo Ltd', tenant: 'not a tenant', exitCode: r.code!, result: r.json() };
+    expect(line.result.outcome).toBeUndefined();
+    const file = f.writeJsonl('typo.jsonl', [line]);
+    const report = merged(file);
+    expect(report.tenants[0]!.outcome).toBe('bad-input');
+    expect(report.summary.exitCode).toBe(1);
+    const row = reportRows(report)[0]!;
+    expect(row.problems).toEqual([{ what: line.result.error.message }]);
+    expect(row.proof).toEqual({ status: 'skipped', reply: 'not run' });
+  });
+});
+
 describe('merging shards', () => {
   it('three shard files give the same report as the one run', () => {
     const one = merged(f.oneRun);
