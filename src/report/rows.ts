@@ -111,6 +111,11 @@ function problemsOf(r: TenantResult): Problem[] {
   if (v && v.status === 'failed')
     add({ what: v.cause ? `${v.reply} (${v.cause})` : v.reply, ...(v.fix ? { fix: v.fix } : {}) });
   for (const n of r.notes ?? []) if (n.severity !== 'info') add(splitFix(n.text));
+  if (r.drift?.length)
+    add({
+      what: `${r.drift.length} resource(s) differ from the configuration (drift): ${r.drift.join(', ')}`,
+      fix: 'run apply with the same options',
+    });
   return out;
 }
 

@@ -4,12 +4,13 @@
  * exist (bad input), one waiting for admin consent, one with a 20-day secret (inside the 30-day warning window) under
  * a fleet entry name holding `<script>` — each result wrapped in the fleet contract (a `tenant` line per tenant, then
  * a `summary`), as one run's file, as the JSON form, and as three shard files; then shard 1/3 run again after the
- * administrator consented (its tenants twice, later).
+ * administrator consented (its tenants twice, later). Last, `status` of two tenants: the 20-day secret, and one
+ * mailbox more in the configuration than was applied (drift).
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
-import { applyArgs, runCli, type ApplyArgs } from '../helpers/cli.js';
+import { applyArgs, applyOptions, runCli, type ApplyArgs } from '../helpers/cli.js';
 import { setOperatorRoles, tempDir } from '../helpers/e2e.js';
 
 const domain = (label: string): string => `${label}.onmicrosoft.com`;
@@ -46,6 +47,8 @@ export interface FleetFixtures {
   shards: string[];
   /** Shard 1/3 run again after the consent: its tenants again, later. */
   rerun: string;
+  /** A fleet `status` run of two tenants (JSONL): one credential inside the window, one tenant with drift. */
+  statusRun: string;
   /** The secret --show-secret put into one result (it must never reach a report). */
   secret: string;
   /** Every tenant line, by fleet entry name. */
@@ -78,19 +81,19 @@ function summary(ran: Ran[], shard?: string): Record<string, unknown> {
   };
 }
 
-const jsonl = (ran: Ran[], shard?: string): string =>
+const jsonl = (ran: Ran[], shard?: string, command = 'apply'): string =>
   [
     ...ran.map((r) => JSON.stringify({ type: 'tenant', ...r.line, ...(shard ? { shard } : {}) })),
-    JSON.stringify(summary(ran, shard)),
+    JSON.stringify({ ...summary(ran, shard), command }),
   ].join('\n') + '\n';
 
-async function runEntry(emu: TestEmulator, dir: string, e: Entry): Promise<Ran> {
+async function runEntry(emu: TestEmulator, dir: string, e: Entry, command = 'apply'): Promise<Ran> {
   const startedAt = new Date().toISOString();
+  const args = { ...e.args, endpoints: emu.endpointsFile, secretOut: path.join(dir, `${e.args.tenant}.json`) };
   const r = await runCli(
-    applyArgs(
-      { ...e.args, endpoints: emu.endpointsFile, secretOut: path.join(dir, `${e.args.tenant}.json`) },
-      ...(e.extra ?? []),
-    ),
+    command === 'apply'
+      ? applyArgs(args, ...(e.extra ?? []))
+      : [command, ...applyOptions({ ...args, yes: false }, ...(e.extra ?? []))],
   );
   const finishedAt = new Date().toISOString();
   if (r.code === null) throw new Error(`apply for ${e.name} did not end: ${r.stderr}`);
@@ -201,6 +204,22 @@ export async function makeFleetFixtures(): Promise<FleetFixtures> {
         .map((e) => runEntry(emu, dir, { ...e, extra: [], args: { ...e.args, wait: '30s' } })),
     );
     const rerun = write('shard-1-of-3.rerun.jsonl', jsonl(again, '1/3'));
+    const entry = (name: string): Entry => entries.find((e) => e.name === name)!;
+    const contoso = entry('Contoso HQ');
+    const statused = await Promise.all([
+      runEntry(emu, dir, { ...entry(SCRIPT_NAME), shard: '' }, 'status'),
+      runEntry(
+        emu,
+        dir,
+        {
+          ...contoso,
+          extra: [],
+          args: { ...contoso.args, mailboxes: [...contoso.args.mailboxes!, `it@${domain('contoso')}`] },
+        },
+        'status',
+      ),
+    ]);
+    const statusRun = write('fleet-status.jsonl', jsonl(statused, undefined, 'status'));
     const secret = byName.get('Contoso HQ')!.line.result.credential?.secret as string;
     const lines = Object.fromEntries(ran.map((r) => [r.line.name, r.line]));
     return {
@@ -209,6 +228,7 @@ export async function makeFleetFixtures(): Promise<FleetFixtures> {
       oneRunJson,
       shards,
       rerun,
+      statusRun,
       secret,
       lines,
       writeJsonl(name, picked, o = {}) {

@@ -74,11 +74,33 @@ describe('reading the contract', () => {
   });
 });
 
+describe('a fleet status run', () => {
+  it('shows the credential inside the window and the drift with its fix; findings are no failure (exit 0)', () => {
+    const report = merged(f.statusRun);
+    expect(report.summary.command).toBe('status');
+    expect(report.summary.exitCode).toBe(0);
+    const rows = reportRows(report);
+    const woodgrove = rows.find((r) => r.name === SCRIPT_NAME)!;
+    expect(woodgrove.credentials.filter((c) => c.warning)).toHaveLength(1);
+    expect(woodgrove.problems).toEqual([]);
+    const contoso = rows.find((r) => r.name === 'Contoso HQ')!;
+    expect(contoso.credentials.some((c) => c.warning)).toBe(false);
+    expect(contoso.problems).toEqual([
+      {
+        // The new mailbox needs its access and its SMTP AUTH setting.
+        what: '2 resource(s) differ from the configuration (drift): exchange.smtpAuth, exchange.mailboxAccess:it@contoso.onmicrosoft.com',
+        fix: 'run apply with the same options',
+      },
+    ]);
+    expect(renderHtml(report).match(/<td class="expiry warn"/g)).toHaveLength(1);
+  });
+});
+
 describe('a run that never opened', () => {
   it('a tenant whose result is only an error object gets its status from its exit code, and its message as the problem', async () => {
     const r = await runCli(['apply', '--tenant', 'not a tenant', '--mailbox', 'a@contoso.com', '--output', 'json']);
     expect(r.code).toBe(2);
-    const line = { name: 'Typo Ltd', tenant: 'not a tenant', exitCode: r.code!, result: r.json() };
+    const line = { name: 'Typo Ltd', tenant: 'not a tenant', exitCode: r.code!, result: r.json<any>() };
     expect(line.result.outcome).toBeUndefined();
     const file = f.writeJsonl('typo.jsonl', [line]);
     const report = merged(file);
