@@ -13,6 +13,7 @@ import { SEND_AS_KEYS, SEND_AS_TAG_PREFIX } from '../../src/provision/nodes/inde
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { CONTOSO, tempDir } from '../helpers/e2e.js';
 import { FAST_HOOKS, openRun, reportOf, runTenant, type RunFlags } from '../helpers/provision.js';
+import { cliEnvFor, describeEachBackend, type BackendName } from '../exchange/backends.js';
 
 const IT = `it@${CONTOSO}`;
 const SCANNER = `scanner@${CONTOSO}`;
@@ -281,4 +282,64 @@ describe('send-as users: SendAs on people’s mailboxes for the shared account',
     }
     expect((await emu.control.messages(AP)).length).toBe(count + 1);
   });
+});
+
+/**
+ * The same resource through both Exchange backends (REST, and a real pwsh running the bridge and the stand-in
+ * ExchangeOnlineManagement module): Get-Mailbox and Get-/Add-/Remove-RecipientPermission as the cmdlets carry them.
+ */
+describeEachBackend('send-as users through the Exchange backend', (backend: BackendName) => {
+  let emu: TestEmulator;
+  let dir: string;
+  const saved: Record<string, string | undefined> = {};
+  beforeAll(async () => {
+    emu = await startTestEmulator();
+    dir = tempDir(`sendasapp-send-as-${backend}-`);
+    for (const [k, v] of Object.entries(cliEnvFor(backend))) {
+      saved[k] = process.env[k];
+      process.env[k] = v;
+    }
+  });
+  afterAll(async () => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    await emu?.close();
+  });
+
+  it('grants, reruns with no write, revokes a user dropped from the config, and refuses a non-mailbox', async () => {
+    const t = emu.store.findTenant(CONTOSO)!;
+    const id = (address: string): string => t.users.find((u) => u.entity.mail === address)!.entity.id;
+    const grantedBy = (account: string): string[] =>
+      t.exchange.recipientPermissions
+        .filter((p) => p.trustee.id === id(account))
+        .map((p) => t.users.find((u) => u.entity.id === p.mailboxUserId)!.entity.mail!)
+        .sort();
+    const flags: RunFlags = {
+      tenant: CONTOSO,
+      mailbox: [IT],
+      sendAsUsers: [SCANNER, AP],
+      appName: `Send As ${backend}`,
+      secretOut: path.join(dir, 'app.json'),
+      enableSmtpAuth: 'mailbox',
+      exchange: backend,
+      wait: '2m',
+    };
+    const first = await runTenant(emu, flags, 'apply', { hooks: FAST_HOOKS });
+    expect(first.result.outcome, JSON.stringify(first.result.failure)).toBe('ok');
+    expect(first.result.exchange?.backend).toBe(backend);
+    expect(grantedBy(IT)).toEqual([AP, SCANNER]);
+    const rerun = await runTenant(emu, flags, 'apply', { hooks: FAST_HOOKS });
+    expect(rerun.writes).toEqual([]);
+    const dropped = await runTenant(emu, { ...flags, sendAsUsers: [SCANNER] }, 'apply', { hooks: FAST_HOOKS });
+    expect(dropped.result.sendAs?.revoked).toEqual([AP]);
+    expect(grantedBy(IT)).toEqual([SCANNER]);
+    const bad = await runTenant(emu, { ...flags, sendAsUsers: [`nobody@${CONTOSO}`] }, 'apply', {
+      hooks: FAST_HOOKS,
+    });
+    expect(bad.result.outcome).toBe('bad-input');
+    expect(bad.result.failure?.field).toBe('--send-as-users');
+    expect(bad.writes).toEqual([]);
+  }, 120_000);
 });
