@@ -114,6 +114,19 @@ describe('send-as users through the shared account (CLI)', () => {
     expect(again.code, again.stderr).toBe(0);
   });
 
+  it('the enaio webclient hand-off names the granted users and no command for a person to run', async () => {
+    const r = await runs.run([
+      'handoff',
+      ...options('--target', 'enaio-webclient').filter((a) => a !== '--output' && a !== 'json'),
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(
+      `# SendAs to ${IT} on the mailboxes of these users (the members of smtp-senders):\n#   ${SCANNER}\n#   ${ADMIN}\n`,
+    );
+    expect(r.stdout).not.toContain('Add-RecipientPermission -Identity');
+    expect(r.stdout).toContain(`smtpUserName: "${IT}"`);
+  });
+
   it('a fresh grant the permission cache has not seen: SendAsDenied first, then the proof passes', async () => {
     // scanner's grant is gone; everything else the login needs is an hour old; Exchange's cache is 3 s here.
     const anHourAgo = Date.now() - 3_600_000;
