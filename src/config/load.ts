@@ -170,7 +170,7 @@ export function resolveOptionSources(sources: Sources): ResolvedOptions {
   if (o.endpoints && sources.flags.cloud !== undefined)
     throw new ConfigError('--cloud', 'cannot be combined with --endpoints (the endpoints file is the cloud profile)');
   checkCombinations(o);
-  checkSendAs(o);
+  checkSendAs(o, fieldOf);
   return { options: o, fieldOf };
 }
 

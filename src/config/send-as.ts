@@ -22,13 +22,17 @@ export function sendAsAccountOf(o: SendAsOptions): string | undefined {
   return o.mailboxes.length === 1 && !o.group ? o.mailboxes[0] : undefined;
 }
 
-/** The rules of the send-as options; normalizes the list (no duplicates). */
-export function checkSendAs(o: ProvisionOptions): void {
+/**
+ * The rules of the send-as options; normalizes the list (no duplicates). `fieldOf` names where a value came from
+ * (flag, variable or file key), so that the refusal names it.
+ */
+export function checkSendAs(o: ProvisionOptions, fieldOf: Partial<Record<keyof ProvisionOptions, string>> = {}): void {
+  const accountField = fieldOf.sendAsAccount ?? '--send-as-account';
   if (o.sendAsUsers) o.sendAsUsers = [...new Set(o.sendAsUsers)];
   if (!managesSendAs(o)) {
     if (o.sendAsAccount)
       throw new ConfigError(
-        '--send-as-account',
+        accountField,
         'goes with --send-as-users or --send-as-group (the people who send through that account)',
       );
     return;
@@ -41,12 +45,12 @@ export function checkSendAs(o: ProvisionOptions): void {
     );
   if (o.sendAsAccount && !o.group && !o.mailboxes.includes(o.sendAsAccount))
     throw new ConfigError(
-      '--send-as-account',
+      accountField,
       `${o.sendAsAccount} is not one of --mailbox (${o.mailboxes.join(', ') || 'none given'}): the app signs in as the shared account, so it must be one of its mailboxes`,
     );
   if (o.sendAsUsers?.includes(account))
     throw new ConfigError(
-      '--send-as-users',
+      fieldOf.sendAsUsers ?? '--send-as-users',
       `${account} is the shared account itself: it sends as itself and needs no SendAs; leave it out`,
     );
 }

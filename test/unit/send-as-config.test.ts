@@ -71,6 +71,10 @@ describe('send-as options', () => {
     expect(notOurs.reason).toContain(`${BEN} is not one of --mailbox`);
     const itself = refusal(() => resolveOptions({ flags: { mailbox: [IT], sendAsUsers: [IT] }, env: {} }));
     expect(itself.field).toBe('--send-as-users');
+    const fromEnv = refusal(() =>
+      resolveOptions({ flags: {}, env: { SENDASAPP_MAILBOX: IT, SENDASAPP_SEND_AS_USERS: `${ANNA},${IT}` } }),
+    );
+    expect(fromEnv.field).toBe('SENDASAPP_SEND_AS_USERS');
     const alone = refusal(() => resolveOptions({ flags: { mailbox: [IT], sendAsAccount: IT }, env: {} }));
     expect(alone.reason).toMatch(/goes with --send-as-users or --send-as-group/);
     const bad = refusal(() => resolveOptions({ flags: { mailbox: [IT], sendAsUsers: ['anna'] }, env: {} }));
