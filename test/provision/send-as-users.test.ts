@@ -216,6 +216,26 @@ describe('send-as users: SendAs on people’s mailboxes for the shared account',
     expect(bad.log.filter((e) => e.write)).toEqual([]);
   });
 
+  it('refuses a send-as group without members before any write', async () => {
+    const members = [...group().members];
+    group().members = [];
+    try {
+      const bad = await runTenant(emu, {
+        tenant: CONTOSO,
+        mailbox: [IT],
+        sendAsGroup: 'smtp-senders',
+        appName: 'Send As Empty Group',
+        secretOut: path.join(dir, 'empty-group.json'),
+      });
+      expect(bad.result.outcome).toBe('bad-input');
+      expect(bad.result.failure).toMatchObject({ kind: 'input', field: '--send-as-group' });
+      expect(bad.result.failure!.message).toContain('the send-as group smtp-senders has no members');
+      expect(bad.log.filter((e) => e.write)).toEqual([]);
+    } finally {
+      group().members = members;
+    }
+  });
+
   it('proves with a message From a person through the account, refused with SendAsDenied while the grant is missing', async () => {
     const flags: RunFlags = {
       tenant: CONTOSO,
