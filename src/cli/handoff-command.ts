@@ -78,6 +78,15 @@ export function handoffFacts(run: TenantRun, report: RunResult): HandoffFacts {
     secretValue,
     mailboxes: report.mailboxes,
     group: o.group,
+    ...(report.sendAs
+      ? {
+          sendAs: {
+            account: report.sendAs.account,
+            users: report.sendAs.users,
+            ...(report.sendAs.group ? { group: report.sendAs.group } : {}),
+          },
+        }
+      : {}),
     mailboxAccess: o.mailboxAccess,
     redirectUris: o.redirectUris ?? [],
     adminConsentUrl: consent,

@@ -90,7 +90,10 @@ export function summaryLines(r: RunResult): string[] {
 /** The proof's outcome for people: the reply, and for a failure its cause and fix. */
 export function proofLines(v: VerificationReport): string[] {
   if (v.status === 'passed')
-    return [`  ✓ ${v.reply}${v.mailboxes.length > 1 ? ` (${v.mailboxes.length} mailboxes)` : ''}`];
+    return [
+      `  ✓ ${v.reply}${v.mailboxes.length > 1 ? ` (${v.mailboxes.length} mailboxes)` : ''}`,
+      ...(v.sendAs ? [`  ✓ From ${v.sendAs.from} through ${v.sendAs.account} (SendAs): ${v.sendAs.reply}`] : []),
+    ];
   if (v.status === 'skipped') return [`  - proof skipped: ${v.reply}`];
   return [`  ✗ ${v.reply}`, ...(v.cause ? [`    Cause: ${v.cause}`] : []), ...(v.fix ? [`    Fix: ${v.fix}`] : [])];
 }

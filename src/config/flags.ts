@@ -88,6 +88,27 @@ export const OPTION_FLAGS: OptionFlag[] = [
     description: 'a mail-enabled group whose members the app sends as',
   },
   {
+    key: 'sendAsUsers',
+    flag: '--send-as-users <address>',
+    env: 'SENDASAPP_SEND_AS_USERS',
+    description:
+      "a person's mailbox that sends through the shared account: SendAs on it is granted to that account (repeatable)",
+    list: true,
+  },
+  {
+    key: 'sendAsGroup',
+    flag: '--send-as-group <group>',
+    env: 'SENDASAPP_SEND_AS_GROUP',
+    description: 'a mail-enabled group whose members send through the shared account (kept in step on rerun)',
+  },
+  {
+    key: 'sendAsAccount',
+    flag: '--send-as-account <address>',
+    env: 'SENDASAPP_SEND_AS_ACCOUNT',
+    description:
+      'the shared account the send-as users send through (default: the one --mailbox; required with several or --group)',
+  },
+  {
     key: 'mailboxAccess',
     flag: '--mailbox-access <mode>',
     env: 'SENDASAPP_MAILBOX_ACCESS',

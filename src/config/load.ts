@@ -16,6 +16,7 @@ import {
   type OptionSpec,
   type ProvisionOptions,
 } from './options.js';
+import { checkSendAs } from './send-as.js';
 
 /** The attribute commander gives a flag: `--app-name <name>` → `appName`. */
 export function flagAttribute(spec: OptionSpec): string {
@@ -169,6 +170,7 @@ export function resolveOptionSources(sources: Sources): ResolvedOptions {
   if (o.endpoints && sources.flags.cloud !== undefined)
     throw new ConfigError('--cloud', 'cannot be combined with --endpoints (the endpoints file is the cloud profile)');
   checkCombinations(o);
+  checkSendAs(o, fieldOf);
   return { options: o, fieldOf };
 }
 

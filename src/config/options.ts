@@ -65,6 +65,9 @@ const SCHEMAS: Record<string, z.ZodType> = {
   multiTenant: flag,
   mailboxes: listOf(mailbox, 'mailbox addresses'),
   group: text('a group address or name').trim().min(1, 'must be a group address or name'),
+  sendAsUsers: listOf(mailbox, 'mailbox addresses'),
+  sendAsGroup: text('a group address or name').trim().min(1, 'must be a group address or name'),
+  sendAsAccount: mailbox,
   mailboxAccess: oneOf(MAILBOX_ACCESS),
   credential: oneOf(CREDENTIAL_KINDS),
   secretLifetime: durationIn(SECRET_LIFETIME_RANGE),
@@ -107,6 +110,12 @@ export interface ProvisionOptions {
   multiTenant: boolean;
   mailboxes: string[];
   group?: string;
+  /** People's mailboxes that send through the shared account (SendAs on each, granted to that account). */
+  sendAsUsers?: string[];
+  /** A group whose members send through the shared account. */
+  sendAsGroup?: string;
+  /** The shared account (default: the one --mailbox). */
+  sendAsAccount?: string;
   mailboxAccess: (typeof MAILBOX_ACCESS)[number];
   credential: (typeof CREDENTIAL_KINDS)[number];
   secretLifetime: import('./primitives.js').Duration;

@@ -28,7 +28,10 @@ export interface Knobs {
    * `replicationDelayMs`.
    */
   exchangeReplicationDelayMs: number | null;
-  /** SMTP keeps answering 535 5.7.3 for this many seconds after an Exchange grant. */
+  /**
+   * SMTP keeps answering 535 5.7.3 for this many seconds after an Exchange grant (and 554 5.2.252 SendAsDenied for a
+   * From whose SendAs grant is younger).
+   */
   permissionCacheSeconds: number;
   /** Every Nth call (per service, in `throttle.services`) is answered 429 with Retry-After. 0 = off. */
   throttle: { every: number; retryAfterSeconds: number; services: ServiceName[] };

@@ -34,6 +34,11 @@ export interface HandoffFacts {
   secretValue?: string;
   mailboxes: string[];
   group?: string;
+  /**
+   * With --send-as-users / --send-as-group: sendasapp manages SendAs for these people on their mailboxes, granted to
+   * the shared account the sending system signs in as.
+   */
+  sendAs?: { account: string; users: string[]; group?: string };
   mailboxAccess: 'full-access' | 'send-as' | 'rbac';
   redirectUris: string[];
   /** The admin-consent URL for the mailbox tenant (cross-tenant, vendor app, delegated). */
@@ -122,7 +127,7 @@ export function handoffView(
 ): Record<string, unknown> {
   const info = TARGETS[target];
   const delegated = facts.flow === 'delegated';
-  const sender = facts.mailboxes[0] ?? '';
+  const sender = facts.sendAs?.account ?? facts.mailboxes[0] ?? '';
   const sinkFile = facts.sinkFile ? path.resolve(facts.sinkFile) : undefined;
   const certificate = facts.credential?.type === 'certificate';
   const includeSecret = facts.secretValue !== undefined;
@@ -174,6 +179,10 @@ export function handoffView(
     otherMailboxes: facts.mailboxes.slice(1),
     hasOtherMailboxes: facts.mailboxes.length > 1,
     group: facts.group ?? '',
+    managesSendAs: Boolean(facts.sendAs),
+    sendAsUsers: facts.sendAs?.users ?? [],
+    sendAsUsersText: (facts.sendAs?.users ?? []).join(', '),
+    sendAsGroup: facts.sendAs?.group ?? '',
     smtpHost: profile.smtp.host,
     smtpPort: profile.smtp.port,
     smtpPortDword: hex8(profile.smtp.port),

@@ -20,6 +20,7 @@ import {
   type RunRefs,
   type ServicePrincipalState,
 } from './nodes/index.js';
+import { sendAsSummary, type SendAsFacts, type SendAsState, type SendAsSummary } from './nodes/index.js';
 import { openContext, type OpenOptions } from './open.js';
 import {
   appToken,
@@ -27,6 +28,7 @@ import {
   verifyDelivery,
   type AppCredential,
   type VerificationReport,
+  type VerifyInput,
 } from './verify.js';
 
 /** How a run ended; the CLI maps it to an exit code in one place. */
@@ -51,6 +53,8 @@ export interface RunResult {
     mailboxes: Array<{ mailbox: string; setting: boolean | null; effectiveDisabled: boolean }>;
   };
   verification?: VerificationReport;
+  /** With --send-as-users / --send-as-group: the shared account and who may send as whom through it. */
+  sendAs?: SendAsSummary;
   /** The Exchange backend the run used, and why (`--exchange auto` names its choice). */
   exchange?: { backend: 'rest' | 'pwsh'; reason: string };
   notes: Note[];
@@ -158,7 +162,18 @@ export class TenantRun {
       initialDelayMs: this.ctx.hooks.proofRetryBaseMs,
       firstToken: this.proofToken,
       credentialIsNew: Boolean(cred?.created),
+      sendAs: this.sendAsProofTarget(),
     });
+  }
+
+  /** With send-as users: the first of them, From whom the proof's extra message goes through the shared account. */
+  private sendAsProofTarget(): VerifyInput['sendAs'] {
+    const facts = this.value<SendAsFacts>(this.refs?.sendAsUsers);
+    const from = facts?.users[0];
+    if (!facts || !from) return undefined;
+    const state = this.value<SendAsState>(this.refs?.sendAsGrants);
+    const granted = (state?.pairs ?? []).some((p) => p.user === from && p.account === facts.account && p.granted);
+    return { account: facts.account, from, granted };
   }
 
   /** The app credential this run can prove with: the one it made, or the one the sink or certificate file holds. */
@@ -245,6 +260,14 @@ export class TenantRun {
           }
         : {}),
       ...(this.verification ? { verification: this.verification } : {}),
+      ...(this.value(this.refs?.sendAsUsers)
+        ? {
+            sendAs: sendAsSummary(
+              this.value<SendAsFacts>(this.refs?.sendAsUsers)!,
+              this.value<SendAsState>(this.refs?.sendAsGrants),
+            ),
+          }
+        : {}),
       ...(this.value(this.refs?.exchangeBackend)
         ? { exchange: this.value<{ backend: 'rest' | 'pwsh'; reason: string }>(this.refs?.exchangeBackend) }
         : {}),

@@ -29,6 +29,21 @@ export interface VerifyInput {
   firstToken?: Promise<string | undefined>;
   /** The credential was made by this run: Entra may not know it yet (a wrong-secret answer can be lag). */
   credentialIsNew?: boolean;
+  /**
+   * With send-as users and a test message: one more message through the shared account's session, From a person
+   * who sends through it. `granted`: Exchange shows that person's SendAs grant (a SendAsDenied is then its cache).
+   */
+  sendAs?: { account: string; from: string; granted: boolean };
+}
+
+/** The test message From a send-as user through the shared account. */
+export interface SendAsProof {
+  account: string;
+  from: string;
+  status: 'passed' | 'failed';
+  reply: string;
+  cause?: string;
+  fix?: string;
 }
 
 export interface MailboxProof {
@@ -49,6 +64,8 @@ export interface VerificationReport {
   fix?: string;
   claims?: { aud?: string; tid?: string; appid?: string; roles?: string[] };
   mailboxes: MailboxProof[];
+  /** With send-as users and --verify send: the message From one of them through the shared account. */
+  sendAs?: SendAsProof;
   attempts: number;
 }
 
@@ -143,21 +160,37 @@ async function attempt(v: VerifyInput, n: number): Promise<VerificationReport> {
       attempts: n,
     };
   }
-  const results: SmtpProbeResult[] = await Promise.all(
-    v.mailboxes.map((m) =>
-      probeSmtp({
-        host: v.profile.smtp.host,
-        port: v.profile.smtp.port,
-        ca: v.profile.caPem,
-        mailbox: m,
-        accessToken: token,
-        sendTo: v.sendTo,
-        timeoutMs: v.bounds?.timeoutMs,
-        signal: v.signal,
-        onRequest: v.bounds?.onRequest,
-      }),
-    ),
-  );
+  const probe = (mailbox: string, from?: string): Promise<SmtpProbeResult> =>
+    probeSmtp({
+      host: v.profile.smtp.host,
+      port: v.profile.smtp.port,
+      ca: v.profile.caPem,
+      mailbox,
+      accessToken: token,
+      sendTo: v.sendTo,
+      ...(from ? { from } : {}),
+      timeoutMs: v.bounds?.timeoutMs,
+      signal: v.signal,
+      onRequest: v.bounds?.onRequest,
+    });
+  const sendAs = v.sendAs && v.sendTo ? v.sendAs : undefined;
+  const [results, sendAsResult] = await Promise.all([
+    Promise.all(v.mailboxes.map((m) => probe(m))),
+    sendAs ? probe(sendAs.account, sendAs.from) : Promise.resolve(undefined),
+  ]);
+  const sendAsProof: SendAsProof | undefined =
+    sendAs && sendAsResult
+      ? {
+          account: sendAs.account,
+          from: sendAs.from,
+          status: sendAsResult.ok ? 'passed' : 'failed',
+          reply: sendAsResult.reply,
+          ...(sendAsResult.explanation
+            ? { cause: sendAsResult.explanation.cause, fix: sendAsResult.explanation.fix }
+            : {}),
+        }
+      : undefined;
+  const withSendAs = sendAsProof ? { sendAs: sendAsProof } : {};
   const mailboxes: MailboxProof[] = results.map((r, i) => ({
     mailbox: v.mailboxes[i]!,
     status: r.ok ? 'passed' : 'failed',
@@ -165,6 +198,30 @@ async function attempt(v: VerifyInput, n: number): Promise<VerificationReport> {
     ...(r.explanation ? { cause: r.explanation.cause, fix: r.explanation.fix } : {}),
   }));
   const failed = results.findIndex((r) => !r.ok);
+  if (failed < 0 && sendAs && sendAsResult && !sendAsResult.ok) {
+    const e = sendAsResult.explanation;
+    const denied = e?.id === 'send-as-denied';
+    return {
+      status: 'failed',
+      reply: `${sendAs.account} as ${sendAs.from}: ${sendAsResult.reply}`,
+      // Exchange shows the grant yet refuses it: its permission cache has not caught up (up to an hour).
+      timedOut: e?.propagation === true || (denied && sendAs.granted),
+      cause: !denied
+        ? e?.cause
+        : sendAs.granted
+          ? `${sendAs.from}'s mailbox grants SendAs to ${sendAs.account}, but Exchange's permission cache has not seen the grant yet`
+          : `${sendAs.from}'s mailbox does not grant SendAs to ${sendAs.account}`,
+      fix: !denied
+        ? e?.fix
+        : sendAs.granted
+          ? 'wait and retry: Exchange takes up to an hour to apply a new SendAs grant (apply retries up to --wait)'
+          : `run \`sendasapp apply\` with ${sendAs.from} in --send-as-users (or in the --send-as-group group)`,
+      claims: check.claims,
+      mailboxes,
+      ...withSendAs,
+      attempts: n,
+    };
+  }
   if (failed < 0)
     return {
       status: 'passed',
@@ -172,6 +229,7 @@ async function attempt(v: VerifyInput, n: number): Promise<VerificationReport> {
       timedOut: false,
       claims: check.claims,
       mailboxes,
+      ...withSendAs,
       attempts: n,
     };
   const f = results[failed]!;
@@ -183,6 +241,7 @@ async function attempt(v: VerifyInput, n: number): Promise<VerificationReport> {
     fix: f.explanation?.fix,
     claims: check.claims,
     mailboxes,
+    ...withSendAs,
     attempts: n,
   };
 }

@@ -58,6 +58,8 @@ export interface SmtpProbeOptions {
   accessToken: string;
   /** Send a test message to this address (From = the mailbox). */
   sendTo?: string;
+  /** The test message's From, when it is not the mailbox (another mailbox: it must grant the mailbox SendAs). */
+  from?: string;
   /** Connection, greeting and socket (each reply) timeout, in ms (`--timeout`; default 60 000). */
   timeoutMs?: number;
   /** Most tries while the failure is transient and nothing was sent yet (default 3). */
@@ -186,11 +188,15 @@ async function attemptSmtp(o: SmtpProbeOptions): Promise<Outcome> {
       await transport.verify();
       return { ok: true, reply: authReply || '235 2.7.0 Authentication successful', stage: 'done' };
     }
+    const from = o.from ?? o.mailbox;
     const info = await transport.sendMail({
-      from: o.mailbox,
+      from,
       to: o.sendTo,
       subject: 'sendasapp test message',
-      text: `This message proves that the app can send as ${o.mailbox} through SMTP AUTH XOAUTH2.\n`,
+      text:
+        from === o.mailbox
+          ? `This message proves that the app can send as ${o.mailbox} through SMTP AUTH XOAUTH2.\n`
+          : `This message proves that ${from} can send through the shared account ${o.mailbox} (SendAs) over SMTP AUTH XOAUTH2.\n`,
     });
     report('SEND', Number(/^\d{3}/.exec(info.response)?.[0] ?? 250));
     return { ok: true, reply: info.response, stage: 'done', messageId: info.messageId };

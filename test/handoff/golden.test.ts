@@ -137,6 +137,30 @@ describe('hand-off golden files', () => {
     },
   );
 
+  it.each(['enaio-webclient', 'xeams'].map((t) => [t as HandoffTarget]))(
+    '%s: the send-as users are managed (no command for a person to run; who is granted)',
+    (target) => {
+      const facts: HandoffFacts = {
+        ...APP,
+        mailboxes: ['dms@fabrikam.onmicrosoft.com'],
+        sendAs: {
+          account: 'dms@fabrikam.onmicrosoft.com',
+          users: ['anna@fabrikam.onmicrosoft.com', 'ben@fabrikam.onmicrosoft.com'],
+          group: 'enaio-users',
+        },
+      };
+      const content = renderHandoff(target, facts, PROFILE);
+      golden(`${target}.send-as.${EXT[target]}`, content);
+      parses(target, content);
+      expect(content).not.toContain('Add-RecipientPermission -Identity');
+      expect(content).toContain('anna@fabrikam.onmicrosoft.com');
+      expect(content).toContain('ben@fabrikam.onmicrosoft.com');
+      expect(content).toContain('enaio-users');
+      // Without the resource, the hand-off still says how (and that sendasapp can do it).
+      expect(renderHandoff(target, APP, PROFILE)).toMatch(/--send-as-users/);
+    },
+  );
+
   it('hosts follow the cloud profile (US Government)', () => {
     const content = renderHandoff(
       'env',

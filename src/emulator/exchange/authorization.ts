@@ -275,12 +275,17 @@ export function decideMailboxAccess(
   return decision;
 }
 
-/** Whether the app may send as `fromUser` while signed in as `authUser` (From ≠ user= needs SendAs on From). */
+/**
+ * Whether the app may send as `fromUser` while signed in as `authUser` (From ≠ user= needs SendAs on From, granted
+ * to the signed-in account or to the app). With `cache`, a grant younger than the permission cache is not seen yet:
+ * the store driver refuses it as if it were not there (SendAs changes take up to an hour in Exchange Online).
+ */
 export function maySendAs(
   tenant: TenantRecord,
   appId: string,
   authUser: UserRecord,
   fromUser: UserRecord | undefined,
+  cache?: { nowMs: number; cacheMs: number },
 ): boolean {
   if (fromUser && fromUser.entity.id === authUser.entity.id) return true;
   if (!fromUser) return false;
@@ -290,6 +295,7 @@ export function maySendAs(
     (p) =>
       p.mailboxUserId === fromUser.entity.id &&
       trusteeIds.has(p.trustee.id.toLowerCase()) &&
-      p.accessRights.includes('SendAs'),
+      p.accessRights.includes('SendAs') &&
+      (!cache || cache.cacheMs <= 0 || cache.nowMs - p.grantedAtMs >= cache.cacheMs),
   );
 }

@@ -96,7 +96,8 @@ export function submitMessage(
   const fromHeader = headers.find(([name]) => name === 'from');
   const from = (fromHeader && firstAddress(fromHeader[1])) || envelope.mailFrom.toLowerCase() || identity.address;
   const fromUser = mailboxByAddress(tenant, from);
-  if (!maySendAs(tenant, identity.appId, authUser, fromUser))
+  const cache = { nowMs: store.now(), cacheMs: store.knobs.permissionCacheSeconds * 1000 };
+  if (!maySendAs(tenant, identity.appId, authUser, fromUser, cache))
     return { reply: sendAsDenied(identity.address, from), accepted: false };
 
   const messageIdHeader = headers.find(([name]) => name === 'message-id');

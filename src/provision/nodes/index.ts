@@ -41,12 +41,15 @@ import {
   type MailboxFacts,
 } from './facts.js';
 import { sinkModeNode } from './sink.js';
+import { managesSendAs } from '../../config/index.js';
+import { sendAsGrantsNode, sendAsUsersNode, type SendAsFacts, type SendAsState } from './send-as-users.js';
 
 export * from './delegated.js';
 export * from './entra.js';
 export * from './exchange.js';
 export * from './facts.js';
 export * from './sink.js';
+export * from './send-as-users.js';
 
 /** The handles a run keeps to read its results. */
 export interface RunRefs {
@@ -62,6 +65,9 @@ export interface RunRefs {
   exchangeServicePrincipal?: ManagedRef<ExchangeServicePrincipal>;
   roleAssignment?: ManagedRef<{ name: string }>;
   smtpAuth: ManagedRef<SmtpAuthState>;
+  /** With --send-as-users / --send-as-group: the people and their SendAs grants to the shared account. */
+  sendAsUsers?: Ref<SendAsFacts>;
+  sendAsGrants?: ManagedRef<SendAsState>;
 }
 
 /** The mailboxes node alone: with --group, its members decide which per-mailbox nodes the run has. */
@@ -125,6 +131,10 @@ export function buildGraph(ctx: TenantContext, known?: MailboxFacts): { graph: R
     servicePrincipal,
     smtpAuth,
   };
+  if (managesSendAs(o)) {
+    refs.sendAsUsers = g.add(sendAsUsersNode({ mailboxes }));
+    refs.sendAsGrants = g.add(sendAsGrantsNode(ctx, { users: refs.sendAsUsers, app: application }));
+  }
   if (delegated) return { graph: g, refs };
 
   const exchangeSp = g.add(exchangeServicePrincipalNode(ctx, { app: application, sp: servicePrincipal }));
