@@ -17,7 +17,7 @@ import type {
   VerificationReport,
 } from '../provision/index.js';
 
-export type CommandName = 'plan' | 'apply' | 'status' | 'handoff' | 'setup';
+export type CommandName = 'plan' | 'apply' | 'status' | 'handoff' | 'setup' | 'rotate';
 
 export interface TenantCommand {
   name: CommandName;
@@ -201,7 +201,7 @@ export async function runTenantCommand(c: TenantCommand): Promise<number> {
   const { signal, which, dispose } = interruptible(runDeadlineMs(c.options.wait.ms));
   const json = c.options.output === 'json';
   const progress = c.progress ?? say;
-  const applying = c.name === 'apply' || c.name === 'setup';
+  const applying = c.name === 'apply' || c.name === 'setup' || c.name === 'rotate';
   let phase: 'plan' | 'apply' = 'plan';
   const live = progressReporter('apply', progress);
   const onEvent = (e: RunEvent): void => {
@@ -267,6 +267,13 @@ export async function runTenantCommand(c: TenantCommand): Promise<number> {
       r = run.result();
     }
     const extra = c.render && r.outcome !== 'failed' && r.outcome !== 'bad-input' ? await c.render(run, r) : {};
+    // A rotation's second half, after the proof and the hand-off: the old credential retired, scheduled or kept.
+    const rotation = await run.finishRotation();
+    if (rotation) {
+      progress(`Rotation: ${rotation.message}.`);
+      extra.rotation = rotation;
+      r = run.result();
+    }
     if (!json) for (const l of summaryLines(r)) (c.summaryTo === 'stderr' ? say : result)(l);
     if (r.failure && !json) say(`error: ${r.failure.message}`);
     const secret = c.options.showSecret ? run.newSecret() : undefined;

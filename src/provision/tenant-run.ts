@@ -19,8 +19,10 @@ import {
   type MailboxFacts,
   type RunRefs,
   type ServicePrincipalState,
+  rotatedCredential,
 } from './nodes/index.js';
 import { openContext, type OpenOptions } from './open.js';
+import { finishRotation, type RotationReport } from './rotation.js';
 import {
   appToken,
   skippedVerification,
@@ -51,6 +53,8 @@ export interface RunResult {
     mailboxes: Array<{ mailbox: string; setting: boolean | null; effectiveDisabled: boolean }>;
   };
   verification?: VerificationReport;
+  /** A rotation's second half (rotate, or apply within --rotate-within): what became of the replaced credential. */
+  rotation?: RotationReport;
   /** The Exchange backend the run used, and why (`--exchange auto` names its choice). */
   exchange?: { backend: 'rest' | 'pwsh'; reason: string };
   notes: Note[];
@@ -74,6 +78,7 @@ export class TenantRun {
   private phase: 'open' | 'plan' | 'apply' = 'open';
   private reports: NodeReport[] = [];
   private verification?: VerificationReport;
+  private rotation?: RotationReport;
   private proofToken?: Promise<string | undefined>;
 
   private constructor(
@@ -161,6 +166,17 @@ export class TenantRun {
     });
   }
 
+  /**
+   * The rotation's second half, after the proof and the hand-off: the replaced credential is retired (a passed
+   * proof and no grace), or the end of its grace is recorded in the sink, or it is kept (the proof did not pass).
+   * Nothing when the run did not rotate.
+   */
+  async finishRotation(): Promise<RotationReport | undefined> {
+    const cred = this.value<CredentialState>(this.refs?.credential);
+    this.rotation = await finishRotation(this.ctx, this.application()?.app, rotatedCredential(cred), this.verification);
+    return this.rotation;
+  }
+
   /** The app credential this run can prove with: the one it made, or the one the sink or certificate file holds. */
   credentialForProof(): AppCredential | undefined {
     const cred = this.value<CredentialState>(this.refs?.credential);
@@ -245,6 +261,7 @@ export class TenantRun {
           }
         : {}),
       ...(this.verification ? { verification: this.verification } : {}),
+      ...(this.rotation ? { rotation: this.rotation } : {}),
       ...(this.value(this.refs?.exchangeBackend)
         ? { exchange: this.value<{ backend: 'rest' | 'pwsh'; reason: string }>(this.refs?.exchangeBackend) }
         : {}),

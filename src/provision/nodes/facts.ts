@@ -23,6 +23,7 @@ import {
 } from '../../exchange/index.js';
 import { inspectSink, type SinkInspection } from '../../handoff/index.js';
 import type { TenantContext } from '../context.js';
+import { rotateWindow } from '../rotation.js';
 import { CheckFailure, Sensitive, type CheckNode, type DataNode, type Ref } from '../model.js';
 
 /** Longest lifetime any tenant allows without a policy (Entra's own limit for secrets made in the portal). */
@@ -186,9 +187,12 @@ export function isoDurationDays(d: string): number | undefined {
 async function readLifetimePolicy(ctx: TenantContext, held: SinkInspection | undefined): Promise<LifetimePolicy> {
   // Only a run that may add a secret needs the limit: one whose sink holds a secret far from its end does not
   // (a no-op rerun makes no request for it).
+  // A rotation (`sendasapp rotate`, or an end within --rotate-within) adds one: it reads the limit.
   const expires = held?.ok ? held.held?.credential?.expires : undefined;
-  const far = expires !== undefined && Date.parse(expires) - Date.now() > 30 * 86_400_000;
-  if (ctx.options.credential !== 'secret' || (far && !ctx.options.newSecret)) return { unknown: true };
+  const horizon = Math.max(30 * 86_400_000, rotateWindow(ctx.options).ms);
+  const far = expires !== undefined && Date.parse(expires) - Date.now() > horizon;
+  if (ctx.options.credential !== 'secret' || (far && !ctx.options.newSecret && !ctx.options.rotate))
+    return { unknown: true };
   type Restriction = { restrictionType?: string; maxLifetime?: string | null; state?: string };
   try {
     const { body } = await ctx.homeGraph.get<{
