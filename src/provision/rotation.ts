@@ -120,9 +120,7 @@ export async function finishRotation(
   );
   const old = [
     { keyId: rotated.replaced.keyId, expires: rotated.replaced.expires },
-    ...waiting
-      .filter((p) => p.keyId !== rotated.replaced.keyId)
-      .map((p) => ({ keyId: p.keyId, expires: p.expires })),
+    ...waiting.filter((p) => p.keyId !== rotated.replaced.keyId).map((p) => ({ keyId: p.keyId, expires: p.expires })),
   ];
   const keyIds = old.map((x) => x.keyId);
   const base = {

@@ -149,8 +149,9 @@ describe('rotate, end to end', () => {
     const old = readJson(o.secretOut!).credential;
     secrets.push(old.secret);
     // SMTP AUTH switched off for the mailbox after the setup (and left so: --enable-smtp-auth none reports only).
-    emu.store.findTenant(CONTOSO)!.users.find((u) => u.entity.mail === SCANNER)!.mailbox!.smtpClientAuthenticationDisabled =
-      true;
+    emu.store
+      .findTenant(CONTOSO)!
+      .users.find((u) => u.entity.mail === SCANNER)!.mailbox!.smtpClientAuthenticationDisabled = true;
     try {
       const r = await runs.run(['rotate', ...applyOptions({ ...o, enableSmtpAuth: 'none' })]);
       expect(r.code, r.stderr).toBe(3);
@@ -165,8 +166,9 @@ describe('rotate, end to end', () => {
       expect(sink.previous).toEqual([expect.objectContaining({ keyId: old.keyId })]);
       expect(sink.previous[0].retireAfter).toBeUndefined();
     } finally {
-      emu.store.findTenant(CONTOSO)!.users.find((u) => u.entity.mail === SCANNER)!.mailbox!.smtpClientAuthenticationDisabled =
-        false;
+      emu.store
+        .findTenant(CONTOSO)!
+        .users.find((u) => u.entity.mail === SCANNER)!.mailbox!.smtpClientAuthenticationDisabled = false;
     }
   });
 

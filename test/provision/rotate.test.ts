@@ -173,7 +173,9 @@ describe('rotation', () => {
     expect(retireAfter - Date.now()).toBeGreaterThan(6.9 * DAY);
     expect(retireAfter - Date.now()).toBeLessThanOrEqual(7 * DAY);
     let sink = readJson(flags.secretOut as string);
-    expect(sink.previous).toEqual([expect.objectContaining({ keyId: old.keyId, retireAfter: r.rotation!.retireAfter })]);
+    expect(sink.previous).toEqual([
+      expect.objectContaining({ keyId: old.keyId, retireAfter: r.rotation!.retireAfter }),
+    ]);
     expect(secretIds(appId)).toHaveLength(2);
 
     // Inside the grace, a nightly apply leaves the old one alone.
@@ -268,7 +270,9 @@ describe('rotation', () => {
       const r = await rotate({ ...flags, secretLifetime: '180d' });
       expect(r.rotation?.status).toBe('retired');
       expect(
-        logSince(emu, before).some((e) => e.service === 'graph' && e.path.endsWith('/policies/defaultAppManagementPolicy')),
+        logSince(emu, before).some(
+          (e) => e.service === 'graph' && e.path.endsWith('/policies/defaultAppManagementPolicy'),
+        ),
       ).toBe(true);
       const sink = readJson(flags.secretOut as string);
       const entra = (appOf(appId).entity.passwordCredentials as Array<{ keyId: string; endDateTime: string }>).find(
