@@ -251,7 +251,7 @@ export const OPTION_FLAGS: OptionFlag[] = [
     env: 'SENDASAPP_GRACE',
     description:
       'rotate and apply: how long the replaced credential stays valid after a rotation (0: at once after the proof)',
-    defaultText: '0 when the proof passed and the --target reads the --secret-out file itself (env, json), else 7d',
+    defaultText: '0 when the proof passed and the hand-off (env, json) reads the --secret-out file itself, else 7d',
   },
   {
     key: 'verbose',
