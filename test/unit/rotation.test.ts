@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, resolveOptions } from '../../src/config/index.js';
 import { CredentialSink, inspectSink, targetReadsSink, type SinkFile } from '../../src/handoff/index.js';
 import { gracePlan, rotateWindow, type RunOptions } from '../../src/provision/index.js';
+import { lifetimeLimits } from '../../src/provision/nodes/index.js';
 
 const DAY = 86_400_000;
 const options = (flags: Record<string, unknown>): RunOptions => ({
@@ -86,5 +87,36 @@ describe('the sink records a replaced credential', () => {
     held = JSON.parse(readFileSync(file, 'utf8')) as SinkFile;
     expect(held.credential?.keyId).toBe('k3');
     expect(held.previous).toBeUndefined();
+  });
+});
+
+describe("the tenant's lifetime limits, as Graph returns its default app-management policy", () => {
+  const policy = (enabled: boolean, password: unknown[], key: unknown[]) => ({
+    isEnabled: enabled,
+    applicationRestrictions: { passwordCredentials: password, keyCredentials: key },
+  });
+  const restriction = (restrictionType: string, maxLifetime: string, state = 'enabled') => ({
+    restrictionType,
+    maxLifetime,
+    state,
+    restrictForAppsCreatedAfterDateTime: '2019-01-01T00:00:00Z',
+  });
+
+  it('reads passwordLifetime for secrets and asymmetricKeyLifetime for certificates', () => {
+    expect(
+      lifetimeLimits(
+        policy(
+          true,
+          [restriction('passwordAddition', 'P1D'), restriction('passwordLifetime', 'P180D')],
+          [restriction('asymmetricKeyLifetime', 'P90D')],
+        ),
+      ),
+    ).toEqual({ maxSecretDays: 180, maxCertificateDays: 90 });
+  });
+
+  it('a disabled policy or restriction limits nothing', () => {
+    expect(lifetimeLimits(policy(false, [restriction('passwordLifetime', 'P30D')], []))).toEqual({});
+    expect(lifetimeLimits(policy(true, [restriction('passwordLifetime', 'P30D', 'disabled')], []))).toEqual({});
+    expect(lifetimeLimits(undefined)).toEqual({});
   });
 });
