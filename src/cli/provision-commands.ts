@@ -68,11 +68,20 @@ export interface CredentialExpiry {
   retireAfter?: string;
 }
 
+/** The replaced credentials the sink keeps (none when it cannot be read: the preflight names that). */
+function heldPrevious(run: TenantRun): Array<{ keyId: string; retireAfter?: string }> | undefined {
+  try {
+    return run.ctx.sink?.read()?.previous;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Every secret and certificate of the app, with its days left and whether it ends within the warning window. */
 export function credentialExpiries(run: TenantRun, warningMs: number, now = Date.now()): CredentialExpiry[] {
   const app = run.application()?.app;
   const replaced = new Map(
-    (run.ctx.sink?.read()?.previous ?? []).filter((p) => p.retireAfter).map((p) => [p.keyId, p.retireAfter!]),
+    (heldPrevious(run) ?? []).filter((p) => p.retireAfter).map((p) => [p.keyId, p.retireAfter!]),
   );
   return [
     ...(app?.passwordCredentials ?? []).map((c) => ({ ...c, type: 'secret' as const })),

@@ -133,9 +133,10 @@ export async function finishRotation(
   };
   const kind = rotated.type === 'secret' ? 'secret' : 'certificate';
   const names = keyIds.join(', ');
-  // A failed proof, or one that could not run: the old one is what still works. Only --verify none (the operator's
-  // choice) lets the grace start without it.
-  if (proof === 'failed' || (proof === 'skipped' && o.verify !== 'none'))
+  // A failed proof, or one that could not run: the old one is what still works. Only a run that cannot prove by
+  // design (--verify none, the operator's choice; delegated SMTP, where a user signs in) lets the grace start without.
+  const unprovable = o.verify === 'none' || o.flow === 'delegated';
+  if (proof === 'failed' || (proof === 'skipped' && !unprovable))
     return {
       ...base,
       status: 'kept',
@@ -165,6 +166,6 @@ export async function finishRotation(
     ...base,
     status: 'scheduled',
     retireAfter,
-    message: `the old ${kind} ${names} stays valid until ${retireAfter}; the first apply or rotate after that removes it from Entra${proof === 'skipped' ? ' (--verify none: not proven)' : ''}`,
+    message: `the old ${kind} ${names} stays valid until ${retireAfter}; the first apply or rotate after that removes it from Entra${proof === 'skipped' ? ' (not proven: no XOAUTH2 login in this run)' : ''}`,
   };
 }

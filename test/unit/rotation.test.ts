@@ -91,10 +91,6 @@ describe('the sink records a replaced credential', () => {
 });
 
 describe("the tenant's lifetime limits, as Graph returns its default app-management policy", () => {
-  const policy = (enabled: boolean, password: unknown[], key: unknown[]) => ({
-    isEnabled: enabled,
-    applicationRestrictions: { passwordCredentials: password, keyCredentials: key },
-  });
   const restriction = (restrictionType: string, maxLifetime: string, state = 'enabled') => ({
     restrictionType,
     maxLifetime,
@@ -102,6 +98,11 @@ describe("the tenant's lifetime limits, as Graph returns its default app-managem
     restrictForAppsCreatedAfterDateTime: '2019-01-01T00:00:00Z',
   });
 
+  type R = ReturnType<typeof restriction>;
+  const policy = (enabled: boolean, password: R[], key: R[]) => ({
+    isEnabled: enabled,
+    applicationRestrictions: { passwordCredentials: password, keyCredentials: key },
+  });
   it('reads passwordLifetime for secrets and asymmetricKeyLifetime for certificates', () => {
     expect(
       lifetimeLimits(
