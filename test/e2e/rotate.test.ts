@@ -11,6 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { applyOptions, verifyArgs, type ApplyArgs } from '../helpers/cli.js';
+import { runInTerminal } from '../wizard/terminal.js';
 import { CONTOSO, Runs, expectNoLeaks, expectPassed, findApp, readJson, tempDir } from '../helpers/e2e.js';
 
 const SCANNER = `scanner@${CONTOSO}`;
@@ -245,6 +246,35 @@ describe('rotate, end to end', () => {
     );
     expect(again.changed).toBe(false);
   });
+
+  it('on a terminal: the plan names the rotation and asks; "no" changes nothing, "yes" rotates', async () => {
+    const o = optionsFor('Rotate TTY E2E');
+    const first = expectPassed(await runs.run(['apply', ...applyOptions(o)]));
+    const appId = first.application.appId;
+    const old = readJson(o.secretOut!).credential;
+    secrets.push(old.secret);
+    const args = ['rotate', ...applyOptions({ ...o, yes: false, json: false })];
+
+    const no = runInTerminal(args);
+    await no.waitFor(new RegExp(`add a client secret, lifetime 12mo, written to .*replacing secret ${old.keyId}`));
+    await no.waitFor(/Apply 1 change\(s\) to contoso\.onmicrosoft\.com\?/);
+    no.answer('n');
+    expect(await no.exited).toBe(0);
+    runs.outputs.push(no.screen());
+    expect(no.screen()).toContain('Nothing changed.');
+    expect(await secretIds(appId)).toEqual([old.keyId]);
+    expect(readJson(o.secretOut!).credential.keyId).toBe(old.keyId);
+
+    const yes = runInTerminal(args);
+    await yes.waitFor(/Apply 1 change\(s\) to contoso\.onmicrosoft\.com\?/);
+    yes.answer('y');
+    expect(await yes.exited).toBe(0);
+    runs.outputs.push(yes.screen());
+    expect(yes.screen()).toMatch(/Rotation: the old secret .* stays valid until/);
+    const sink = readJson(o.secretOut!);
+    secrets.push(sink.credential.secret);
+    expect((await secretIds(appId)).sort()).toEqual([old.keyId, sink.credential.keyId].sort());
+  }, 60_000);
 
   it('bad input: --rotate-within not shorter than the lifetime, and --new-secret on rotate', async () => {
     const o = optionsFor('Rotate Bad Input');
