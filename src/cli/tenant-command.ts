@@ -266,9 +266,13 @@ export async function runTenantCommand(c: TenantCommand): Promise<number> {
       for (const l of proofLines(verification)) progress(l);
       r = run.result();
     }
+    // A rotation's second half (rotation.ts): after a passed proof the old credential is retired (or scheduled) once
+    // the hand-off is rendered; otherwise it is kept, the sink holds it again, and the hand-off names it.
+    const proven = r.verification?.status === 'passed';
+    const early = proven ? undefined : await run.finishRotation();
+    if (early) r = run.result();
     const extra = c.render && r.outcome !== 'failed' && r.outcome !== 'bad-input' ? await c.render(run, r) : {};
-    // A rotation's second half, after the proof and the hand-off: the old credential retired, scheduled or kept.
-    const rotation = await run.finishRotation();
+    const rotation = early ?? (proven ? await run.finishRotation() : undefined);
     if (rotation) {
       progress(`Rotation: ${rotation.message}.`);
       extra.rotation = rotation;

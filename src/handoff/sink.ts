@@ -414,6 +414,18 @@ export class CredentialSink {
     this.updatePrevious((p) => (keyIds.includes(p.keyId) ? { ...p, retireAfter } : p));
   }
 
+  /**
+   * Makes a replaced credential (in `previous`) the current one again, the current one moving to `previous`: a
+   * rotation whose new credential did not pass the proof, so that what reads this file keeps the one that worked.
+   */
+  reinstate(keyId: string): void {
+    const held = this.read();
+    const back = held?.previous?.find((p) => p.keyId === keyId);
+    if (!held?.credential || !back) return;
+    const previous = [held.credential, ...held.previous!.filter((p) => p.keyId !== keyId)];
+    this.write({ ...held, credential: back, previous });
+  }
+
   /** Drops replaced credentials from `previous` once they were removed from Entra. */
   forget(keyIds: string[]): void {
     this.updatePrevious((p) => (keyIds.includes(p.keyId) ? undefined : p));

@@ -136,12 +136,15 @@ export async function finishRotation(
   // A failed proof, or one that could not run: the old one is what still works. Only a run that cannot prove by
   // design (--verify none, the operator's choice; delegated SMTP, where a user signs in) lets the grace start without.
   const unprovable = o.verify === 'none' || o.flow === 'delegated';
-  if (proof === 'failed' || (proof === 'skipped' && !unprovable))
+  if (proof === 'failed' || (proof === 'skipped' && !unprovable)) {
+    // What reads the sink keeps the one that worked: the old one is its credential again, the new one beside it.
+    if (file?.credential?.keyId === rotated.keyId) ctx.sink?.reinstate(rotated.replaced.keyId);
     return {
       ...base,
       status: 'kept',
-      message: `the new ${kind} did not pass the XOAUTH2 proof, so the old ${kind} ${names} stays valid in Entra and beside it in ${ctx.sink?.file ?? 'the sink'}; fix what the proof says, then rerun \`sendasapp rotate\` (it retires the old one once a new one passes)`,
+      message: `the new ${kind} did not pass the XOAUTH2 proof, so the old ${kind} ${names} stays valid in Entra and is again the credential of ${ctx.sink?.file ?? 'the sink'} (the new one beside it under previous); fix what the proof says, then rerun \`sendasapp rotate\` (it retires every replaced one once a new one passes)`,
     };
+  }
   if (grace.atOnce && proof === 'passed') {
     try {
       if (rotated.type === 'secret') for (const k of keyIds) await removeSecret(ctx.homeGraph, app.id, k);

@@ -207,6 +207,8 @@ export class TenantRun {
 
   /** A new secret made by this run, for `--show-secret` and `--include-secret` only. */
   newSecret(): string | undefined {
+    // A rotation whose new secret did not pass the proof: the sink holds the old one again, the hand-off names it.
+    if (this.rotation?.status === 'kept') return undefined;
     return this.value<CredentialState>(this.refs?.credential)?.created?.secret?.reveal();
   }
 
@@ -246,7 +248,7 @@ export class TenantRun {
       mailboxes,
       preflight,
       resources,
-      ...(cred ? { credential: { type: cred.type, keyId: cred.keyId, expires: cred.expires, sink: cred.sink } } : {}),
+      ...(cred ? { credential: { type: cred.type, ...this.credentialInUse(cred), sink: cred.sink } } : {}),
       ...(smtp
         ? {
             smtpAuth: {
@@ -280,6 +282,12 @@ export class TenantRun {
     if (this.verification?.status === 'failed') return this.verification.timedOut ? 'proof-not-passed' : 'failed';
     if (this.phase === 'plan' && pending > 0) return 'changes-pending';
     return 'ok';
+  }
+
+  /** The credential the sink holds for use: the new one, or the old one again after a rotation kept it. */
+  private credentialInUse(cred: CredentialState): { keyId?: string; expires?: string } {
+    const old = this.rotation?.status === 'kept' ? this.rotation.old[0] : undefined;
+    return old ? { keyId: old.keyId, expires: old.expires } : { keyId: cred.keyId, expires: cred.expires };
   }
 
   /** Whether any write of this run completed (for the interrupted summary and the failure's exit code). */

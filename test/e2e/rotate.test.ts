@@ -161,10 +161,14 @@ describe('rotate, end to end', () => {
       expect(out.verification.status).toBe('failed');
       expect(out.verification.reply).toMatch(/535 5\.7\.139/);
       expect(out.rotation).toMatchObject({ status: 'kept', proof: 'failed', old: [{ keyId: old.keyId }] });
+      // The old one is valid in Entra and the sink's credential again (what reads the sink keeps working).
+      const failed = out.rotation.new.keyId;
       const sink = readJson(o.secretOut!);
-      secrets.push(sink.credential.secret);
-      expect((await secretIds(appId)).sort()).toEqual([old.keyId, sink.credential.keyId].sort());
-      expect(sink.previous).toEqual([expect.objectContaining({ keyId: old.keyId })]);
+      secrets.push(sink.previous[0].secret);
+      expect((await secretIds(appId)).sort()).toEqual([old.keyId, failed].sort());
+      expect(sink.credential).toEqual(old);
+      expect(out.credential.keyId).toBe(old.keyId);
+      expect(sink.previous).toEqual([expect.objectContaining({ keyId: failed })]);
       expect(sink.previous[0].retireAfter).toBeUndefined();
     } finally {
       emu.store

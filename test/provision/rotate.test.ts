@@ -242,14 +242,19 @@ describe('rotation', () => {
     expect(r.result!.verification?.reply).toMatch(/AADSTS7000215/);
     expect(r.rotation).toMatchObject({ status: 'kept', proof: 'failed', old: [{ keyId: old.keyId }] });
     expect(r.rotation!.message).toMatch(/did not pass the XOAUTH2 proof/);
+    // The old one is still valid in Entra and is the sink's credential again; the unproven new one is beside it.
+    const failed = r.rotation!.new.keyId!;
     const sink = readJson(flags.secretOut as string);
-    expect(secretIds(appId)).toContain(old.keyId);
-    expect(sink.previous).toEqual([expect.objectContaining({ keyId: old.keyId })]);
+    expect(secretIds(appId).sort()).toEqual([old.keyId, failed].sort());
+    expect(sink.credential).toEqual(old);
+    expect(sink.previous).toEqual([expect.objectContaining({ keyId: failed })]);
     expect(sink.previous[0].retireAfter).toBeUndefined();
+    expect(r.result!.credential?.keyId).toBe(old.keyId);
+    expect((await login(r.result!, r.run, credentialOf(old))).status).toBe('passed');
     // Rotating again with a working new secret retires both replaced ones once it passes.
     const again = await rotate(flags);
     expect(again.rotation).toMatchObject({ status: 'retired', proof: 'passed' });
-    expect(again.rotation!.old.map((x) => x.keyId)).toEqual(expect.arrayContaining([old.keyId, sink.credential.keyId]));
+    expect(again.rotation!.old.map((x) => x.keyId).sort()).toEqual([old.keyId, failed].sort());
     expect(secretIds(appId)).toEqual([readJson(flags.secretOut as string).credential.keyId]);
   });
 

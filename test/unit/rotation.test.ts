@@ -83,6 +83,12 @@ describe('the sink records a replaced credential', () => {
       '2026-12-08T00:00:00.000Z',
     ]);
     expect(JSON.stringify(summary)).not.toContain('value-of-');
+    // A rotation kept: the replaced one is the credential again, the unproven one beside it (its date kept).
+    sink.reinstate('k2');
+    held = JSON.parse(readFileSync(file, 'utf8')) as SinkFile;
+    expect(held.credential).toEqual(cred('k2'));
+    expect(held.previous?.map((p) => p.keyId)).toEqual(['k3', 'k1']);
+    sink.reinstate('k3');
     sink.forget(['k1', 'k2']);
     held = JSON.parse(readFileSync(file, 'utf8')) as SinkFile;
     expect(held.credential?.keyId).toBe('k3');
