@@ -112,6 +112,21 @@ async function registerTenantCommands(): Promise<void> {
   await lazyOptions(apply, { hidden: ['expiryWarning'] });
   apply.action(withExit(async (f) => (await import('./provision-commands.js')).applyCommand(f)));
 
+  const rotate = program
+    .command('rotate')
+    .description(
+      'Replace the app credential held in --secret-out: a new one while the old stays valid, the XOAUTH2 proof with the new one, the hand-off re-rendered, then the old one retired after --grace.',
+    )
+    .option('-y, --yes', 'do not ask for confirmation (never asked without a TTY)');
+  await lazyOptions(rotate, {
+    hidden: ['expiryWarning'],
+    refused: {
+      newSecret: 'rotate always makes a new credential, and retires the old one only after the new one is proven',
+      rotateWithin: 'rotate rotates now; --rotate-within belongs to apply (rotate when the end is near)',
+    },
+  });
+  rotate.action(withExit(async (f) => (await import('./rotate-command.js')).rotateCommand(f)));
+
   const handoff = program
     .command('handoff')
     .description(

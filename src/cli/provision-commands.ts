@@ -49,7 +49,7 @@ export async function applyCommand(flags: CommandFlags): Promise<number> {
 }
 
 /** `apply --target`: the hand-off of the sending system, from this run's result (no second read). */
-async function renderApplyHandoff(run: TenantRun, r: RunResult): Promise<Record<string, unknown>> {
+export async function renderApplyHandoff(run: TenantRun, r: RunResult): Promise<Record<string, unknown>> {
   const { renderFor, emitHandoff, handoffJson } = await import('./handoff-command.js');
   const out = renderFor(run, r);
   emitHandoff(out, run.ctx.options, run.ctx.options.output === 'json');
@@ -64,11 +64,25 @@ export interface CredentialExpiry {
   daysLeft: number | null;
   /** Ends within --expiry-warning, or has ended: a finding. */
   warning: boolean;
+  /** Replaced by a rotation: the first apply or rotate after this removes it (not a finding while it lives). */
+  retireAfter?: string;
+}
+
+/** The replaced credentials the sink keeps (none when it cannot be read: the preflight names that). */
+function heldPrevious(run: TenantRun): Array<{ keyId: string; retireAfter?: string }> | undefined {
+  try {
+    return run.ctx.sink?.read()?.previous;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Every secret and certificate of the app, with its days left and whether it ends within the warning window. */
 export function credentialExpiries(run: TenantRun, warningMs: number, now = Date.now()): CredentialExpiry[] {
   const app = run.application()?.app;
+  const replaced = new Map(
+    (heldPrevious(run) ?? []).filter((p) => p.retireAfter).map((p) => [p.keyId, p.retireAfter!]),
+  );
   return [
     ...(app?.passwordCredentials ?? []).map((c) => ({ ...c, type: 'secret' as const })),
     ...(app?.keyCredentials ?? []).map((c) => ({ ...c, type: 'certificate' as const })),
@@ -78,7 +92,10 @@ export function credentialExpiries(run: TenantRun, warningMs: number, now = Date
     displayName: c.displayName,
     expires: c.endDateTime,
     daysLeft: c.endDateTime ? Math.floor((Date.parse(c.endDateTime) - now) / 86_400_000) : null,
-    warning: c.endDateTime !== null && Date.parse(c.endDateTime) - now <= warningMs,
+    warning:
+      c.endDateTime !== null &&
+      (Date.parse(c.endDateTime) <= now || (!replaced.has(c.keyId) && Date.parse(c.endDateTime) - now <= warningMs)),
+    ...(replaced.has(c.keyId) ? { retireAfter: replaced.get(c.keyId) } : {}),
   }));
 }
 
@@ -104,11 +121,11 @@ export async function statusCommand(flags: CommandFlags): Promise<number> {
         for (const n of r.resources) for (const l of nodeLines(n, 'plan')) result(l);
         for (const c of credentials)
           result(
-            `  ${c.warning ? '!' : ' '} ${c.type} ${c.keyId} "${c.displayName ?? ''}": ${c.daysLeft === null ? 'no end date' : c.daysLeft < 0 ? 'EXPIRED' : `${c.daysLeft} days left`}${c.warning && c.daysLeft !== null && c.daysLeft >= 0 ? ` (within --expiry-warning ${options.expiryWarning.text})` : ''}`,
+            `  ${c.warning ? '!' : ' '} ${c.type} ${c.keyId} "${c.displayName ?? ''}": ${c.daysLeft === null ? 'no end date' : c.daysLeft < 0 ? 'EXPIRED' : `${c.daysLeft} days left`}${c.warning && c.daysLeft !== null && c.daysLeft >= 0 ? ` (within --expiry-warning ${options.expiryWarning.text})` : ''}${c.retireAfter ? ` (replaced: retired by the first apply or rotate after ${c.retireAfter})` : ''}`,
           );
         if (expiring.length > 0)
           result(
-            `${expiring.length} credential(s) end within ${options.expiryWarning.text} or have ended: apply makes a new one in the last 14 days of the old one, --new-secret at once.`,
+            `${expiring.length} credential(s) end within ${options.expiryWarning.text} or have ended: \`sendasapp rotate\` replaces the one in --secret-out now; apply rotates it within --rotate-within (default: its last 14 days).`,
           );
         result(
           drift.length === 0

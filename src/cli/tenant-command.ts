@@ -17,7 +17,7 @@ import type {
   VerificationReport,
 } from '../provision/index.js';
 
-export type CommandName = 'plan' | 'apply' | 'status' | 'handoff' | 'setup';
+export type CommandName = 'plan' | 'apply' | 'status' | 'handoff' | 'setup' | 'rotate';
 
 export interface TenantCommand {
   name: CommandName;
@@ -202,7 +202,7 @@ export async function runTenantCommand(c: TenantCommand): Promise<number> {
   const { signal, which, dispose } = interruptible(runDeadlineMs(c.options.wait.ms));
   const json = c.options.output === 'json';
   const progress = c.progress ?? say;
-  const applying = c.name === 'apply' || c.name === 'setup';
+  const applying = c.name === 'apply' || c.name === 'setup' || c.name === 'rotate';
   let phase: 'plan' | 'apply' = 'plan';
   const live = progressReporter('apply', progress);
   const onEvent = (e: RunEvent): void => {
@@ -267,7 +267,18 @@ export async function runTenantCommand(c: TenantCommand): Promise<number> {
       for (const l of proofLines(verification)) progress(l);
       r = run.result();
     }
+    // A rotation's second half (rotation.ts): after a passed proof the old credential is retired (or scheduled) once
+    // the hand-off is rendered; otherwise it is kept, the sink holds it again, and the hand-off names it.
+    const proven = r.verification?.status === 'passed';
+    const early = proven ? undefined : await run.finishRotation();
+    if (early) r = run.result();
     const extra = c.render && r.outcome !== 'failed' && r.outcome !== 'bad-input' ? await c.render(run, r) : {};
+    const rotation = early ?? (proven ? await run.finishRotation() : undefined);
+    if (rotation) {
+      progress(`Rotation: ${rotation.message}.`);
+      extra.rotation = rotation;
+      r = run.result();
+    }
     if (!json) for (const l of summaryLines(r)) (c.summaryTo === 'stderr' ? say : result)(l);
     if (r.failure && !json) say(`error: ${r.failure.message}`);
     const secret = c.options.showSecret ? run.newSecret() : undefined;

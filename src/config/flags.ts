@@ -259,6 +259,22 @@ export const OPTION_FLAGS: OptionFlag[] = [
     boolean: true,
   },
   {
+    key: 'rotateWithin',
+    flag: '--rotate-within <duration>',
+    env: 'SENDASAPP_ROTATE_WITHIN',
+    description:
+      'apply: rotate the credential (new one, proof, old one retired after --grace) when it ends within this window',
+    defaultText: '14d, or the last third of a shorter --secret-lifetime',
+  },
+  {
+    key: 'grace',
+    flag: '--grace <duration>',
+    env: 'SENDASAPP_GRACE',
+    description:
+      'rotate and apply: how long the replaced credential stays valid after a rotation (0: at once after the proof)',
+    defaultText: '0 when the proof passed and the hand-off (env, json) reads the --secret-out file itself, else 7d',
+  },
+  {
     key: 'verbose',
     flag: '--verbose',
     env: 'SENDASAPP_VERBOSE',

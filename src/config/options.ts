@@ -24,6 +24,10 @@ export const SECRET_LIFETIME_RANGE = { minMs: DAY_MS, maxMs: 730 * DAY_MS, examp
 export const TIMEOUT_RANGE = { minMs: 1000, maxMs: 600_000, examples: '30s, 90s or 5m' } as const;
 /** How early status warns of a credential's end. */
 export const EXPIRY_WARNING_RANGE = { minMs: 0, maxMs: 730 * DAY_MS, examples: '14d, 30d or 3mo' } as const;
+/** How early apply rotates a credential before its end (shorter than its lifetime, or every run would rotate). */
+export const ROTATE_WITHIN_RANGE = { minMs: DAY_MS, maxMs: 730 * DAY_MS, examples: '14d, 30d or 2mo' } as const;
+/** How long a replaced credential stays valid after a rotation. */
+export const GRACE_RANGE = { minMs: 0, maxMs: 365 * DAY_MS, examples: '0, 2d or 7d' } as const;
 
 /** Keys whose value is a file path: relative ones in a config file are taken from the file's directory. */
 export const PATH_KEYS = ['secretOut', 'certificateFile', 'handoffOut', 'endpoints', 'logFile'] as const;
@@ -91,6 +95,8 @@ const SCHEMAS: Record<string, z.ZodType> = {
   timeout: durationIn(TIMEOUT_RANGE),
   expiryWarning: durationIn(EXPIRY_WARNING_RANGE),
   newSecret: flag,
+  rotateWithin: durationIn(ROTATE_WITHIN_RANGE),
+  grace: durationIn(GRACE_RANGE),
   verbose: flag,
   logFile: path,
 };
@@ -143,6 +149,10 @@ export interface ProvisionOptions {
   expiryWarning: import('./primitives.js').Duration;
   /** Replace the credential held in the sink with a new one. */
   newSecret: boolean;
+  /** apply: rotate when the credential ends within this window (absent: 14d, or the last third of a shorter lifetime). */
+  rotateWithin?: import('./primitives.js').Duration;
+  /** rotate / apply: how long a replaced credential stays valid (absent: the default of the target, see rotation). */
+  grace?: import('./primitives.js').Duration;
   /** Print each request (method, path or cmdlet, status, time) to stderr. */
   verbose: boolean;
   /** Append the request lines to this file. */
@@ -193,6 +203,11 @@ export function checkCombinations(o: ProvisionOptions): void {
     throw new ConfigError(
       '--app-id',
       'cannot be combined with --flow delegated (the delegated app is registered here)',
+    );
+  if (o.rotateWithin && o.rotateWithin.ms >= o.secretLifetime.ms)
+    throw new ConfigError(
+      '--rotate-within',
+      `must be shorter than --secret-lifetime (${o.secretLifetime.text}): a new credential would be inside the window at once, and every run would rotate it`,
     );
   if (o.showSecret && o.output !== 'json')
     throw new ConfigError('--show-secret', 'needs --output json (the secret goes only into the JSON result)');

@@ -34,6 +34,8 @@ const secretCredential = z.object({
   secret: z.string(),
   expires: z.string(),
   displayName: z.string(),
+  /** A replaced credential (in `previous`): when a run may remove it from Entra (the end of its rotation's grace). */
+  retireAfter: z.string().optional(),
 });
 
 const certificateCredential = z.object({
@@ -44,6 +46,8 @@ const certificateCredential = z.object({
   privateKeyPem: z.string(),
   expires: z.string(),
   displayName: z.string(),
+  /** A replaced credential (in `previous`): when a run may remove it from Entra (the end of its rotation's grace). */
+  retireAfter: z.string().optional(),
 });
 
 export const sinkFileSchema = z.object({
@@ -81,6 +85,14 @@ export interface SinkSummary {
   clientId?: string;
   credential: { type: StoredCredential['type']; keyId: string; expires: string; displayName: string } | null;
   pending: SinkFile['pending'];
+  /** The replaced credentials still kept beside it (a rotation's grace, or a renewal's overlap). */
+  previous?: Array<{
+    type: StoredCredential['type'];
+    keyId: string;
+    expires: string;
+    displayName: string;
+    retireAfter?: string;
+  }>;
 }
 
 export type SinkInspection =
@@ -111,6 +123,17 @@ function summaryOf(s: SinkFile): SinkSummary {
     ...(s.clientId ? { clientId: s.clientId } : {}),
     credential: c ? { type: c.type, keyId: c.keyId, expires: c.expires, displayName: c.displayName } : null,
     pending: s.pending,
+    ...(s.previous?.length
+      ? {
+          previous: s.previous.map((p) => ({
+            type: p.type,
+            keyId: p.keyId,
+            expires: p.expires,
+            displayName: p.displayName,
+            ...(p.retireAfter ? { retireAfter: p.retireAfter } : {}),
+          })),
+        }
+      : {}),
   };
 }
 
@@ -382,4 +405,50 @@ export class CredentialSink {
       ...(previous.length > 0 ? { previous } : {}),
     });
   }
+
+  /**
+   * Records when replaced credentials (in `previous`) may leave Entra: the end of their rotation's grace. A later
+   * run (apply or rotate) whose clock has passed it removes them. The current credential is never marked.
+   */
+  scheduleRetirement(keyIds: string[], retireAfter: string): void {
+    this.updatePrevious((p) => (keyIds.includes(p.keyId) ? { ...p, retireAfter } : p));
+  }
+
+  /**
+   * Makes a replaced credential (in `previous`) the current one again, the current one moving to `previous`: a
+   * rotation whose new credential did not pass the proof, so that what reads this file keeps the one that worked.
+   */
+  reinstate(keyId: string): void {
+    const held = this.read();
+    const back = held?.previous?.find((p) => p.keyId === keyId);
+    if (!held?.credential || !back) return;
+    const previous = [held.credential, ...held.previous!.filter((p) => p.keyId !== keyId)];
+    this.write({ ...held, credential: back, previous });
+  }
+
+  /** Drops replaced credentials from `previous` once they were removed from Entra. */
+  forget(keyIds: string[]): void {
+    this.updatePrevious((p) => (keyIds.includes(p.keyId) ? undefined : p));
+  }
+
+  private updatePrevious(f: (p: StoredCredential) => StoredCredential | undefined): void {
+    const held = this.read();
+    if (!held?.previous?.length) return;
+    const previous = held.previous.map(f).filter((p): p is StoredCredential => p !== undefined);
+    const { previous: _old, ...rest } = held;
+    this.write({ ...rest, ...(previous.length > 0 ? { previous } : {}) });
+  }
+}
+
+/**
+ * The hand-offs whose sending system reads the --secret-out file itself at each use (they name the file, not the
+ * value): `env` (OAUTH_CLIENT_SECRET_FILE / OAUTH_CLIENT_CREDENTIAL_FILE) and `json` (`credential.file`), unless
+ * `--include-secret` put the value into the hand-off. After a rotation those systems have the new credential as
+ * soon as the sink holds it; every other target (Business Central, enaio, Xeams, Postfix's token file) has a
+ * person or a file that must be updated first.
+ */
+export const SINK_READING_TARGETS: readonly string[] = ['env', 'json'];
+
+export function targetReadsSink(target: string | undefined, includeSecret: boolean | undefined): boolean {
+  return target !== undefined && SINK_READING_TARGETS.includes(target) && !includeSecret;
 }

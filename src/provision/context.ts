@@ -21,7 +21,13 @@ export interface RunNames {
   roleAssignmentName: string;
 }
 
-export type RunOptions = Readonly<ProvisionOptions & { tenant: string }>;
+export type RunOptions = Readonly<
+  ProvisionOptions & {
+    tenant: string;
+    /** `sendasapp rotate`: replace the credential the sink holds now, by the rotation flow (no flag). */
+    rotate?: boolean;
+  }
+>;
 
 /** Seams of a run for tests and rehearsals (never set by the CLI). */
 export interface RunHooks {

@@ -12,6 +12,7 @@ export {
 export { openContext, resolveTenantId, runNames, type OpenOptions } from './open.js';
 export { TenantRun, type Outcome, type RunResult, type TenantRunOptions } from './tenant-run.js';
 export * from './verify.js';
+export * from './rotation.js';
 export { consentRedirectUri, delegatedConsentUrl, DELEGATED_SMTP_SCOPES, MAX_LIFETIME_DAYS } from './nodes/index.js';
 export { adminConsentUrl } from '../entra/index.js';
 

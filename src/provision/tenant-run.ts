@@ -19,9 +19,11 @@ import {
   type MailboxFacts,
   type RunRefs,
   type ServicePrincipalState,
+  rotatedCredential,
 } from './nodes/index.js';
 import { sendAsSummary, type SendAsFacts, type SendAsState, type SendAsSummary } from './nodes/index.js';
 import { openContext, type OpenOptions } from './open.js';
+import { finishRotation, type RotationReport } from './rotation.js';
 import {
   appToken,
   skippedVerification,
@@ -53,8 +55,12 @@ export interface RunResult {
     mailboxes: Array<{ mailbox: string; setting: boolean | null; effectiveDisabled: boolean }>;
   };
   verification?: VerificationReport;
+
   /** With --send-as-users / --send-as-group: the shared account and who may send as whom through it. */
   sendAs?: SendAsSummary;
+
+  /** A rotation's second half (rotate, or apply within --rotate-within): what became of the replaced credential. */
+  rotation?: RotationReport;
   /** The Exchange backend the run used, and why (`--exchange auto` names its choice). */
   exchange?: { backend: 'rest' | 'pwsh'; reason: string };
   notes: Note[];
@@ -78,6 +84,7 @@ export class TenantRun {
   private phase: 'open' | 'plan' | 'apply' = 'open';
   private reports: NodeReport[] = [];
   private verification?: VerificationReport;
+  private rotation?: RotationReport;
   private proofToken?: Promise<string | undefined>;
 
   private constructor(
@@ -176,6 +183,17 @@ export class TenantRun {
     return { account: facts.account, from, granted };
   }
 
+  /**
+   * The rotation's second half, after the proof and the hand-off: the replaced credential is retired (a passed
+   * proof and no grace), or the end of its grace is recorded in the sink, or it is kept (the proof did not pass).
+   * Nothing when the run did not rotate.
+   */
+  async finishRotation(): Promise<RotationReport | undefined> {
+    const cred = this.value<CredentialState>(this.refs?.credential);
+    this.rotation = await finishRotation(this.ctx, this.application()?.app, rotatedCredential(cred), this.verification);
+    return this.rotation;
+  }
+
   /** The app credential this run can prove with: the one it made, or the one the sink or certificate file holds. */
   credentialForProof(): AppCredential | undefined {
     const cred = this.value<CredentialState>(this.refs?.credential);
@@ -206,6 +224,8 @@ export class TenantRun {
 
   /** A new secret made by this run, for `--show-secret` and `--include-secret` only. */
   newSecret(): string | undefined {
+    // A rotation whose new secret did not pass the proof: the sink holds the old one again, the hand-off names it.
+    if (this.rotation?.status === 'kept') return undefined;
     return this.value<CredentialState>(this.refs?.credential)?.created?.secret?.reveal();
   }
 
@@ -245,7 +265,7 @@ export class TenantRun {
       mailboxes,
       preflight,
       resources,
-      ...(cred ? { credential: { type: cred.type, keyId: cred.keyId, expires: cred.expires, sink: cred.sink } } : {}),
+      ...(cred ? { credential: { type: cred.type, ...this.credentialInUse(cred), sink: cred.sink } } : {}),
       ...(smtp
         ? {
             smtpAuth: {
@@ -260,6 +280,7 @@ export class TenantRun {
           }
         : {}),
       ...(this.verification ? { verification: this.verification } : {}),
+
       ...(this.value(this.refs?.sendAsUsers)
         ? {
             sendAs: sendAsSummary(
@@ -268,6 +289,8 @@ export class TenantRun {
             ),
           }
         : {}),
+
+      ...(this.rotation ? { rotation: this.rotation } : {}),
       ...(this.value(this.refs?.exchangeBackend)
         ? { exchange: this.value<{ backend: 'rest' | 'pwsh'; reason: string }>(this.refs?.exchangeBackend) }
         : {}),
@@ -286,6 +309,12 @@ export class TenantRun {
     if (this.verification?.status === 'failed') return this.verification.timedOut ? 'proof-not-passed' : 'failed';
     if (this.phase === 'plan' && pending > 0) return 'changes-pending';
     return 'ok';
+  }
+
+  /** The credential the sink holds for use: the new one, or the old one again after a rotation kept it. */
+  private credentialInUse(cred: CredentialState): { keyId?: string; expires?: string } {
+    const old = this.rotation?.status === 'kept' ? this.rotation.old[0] : undefined;
+    return old ? { keyId: old.keyId, expires: old.expires } : { keyId: cred.keyId, expires: cred.expires };
   }
 
   /** Whether any write of this run completed (for the interrupted summary and the failure's exit code). */

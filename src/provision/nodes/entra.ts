@@ -33,6 +33,7 @@ import {
 } from '../../entra/index.js';
 import type { SinkInspection } from '../../handoff/index.js';
 import type { TenantContext } from '../context.js';
+import { gracePlan, rotateWindow, type Rotated } from '../rotation.js';
 import {
   CheckFailure,
   Sensitive,
@@ -52,9 +53,6 @@ export const ENTRA_KEYS = {
   consent: 'entra.consent',
   redirectUris: 'entra.redirectUris',
 } as const;
-
-/** A secret closer than this to its end is replaced by a new one (the old one stays until it expires). */
-const RENEW_BEFORE_MS = 14 * 86_400_000;
 
 /** The app as this run sees it: ours (by uniqueName), adopted by appId, or an external (ISV) app. */
 export interface AppState {
@@ -224,16 +222,22 @@ export interface CredentialState {
   retireKeyIds: string[];
   /** Ours (by display name) that have ended: pruned. The one the sink holds is never among them. */
   expiredKeyIds?: string[];
+  /** Replaced by a rotation, kept in the sink's `previous`, whose grace has ended (`retireAfter`): removed now. */
+  dueKeyIds?: Array<{ keyId: string; after: string }>;
+  /** The sink's credential this run replaces by a rotation (rotation.ts): it stays valid until the proof. */
+  rotates?: { keyId: string; expires: string; why: string };
   /** A credential made by this run. */
   created?: { secret?: Sensitive<string>; pem?: Sensitive<string> };
 }
 
+/** `replaces`: the keyId of the credential a rotation replaces, and why. */
 export type CredentialChange =
-  | { op: 'addSecret'; lifetime: string }
-  | { op: 'addCertificate'; source: string; lifetime?: string }
+  | { op: 'addSecret'; lifetime: string; replaces?: string; why?: string }
+  | { op: 'addCertificate'; source: string; lifetime?: string; replaces?: string; why?: string }
   | { op: 'removeOrphan'; keyId: string }
   | { op: 'removeExpired'; keyId: string; ended: string }
-  | { op: 'retire'; keyId: string };
+  | { op: 'retire'; keyId: string }
+  | { op: 'retireReplaced'; keyId: string; after: string };
 
 interface EntraCredential {
   keyId: string;
@@ -256,6 +260,12 @@ type CredentialInputs = {
   lifetime: Ref<{ days: number; policy: LifetimePolicy }>;
 };
 
+/** The rotation a run of this credential node makes, for the rotation's second half (after the proof). */
+export function rotatedCredential(state: CredentialState | undefined): Rotated | undefined {
+  if (!state?.rotates || !state.created) return undefined;
+  return { type: state.type, replaced: state.rotates, keyId: state.keyId, expires: state.expires };
+}
+
 export function credentialNode(
   ctx: TenantContext,
   inputs: CredentialInputs,
@@ -273,6 +283,14 @@ export function credentialNode(
     orphanKeyIds: [],
     retireKeyIds: [],
   });
+  const window = rotateWindow(o);
+  const nothingToRotate = (why: string): CheckFailure =>
+    new CheckFailure(
+      'tenant',
+      `nothing to rotate: ${why}`,
+      'run `sendasapp apply` with the same options first (it makes the credential and writes it to --secret-out)',
+      '--secret-out',
+    );
   return {
     kind: 'managed',
     key: ENTRA_KEYS.credential,
@@ -294,19 +312,17 @@ export function credentialNode(
       const orphanKeyIds = pending ? all.filter((p) => p.displayName === pending.displayName).map((p) => p.keyId) : [];
       const heldCredential = file?.credential?.type === kind ? file.credential : undefined;
       const now = Date.now();
-      // Renew 14 days before the end, or in the last third of a shorter lifetime (else every run would renew).
-      const renewBefore = Math.min(RENEW_BEFORE_MS, o.secretLifetime.ms / 3);
-      const live = (c: EntraCredential): boolean => !!c.endDateTime && Date.parse(c.endDateTime) - now > renewBefore;
-      const held = certificate
-        ? all.find((p) => sameThumbprint(p.customKeyIdentifier, certificate.thumbprint) && live(p))
-        : all.find(
-            (p) =>
-              heldCredential !== undefined &&
-              // by keyId, or by our unique display name (a keyId recorded during replication lag may be a thumbprint)
-              (p.keyId === heldCredential.keyId ||
-                (isOurs(p.displayName) && p.displayName === heldCredential.displayName)) &&
-              live(p),
-          );
+      const notEnded = (c: EntraCredential): boolean => !!c.endDateTime && Date.parse(c.endDateTime) > now;
+      const inWindow = (c: EntraCredential): boolean => Date.parse(c.endDateTime!) - now <= window.ms;
+      // The sink's credential, by keyId or by our unique display name (a keyId recorded during replication lag
+      // may be a thumbprint).
+      const sinkHeld = all.find(
+        (p) =>
+          heldCredential !== undefined &&
+          (p.keyId === heldCredential.keyId ||
+            (isOurs(p.displayName) && p.displayName === heldCredential.displayName)) &&
+          notEnded(p),
+      );
       // Ended credentials of ours are pruned (Entra keeps them, listed, forever otherwise); never the sink's own.
       const expiredKeyIds = all
         .filter(
@@ -318,21 +334,66 @@ export function credentialNode(
             !orphanKeyIds.includes(p.keyId),
         )
         .map((p) => p.keyId);
-      const base = { ...empty(), orphanKeyIds, expiredKeyIds };
-      // --new-secret: a new one of the same kind replaces the sink's (not a --certificate-file: that file is the truth).
-      if (held && o.newSecret && !certificate) return { ...base, retireKeyIds: [held.keyId] };
-      if (held) return { ...base, keyId: held.keyId, expires: held.endDateTime! };
-      if (!ctx.sink && !certificate) {
+      // Replaced by a rotation whose grace has ended: removed now (never the sink's current one).
+      const dueKeyIds = (file?.previous ?? [])
+        .filter(
+          (p) =>
+            p.type === kind &&
+            p.retireAfter !== undefined &&
+            Date.parse(p.retireAfter) <= now &&
+            p.keyId !== heldCredential?.keyId &&
+            all.some((c) => c.keyId.toLowerCase() === p.keyId.toLowerCase()) &&
+            !expiredKeyIds.includes(p.keyId) &&
+            !orphanKeyIds.includes(p.keyId),
+        )
+        .map((p) => ({ keyId: p.keyId, after: p.retireAfter! }));
+      const base = { ...empty(), orphanKeyIds, expiredKeyIds, dueKeyIds };
+      const rotation = (held: EntraCredential, why: string): CredentialState => ({
+        ...base,
+        rotates: { keyId: held.keyId, expires: held.endDateTime!, why },
+      });
+      if (certificate) {
+        // --certificate-file: that file is the truth; it is rotated to by giving a new file.
+        const fromFile = all.find((p) => sameThumbprint(p.customKeyIdentifier, certificate.thumbprint) && notEnded(p));
+        if (fromFile && o.rotate)
+          throw new CheckFailure(
+            'input',
+            `nothing to rotate: the certificate of --certificate-file ${o.certificateFile} is the app's already`,
+            'give the new certificate (with its key) in --certificate-file, or leave --certificate-file out for a new self-signed one',
+            '--certificate-file',
+          );
+        if (fromFile) return { ...base, keyId: fromFile.keyId, expires: fromFile.endDateTime! };
+        if (sinkHeld) return rotation(sinkHeld, `a new --certificate-file ${o.certificateFile}`);
+        return orphanKeyIds.length + expiredKeyIds.length + dueKeyIds.length > 0 ? base : undefined;
+      }
+      // --new-secret: a new one of the same kind replaces the sink's at once (the way out of a wrong secret there).
+      if (sinkHeld && o.newSecret) return { ...base, retireKeyIds: [sinkHeld.keyId] };
+      if (sinkHeld && o.rotate) return rotation(sinkHeld, 'sendasapp rotate');
+      if (sinkHeld && inWindow(sinkHeld))
+        return rotation(sinkHeld, `it ends ${sinkHeld.endDateTime!.slice(0, 10)}, within ${window.text}`);
+      if (sinkHeld) return { ...base, keyId: sinkHeld.keyId, expires: sinkHeld.endDateTime! };
+      if (!ctx.sink) {
         const newest = all
-          .filter((p) => isOurs(p.displayName) && live(p))
+          .filter((p) => isOurs(p.displayName) && notEnded(p) && !inWindow(p))
           .sort((a, b) => Date.parse(b.endDateTime!) - Date.parse(a.endDateTime!))[0];
         if (newest) return { ...base, keyId: newest.keyId, expires: newest.endDateTime!, heldElsewhere: true };
       }
-      return orphanKeyIds.length + expiredKeyIds.length > 0 ? base : undefined;
+      return orphanKeyIds.length + expiredKeyIds.length + dueKeyIds.length > 0 ? base : undefined;
     },
     diff(current, { app, sink }) {
-      if (app?.external) return [];
+      if (app?.external) {
+        if (o.rotate) throw nothingToRotate(`app ${app.appId} is a vendor's: its credential is the vendor's`);
+        return [];
+      }
       const changes: CredentialChange[] = [];
+      if (o.rotate && !current?.rotates)
+        throw nothingToRotate(
+          !ctx.sink
+            ? 'rotate needs --secret-out, the file that holds the credential (the new one is written there, the old one kept beside it)'
+            : !app?.app
+              ? `the app "${ctx.names.displayName}" is not registered yet`
+              : `${ctx.sink.file} holds no ${kind} of this app that is still valid in Entra`,
+        );
       if (!current?.keyId) {
         const nowhere =
           kind === 'secret'
@@ -357,12 +418,13 @@ export function credentialNode(
             'give this app its own --secret-out file',
             '--secret-out',
           );
+        const replaces = current?.rotates ? { replaces: current.rotates.keyId, why: current.rotates.why } : {};
         changes.push(
           kind === 'secret'
-            ? { op: 'addSecret', lifetime: o.secretLifetime.text }
+            ? { op: 'addSecret', lifetime: o.secretLifetime.text, ...replaces }
             : o.certificateFile
-              ? { op: 'addCertificate', source: o.certificateFile }
-              : { op: 'addCertificate', source: 'self-signed', lifetime: o.secretLifetime.text },
+              ? { op: 'addCertificate', source: o.certificateFile, ...replaces }
+              : { op: 'addCertificate', source: 'self-signed', lifetime: o.secretLifetime.text, ...replaces },
         );
       }
       for (const keyId of current?.orphanKeyIds ?? []) changes.push({ op: 'removeOrphan', keyId });
@@ -370,24 +432,33 @@ export function credentialNode(
         const ended = credentialsOf(app!.app!).find((c) => c.keyId === keyId)?.endDateTime ?? '';
         changes.push({ op: 'removeExpired', keyId, ended });
       }
+      for (const d of current?.dueKeyIds ?? []) changes.push({ op: 'retireReplaced', keyId: d.keyId, after: d.after });
       for (const keyId of current?.retireKeyIds ?? []) changes.push({ op: 'retire', keyId });
       return changes;
     },
     async apply(ctx, changes, current, { app: state, certificate }) {
       let app = state!.app!;
-      let result: CredentialState = { ...(current ?? empty()), orphanKeyIds: [], retireKeyIds: [], expiredKeyIds: [] };
-      const orphans = changes
-        .filter((c) => c.op === 'removeOrphan' || c.op === 'removeExpired')
+      let result: CredentialState = {
+        ...(current ?? empty()),
+        orphanKeyIds: [],
+        retireKeyIds: [],
+        expiredKeyIds: [],
+        dueKeyIds: [],
+      };
+      const removals = changes
+        .filter((c) => c.op === 'removeOrphan' || c.op === 'removeExpired' || c.op === 'retireReplaced')
         .map((c) => (c as { keyId: string }).keyId);
-      if (orphans.length > 0) {
-        if (kind === 'secret') for (const keyId of orphans) await removeSecret(ctx.homeGraph, app.id, keyId);
-        else await removeCertificates(ctx.homeGraph, app, orphans);
+      if (removals.length > 0) {
+        if (kind === 'secret') for (const keyId of removals) await removeSecret(ctx.homeGraph, app.id, keyId);
+        else await removeCertificates(ctx.homeGraph, app, removals);
         // The upload below sends back the keys it is given (the PATCH replaces the set): not the removed ones.
         app = {
           ...app,
-          keyCredentials: app.keyCredentials.filter((k) => !orphans.includes(k.keyId)),
-          passwordCredentials: app.passwordCredentials.filter((p) => !orphans.includes(p.keyId)),
+          keyCredentials: app.keyCredentials.filter((k) => !removals.includes(k.keyId)),
+          passwordCredentials: app.passwordCredentials.filter((p) => !removals.includes(p.keyId)),
         };
+        const retired = changes.filter((c) => c.op === 'retireReplaced').map((c) => c.keyId);
+        if (retired.length > 0) ctx.sink?.forget(retired);
       }
       const base = { tenantId: ctx.mailboxTenantId, clientId: app.appId };
       const displayName = credentialDisplayName(randomBytes(4).toString('hex'));
@@ -452,22 +523,31 @@ export function credentialNode(
       return result;
     },
     describe(c) {
+      const rotating =
+        'replaces' in c && c.replaces
+          ? `, replacing ${kind} ${c.replaces} (${c.why}); the old one stays valid until the new one passes the proof, then leaves Entra ${gracePlan(o).text}`
+          : '';
       switch (c.op) {
         case 'addSecret':
-          return `add a client secret, lifetime ${c.lifetime}, written to ${sinkName}`;
+          return `add a client secret, lifetime ${c.lifetime}, written to ${sinkName}${rotating}`;
         case 'addCertificate':
           return c.source === 'self-signed'
-            ? `add a self-signed certificate, lifetime ${c.lifetime}, key written to ${sinkName}`
-            : `add the certificate of ${c.source}`;
+            ? `add a self-signed certificate, lifetime ${c.lifetime}, key written to ${sinkName}${rotating}`
+            : `add the certificate of ${c.source}${rotating}`;
         case 'removeExpired':
           return `remove ${kind} ${c.keyId}, ended ${c.ended.slice(0, 10)} (made by sendasapp)`;
         case 'removeOrphan':
           return `remove ${kind} ${c.keyId}, left behind by an interrupted run`;
         case 'retire':
           return `remove the replaced ${kind} ${c.keyId} once the new one is stored (--new-secret)`;
+        case 'retireReplaced':
+          return `remove the replaced ${kind} ${c.keyId}: its rotation's grace ended ${c.after}`;
       }
     },
-    actionOf: (c) => (c.op === 'removeOrphan' || c.op === 'removeExpired' || c.op === 'retire' ? 'delete' : 'create'),
+    actionOf: (c) =>
+      c.op === 'removeOrphan' || c.op === 'removeExpired' || c.op === 'retire' || c.op === 'retireReplaced'
+        ? 'delete'
+        : 'create',
     planned: (current, changes) =>
       changes.some((c) => c.op === 'addSecret' || c.op === 'addCertificate') ? undefined : current,
   };

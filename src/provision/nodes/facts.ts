@@ -23,6 +23,7 @@ import {
 } from '../../exchange/index.js';
 import { inspectSink, type SinkInspection } from '../../handoff/index.js';
 import type { TenantContext } from '../context.js';
+import { rotateWindow } from '../rotation.js';
 import { CheckFailure, Sensitive, type CheckNode, type DataNode, type Ref } from '../model.js';
 
 /** Longest lifetime any tenant allows without a policy (Entra's own limit for secrets made in the portal). */
@@ -170,6 +171,8 @@ export function mailboxesNode(): DataNode<MailboxFacts, Record<string, never>> {
 export interface LifetimePolicy {
   /** The longest secret lifetime the tenant's default app-management policy allows, in days (undefined: none). */
   maxSecretDays?: number;
+  /** The longest certificate lifetime it allows (`asymmetricKeyLifetime`), in days (undefined: none). */
+  maxCertificateDays?: number;
   /** The policy could not be read (no permission): the limit is then only found when Entra refuses. */
   unknown: boolean;
 }
@@ -182,27 +185,48 @@ export function isoDurationDays(d: string): number | undefined {
   return n(1) * 365 + n(2) * 30 + n(3) * 7 + n(4) + n(5) / 24 + n(6) / 1440 + n(7) / 86400;
 }
 
-/** The home tenant's default app-management policy: the max lifetime of a password credential, when set. */
+type Restriction = { restrictionType?: string; maxLifetime?: string | null; state?: string };
+
+/** `GET /policies/defaultAppManagementPolicy` as far as lifetimes go. */
+export interface AppManagementPolicyBody {
+  isEnabled?: boolean;
+  applicationRestrictions?: { passwordCredentials?: Restriction[]; keyCredentials?: Restriction[] } | null;
+}
+
+/**
+ * The lifetime limits of a tenant's default app-management policy: `passwordLifetime` for client secrets and
+ * `asymmetricKeyLifetime` for certificates, each when enabled (a disabled policy limits nothing).
+ */
+export function lifetimeLimits(body: AppManagementPolicyBody | undefined): Omit<LifetimePolicy, 'unknown'> {
+  if (body?.isEnabled === false) return {};
+  const days = (list: Restriction[] | undefined, type: string): number | undefined => {
+    const r = (list ?? []).find((x) => x.restrictionType === type && x.state !== 'disabled' && x.maxLifetime);
+    return r?.maxLifetime ? isoDurationDays(r.maxLifetime) : undefined;
+  };
+  const a = body?.applicationRestrictions;
+  const maxSecretDays = days(a?.passwordCredentials, 'passwordLifetime');
+  const maxCertificateDays = days(a?.keyCredentials, 'asymmetricKeyLifetime');
+  return {
+    ...(maxSecretDays !== undefined ? { maxSecretDays } : {}),
+    ...(maxCertificateDays !== undefined ? { maxCertificateDays } : {}),
+  };
+}
+
+/** The home tenant's default app-management policy: the max lifetime of a new secret or certificate, when set. */
 async function readLifetimePolicy(ctx: TenantContext, held: SinkInspection | undefined): Promise<LifetimePolicy> {
-  // Only a run that may add a secret needs the limit: one whose sink holds a secret far from its end does not
-  // (a no-op rerun makes no request for it).
+  // Only a run that may add a secret (or make a certificate) needs the limit: one whose sink holds a credential
+  // far from its end does not (a no-op rerun makes no request for it). A rotation (`sendasapp rotate`, or an end
+  // within --rotate-within) adds one: it reads the limit. A --certificate-file's lifetime is its own.
   const expires = held?.ok ? held.held?.credential?.expires : undefined;
-  const far = expires !== undefined && Date.parse(expires) - Date.now() > 30 * 86_400_000;
-  if (ctx.options.credential !== 'secret' || (far && !ctx.options.newSecret)) return { unknown: true };
-  type Restriction = { restrictionType?: string; maxLifetime?: string | null; state?: string };
+  const horizon = Math.max(30 * 86_400_000, rotateWindow(ctx.options).ms);
+  const far = expires !== undefined && Date.parse(expires) - Date.now() > horizon;
+  if (ctx.options.certificateFile || (far && !ctx.options.newSecret && !ctx.options.rotate)) return { unknown: true };
   try {
-    const { body } = await ctx.homeGraph.get<{
-      isEnabled?: boolean;
-      applicationRestrictions?: { passwordCredentials?: Restriction[] } | null;
-    }>('/policies/defaultAppManagementPolicy');
-    if (body?.isEnabled === false) return { unknown: false };
-    const r = (body?.applicationRestrictions?.passwordCredentials ?? []).find(
-      (x) => x.restrictionType === 'passwordLifetime' && x.state !== 'disabled' && x.maxLifetime,
-    );
-    return { maxSecretDays: r?.maxLifetime ? isoDurationDays(r.maxLifetime) : undefined, unknown: false };
+    const { body } = await ctx.homeGraph.get<AppManagementPolicyBody>('/policies/defaultAppManagementPolicy');
+    return { ...lifetimeLimits(body), unknown: false };
   } catch (err) {
     // Reading policies needs Policy.Read.All, which the job itself does not: without it, Entra's answer to
-    // addPassword is the check.
+    // addPassword (or the certificate's upload) is the check.
     if (err instanceof GraphRequestError && (err.status === 403 || err.status === 404)) return { unknown: true };
     throw err;
   }
@@ -230,12 +254,13 @@ export function lifetimeCheck(
           '--secret-lifetime',
         );
       const p = await readLifetimePolicy(ctx, held);
-      const max = Math.min(MAX_LIFETIME_DAYS, p.maxSecretDays ?? Infinity);
+      const limit = ctx.options.credential === 'secret' ? p.maxSecretDays : p.maxCertificateDays;
+      const max = Math.min(MAX_LIFETIME_DAYS, limit ?? Infinity);
       if (lt.days > max + 1e-9)
         throw new CheckFailure(
           'input',
-          p.maxSecretDays !== undefined && p.maxSecretDays < MAX_LIFETIME_DAYS
-            ? `--secret-lifetime ${lt.text} is longer than the ${Math.floor(p.maxSecretDays)} days the tenant's app-management policy allows`
+          limit !== undefined && limit < MAX_LIFETIME_DAYS
+            ? `--secret-lifetime ${lt.text} is longer than the ${Math.floor(limit)} days the tenant's app-management policy allows${ctx.options.credential === 'certificate' ? ' for certificates' : ''}`
             : `--secret-lifetime ${lt.text} is longer than 2 years`,
           `give at most ${Math.floor(max)}d`,
           '--secret-lifetime',
