@@ -3,3 +3,4 @@ export * from './options.js';
 export * from './errors.js';
 export * from './load.js';
 export { configJsonSchema } from './json-schema.js';
+export * from './fleet.js';
