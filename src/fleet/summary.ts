@@ -7,14 +7,7 @@
 
 /** A tenant's outcome in a fleet: a run's outcome, or `not-started` (stopped by --fail-fast or a signal first). */
 export type FleetOutcome =
-  | 'ok'
-  | 'changes-pending'
-  | 'bad-input'
-  | 'failed'
-  | 'waiting'
-  | 'proof-not-passed'
-  | 'interrupted'
-  | 'not-started';
+  'ok' | 'changes-pending' | 'bad-input' | 'failed' | 'waiting' | 'proof-not-passed' | 'interrupted' | 'not-started';
 
 export const FLEET_EXIT = { ok: 0, failed: 1, badFleet: 2, waiting: 3, changesPending: 4 } as const;
 
