@@ -5,6 +5,7 @@
  * `--output jsonl` one line per tenant as each ends plus a summary line, `--output json` one object at the end,
  * text a line per tenant and the counts. Also `sendasapp fleet matrix` and `sendasapp fleet schema`.
  */
+import { readFileSync } from 'node:fs';
 import {
   DEFAULT_PARALLEL,
   fleetFileSchema,
@@ -34,7 +35,7 @@ import { FLEET_FLAGS } from './fleet-options.js';
 import { interruptible, signalExitCode, type TenantCommand } from './tenant-command.js';
 import type { CommandFlags } from './provision-commands.js';
 
-export type FleetCommandName = 'plan' | 'apply' | 'status' | 'handoff';
+export type FleetCommandName = 'plan' | 'apply' | 'status' | 'handoff' | 'verify';
 export type FleetOutput = 'text' | 'json' | 'jsonl';
 
 /** One tenant's line of `--output jsonl` (and, without `type`, an item of `--output json`'s `tenants`). */
@@ -132,7 +133,23 @@ export function loadFleet(
   const { SENDASAPP_OUTPUT: _output, ...tenantEnv } = env;
   const perTenantFlags: Record<string, unknown> = { ...flags, output: 'json' };
   for (const f of FLEET_FLAGS) delete perTenantFlags[f.key];
-  const fleet = readFleet(file, { flags: perTenantFlags, env: tenantEnv, needMailboxes: true });
+  if (command === 'verify')
+    for (const [attr, flag] of [
+      ['clientId', '--client-id'],
+      ['secretFile', '--secret-file'],
+      ['certificate', '--certificate'],
+    ] as const)
+      if (flags[attr] !== undefined)
+        throw new ConfigError(
+          flag,
+          "is per tenant with --fleet: verify proves each entry's app with its secretOut (or certificateFile) and its appId (or the client id its secretOut file holds)",
+        );
+  const fleet = readFleet(file, {
+    flags: perTenantFlags,
+    env: tenantEnv,
+    needMailboxes: true,
+    ...(command === 'verify' ? { sources: { defaults: { wait: '0' }, proofOnly: true } } : {}),
+  });
   const settings = settingsOf(flags, env, fleet);
   if (command === 'handoff')
     for (const e of fleet.entries)
@@ -147,32 +164,36 @@ export function loadFleet(
 
 /** One operator sign-in per cloud and sign-in mode of the fleet (usually one), shared by its tenants. */
 function operatorSignIns(
-  entries: FleetEntry[],
   signal: AbortSignal,
   progress: FleetProgress,
   isTty: boolean,
 ): (e: FleetEntry) => OperatorSignIn {
   const byKey = new Map<string, OperatorSignIn>();
   const keyOf = (e: FleetEntry): string => `${e.options.auth ?? ''}|${e.options.cloud}|${e.options.endpoints ?? ''}`;
-  for (const e of entries) {
+  // Made when a tenant first needs it (verify needs none), then shared by every tenant of the same key.
+  return (e) => {
     const key = keyOf(e);
-    if (byKey.has(key)) continue;
-    byKey.set(
-      key,
-      signInOperator({
+    let signIn = byKey.get(key);
+    if (!signIn) {
+      signIn = signInOperator({
         auth: e.options.auth,
         profile: resolveCloud(e.options),
         tenant: e.options.homeTenant ?? e.options.tenant,
         isTty,
         prompt: (m) => progress.note(m),
         bounds: { timeoutMs: e.options.timeout.ms, signal },
-      }),
-    );
-  }
-  return (e) => byKey.get(keyOf(e))!;
+      });
+      byKey.set(key, signIn);
+    }
+    return signIn;
+  };
 }
 
-async function tenantCommandFor(command: FleetCommandName, e: FleetEntry, flags: CommandFlags): Promise<TenantCommand> {
+async function tenantCommandFor(
+  command: Exclude<FleetCommandName, 'verify'>,
+  e: FleetEntry,
+  flags: CommandFlags,
+): Promise<TenantCommand> {
   if (command === 'handoff') return (await import('./handoff-command.js')).handoffTenantCommand(e.options);
   const p = await import('./provision-commands.js');
   const make = { plan: p.planTenantCommand, apply: p.applyTenantCommand, status: p.statusTenantCommand }[command];
@@ -217,7 +238,7 @@ export async function fleetCommand(
   // One handler for the fleet: the first Ctrl-C/SIGTERM starts no new tenant and stops the running ones at their
   // next safe point (each run's own interrupt handling); a second ends the process at once.
   const { signal, which, dispose } = interruptible();
-  const operatorOf = operatorSignIns(entries, signal, progress, Boolean(process.stdin.isTTY && isTty));
+  const operatorOf = operatorSignIns(signal, progress, Boolean(process.stdin.isTTY && isTty));
   const lines: FleetTenantLine[] = [];
   const base = (e: FleetEntry): Pick<FleetTenantLine, 'type' | 'name' | 'tenant' | 'shard'> => ({
     type: 'tenant',
@@ -230,28 +251,38 @@ export async function fleetCommand(
     return { outcome: (result.outcome as FleetOutcome) ?? 'failed', exitCode, line };
   };
   try {
-    await warmUp(entries, operatorOf, signal);
+    if (command !== 'verify') await warmUp(entries, operatorOf, signal);
     const results = await runFleet<FleetEntry, TenantOutcome>({
       entries,
       parallel: settings.parallel,
       failFast: settings.failFast,
       stop: signal,
       async run(e) {
-        const c = await tenantCommandFor(command, e, flags);
         let json: Record<string, unknown> | undefined;
+        const host = {
+          signal,
+          which,
+          emit: (j: Record<string, unknown>) => (json = j),
+          say: (l: string) => progress.line(e.name, l),
+          ...(command === 'verify' ? {} : { operator: operatorOf(e) }),
+        };
+        if (command === 'verify') {
+          const { verifyCommand } = await import('./verify-command.js');
+          const exitCode = await verifyCommand(verifyFlagsOf(e), host, e.options);
+          return finish(
+            e,
+            exitCode,
+            json ?? { command, outcome: 'failed', error: { code: 'failed', message: 'the proof printed no result' } },
+          );
+        }
+        const c = await tenantCommandFor(command, e, flags);
         const exitCode = await (
           await import('./tenant-command.js')
         ).runTenantCommand({
           ...c,
           interactive: false,
           progress: (l) => progress.line(e.name, l),
-          host: {
-            signal,
-            which,
-            emit: (j) => (json = j),
-            say: (l) => progress.line(e.name, l),
-            operator: operatorOf(e),
-          },
+          host,
         });
         return finish(
           e,
@@ -323,6 +354,32 @@ export async function fleetCommand(
     progress.close();
     dispose();
   }
+}
+
+/**
+ * What `verify` proves for an entry: its app (appId, or the client id its secretOut file holds) with the credential
+ * of its secretOut file (or its certificateFile).
+ */
+function verifyFlagsOf(e: FleetEntry): Record<string, unknown> {
+  const o = e.options;
+  const file = o.secretOut ?? o.certificateFile;
+  let clientId = o.appId;
+  if (!clientId && o.secretOut)
+    try {
+      const sink = JSON.parse(readFileSync(o.secretOut, 'utf8')) as { clientId?: unknown };
+      if (typeof sink.clientId === 'string') clientId = sink.clientId;
+    } catch {
+      // verify names the missing or unreadable file itself
+    }
+  if (!clientId)
+    throw new ConfigError(
+      'appId',
+      o.secretOut
+        ? `is needed: ${o.secretOut} names no app (run apply --fleet first, which writes it), or set appId in the entry`
+        : 'is needed, with secretOut or certificateFile: the app and the credential to prove',
+    );
+  const kind = o.credential === 'certificate' || (!o.secretOut && o.certificateFile) ? 'certificate' : 'secretFile';
+  return { ...(clientId ? { clientId } : {}), ...(file ? { [kind]: file } : {}) };
 }
 
 /** A person signs in once, before the tenants start (they would each ask otherwise). */

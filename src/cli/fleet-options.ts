@@ -52,7 +52,7 @@ export function fleetFileOf(flags: Record<string, unknown>, env: NodeJS.ProcessE
 
 /** Runs the fleet when a fleet file is given, else the single-tenant command (which refuses the fleet-only flags). */
 export async function fleetOr(
-  command: 'plan' | 'apply' | 'status' | 'handoff',
+  command: 'plan' | 'apply' | 'status' | 'handoff' | 'verify',
   flags: Record<string, unknown>,
   single: (flags: Record<string, unknown>) => Promise<number>,
 ): Promise<number> {

@@ -100,7 +100,10 @@ const fleetFlags = async (cmd: Command): Promise<Command> => (await import('./fl
 
 /** The single-tenant command, or with --fleet the same for every tenant of the fleet file. */
 const fleetOr =
-  (command: 'plan' | 'apply' | 'status' | 'handoff', single: (f: Record<string, unknown>) => Promise<number>) =>
+  (
+    command: 'plan' | 'apply' | 'status' | 'handoff' | 'verify',
+    single: (f: Record<string, unknown>) => Promise<number>,
+  ) =>
   async (f: Record<string, unknown>): Promise<number> =>
     (await import('./fleet-options.js')).fleetOr(command, f, single);
 
@@ -187,7 +190,8 @@ async function registerTenantCommands(): Promise<void> {
     },
     refused: NO_HANDOFF('verify'),
   });
-  verify.action(withExit(async (f) => (await import('./verify-command.js')).verifyCommand(f)));
+  await fleetFlags(verify);
+  verify.action(withExit(fleetOr('verify', async (f) => (await import('./verify-command.js')).verifyCommand(f))));
 
   program
     .command('demo')

@@ -69,7 +69,7 @@ export interface TenantHost {
 }
 
 /** A hosted run's stop: the host's signal, or this run's own deadline. */
-function hostedInterrupt(
+export function hostedInterrupt(
   host: TenantHost,
   deadlineMs: number,
 ): { signal: AbortSignal; which: () => 'SIGINT' | 'SIGTERM' | undefined; dispose: () => void } {

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
-import { readConfigData, requireTarget, resolveOptionSources } from './load.js';
+import { readConfigData, requireTarget, resolveOptionSources, type Sources } from './load.js';
 import { configFileSchema, OPTION_SPECS, type ProvisionOptions } from './options.js';
 import { text } from './primitives.js';
 
@@ -162,6 +162,8 @@ export interface ReadFleetOptions {
   env?: NodeJS.ProcessEnv;
   /** The command needs mailboxes or a group in each entry. */
   needMailboxes?: boolean;
+  /** The command's own defaults and reading (verify: `wait: '0'`, only the proof). */
+  sources?: Pick<Sources, 'defaults' | 'proofOnly'>;
 }
 
 /**
@@ -232,6 +234,7 @@ export function readFleet(file: string, o: ReadFleetOptions): Fleet {
         env,
         file,
         fileData: { ...rawDefaults, ...keys },
+        ...o.sources,
       });
       requireTarget(options, o.needMailboxes ?? true);
       return { name, index, tenant: tenantText ?? options.tenant, options };

@@ -84,6 +84,8 @@ function runScript(
   });
 }
 
+const readJsonFile = (file: string): any => JSON.parse(readFileSync(file, 'utf8'));
+
 const readLines = (file: string): any[] =>
   readFileSync(file, 'utf8')
     .trim()
@@ -223,6 +225,32 @@ describe('fleet output and Ctrl-C, with the built CLI', () => {
     // Without a terminal: plain progress lines on stderr, each with its tenant's name.
     expect(r.stderr).toMatch(/^\[customer-1\] started$/m);
     expect(r.stderr).toMatch(/^\[customer-3\] ✓ \[customer-3\]|^✓ \[customer-3\]: ok in/m);
+  }, 120_000);
+
+  it("verify --fleet proves each entry's app with the credential its secretOut file holds, and names an entry without one", async () => {
+    const r = await runCli(['verify', '--fleet', file, '--output', 'jsonl']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const tenantLines = lines.filter((l) => l.type === 'tenant');
+    expect(tenantLines.map((l) => l.name).sort()).toEqual(names.slice(0, 4).sort());
+    for (const l of tenantLines) {
+      expect(l.result).toMatchObject({ command: 'verify', outcome: 'ok' });
+      expect(l.result.verification.status).toBe('passed');
+      expect(l.result.application.appId).toBe(
+        readJsonFile(path.join(dir, 'secrets', `${names.indexOf(l.name) + 1}.json`)).clientId,
+      );
+    }
+    expect(lines.at(-1)).toMatchObject({ type: 'summary', command: 'verify', counts: { ok: 4 }, exitCode: 0 });
+    // An entry whose apply never wrote its secretOut file: that tenant is bad input, the others still pass.
+    const partial = writeFleet(tempDir('sendasapp-e2e-fleet-verify-'), emu, 2);
+    const again = await runCli(['verify', '--fleet', partial, '--output', 'json']);
+    expect(again.code).toBe(1);
+    const out = JSON.parse(again.stdout);
+    expect(out.tenants.map((t: any) => t.result.outcome)).toEqual(['bad-input', 'bad-input']);
+    expect(out.tenants[0].result.error.message).toMatch(/names no app|cannot read/);
   }, 120_000);
 
   it('status --fleet in text: a line per tenant and the counts on stdout, exit 0', async () => {
