@@ -5,6 +5,7 @@
  * `--output jsonl` one line per tenant as each ends plus a summary line, `--output json` one object at the end,
  * text a line per tenant and the counts. Also `sendasapp fleet matrix` and `sendasapp fleet schema`.
  */
+import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import {
   DEFAULT_PARALLEL,
@@ -233,11 +234,13 @@ export async function fleetCommand(
     tty: isTty,
     total: entries.length,
     write: (s) => void process.stderr.write(s),
-    columns: () => process.stderr.columns ?? 100,
+    columns: () => process.stderr.columns || 100,
   });
   // One handler for the fleet: the first Ctrl-C/SIGTERM starts no new tenant and stops the running ones at their
   // next safe point (each run's own interrupt handling); a second ends the process at once.
   const { signal, which, dispose } = interruptible();
+  // Every running tenant, and every token request of the shared sign-in, listens on it: not a leak.
+  setMaxListeners(0, signal);
   const operatorOf = operatorSignIns(signal, progress, Boolean(process.stdin.isTTY && isTty));
   const lines: FleetTenantLine[] = [];
   const base = (e: FleetEntry): Pick<FleetTenantLine, 'type' | 'name' | 'tenant' | 'shard'> => ({

@@ -37,6 +37,9 @@ const MARK: Record<string, string> = {
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/g;
 
+/** Elapsed time as a clock reads it: whole seconds, then minutes. */
+const clock = (ms: number): string => (ms < 120_000 ? `${Math.floor(ms / 1000)} s` : formatDuration(ms));
+
 export function fleetProgress(o: FleetProgressOptions): FleetProgress {
   const started = performance.now();
   const running = new Map<string, { since: number; last: string }>();
@@ -59,7 +62,7 @@ export function fleetProgress(o: FleetProgressOptions): FleetProgress {
 
   let painted = 0;
   let closed = false;
-  const width = (): number => Math.max(20, (o.columns?.() ?? 100) - 1);
+  const width = (): number => Math.max(20, (o.columns?.() || 100) - 1);
   const fit = (s: string): string => {
     const t = s.replace(CONTROL, ' ');
     return t.length > width() ? `${t.slice(0, width() - 1)}…` : t;
@@ -67,14 +70,12 @@ export function fleetProgress(o: FleetProgressOptions): FleetProgress {
   const clear = (): string => (painted > 0 ? `\x1b[${painted}F\x1b[0J` : '');
   const block = (): string[] => {
     const now = performance.now();
-    const lines = [...running].map(
-      ([name, r]) => `  ${name}  ${formatDuration(Math.round((now - r.since) / 1000) * 1000)}  ${r.last.trim()}`,
-    );
+    const lines = [...running].map(([name, r]) => `  ${name}  ${clock(now - r.since)}  ${r.last.trim()}`);
     const tally = Object.entries(counts)
       .map(([k, v]) => `${v} ${k}`)
       .join(', ');
     lines.push(
-      `${done}/${o.total} done${tally ? ` (${tally})` : ''}, ${running.size} running, ${o.total - done - running.size} to start — ${formatDuration(Math.round((now - started) / 1000) * 1000)}`,
+      `${done}/${o.total} done${tally ? ` (${tally})` : ''}, ${running.size} running, ${o.total - done - running.size} to start — ${clock(now - started)}`,
     );
     return lines.map(fit);
   };

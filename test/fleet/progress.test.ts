@@ -35,9 +35,9 @@ describe('fleet progress', () => {
     p.end('northwind', 'ok', 1200);
     let shown = screen(writes);
     expect(shown).toHaveLength(3);
-    expect(shown[0]).toMatch(/^ {2}contoso {2}\d+ ms {2}\+ Application "Relay": created$/);
+    expect(shown[0]).toMatch(/^ {2}contoso {2}\d+ s {2}\+ Application "Relay": created$/);
     expect(shown[1]).toMatch(/^ {2}fabrikam .*Proving with an XOAUTH2 login…$/);
-    expect(shown[2]).toMatch(/^1\/5 done \(1 ok\), 2 running, 2 to start — \d+ ms$/);
+    expect(shown[2]).toMatch(/^1\/5 done \(1 ok\), 2 running, 2 to start — \d+ s$/);
     p.end('contoso', 'failed', 2500, 'the tenant refused the operator');
     p.start('tailspin');
     p.line('tailspin', 'x'.repeat(200));
