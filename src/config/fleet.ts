@@ -40,11 +40,10 @@ const parallel = z
   .max(PARALLEL_MAX, `must be at most ${PARALLEL_MAX}`);
 
 /**
- * The default --parallel. Each tenant's run holds at most a few requests in flight per service (the engine's
- * parallel branches, the Exchange reads batched), and throttling is per tenant (Graph's and Exchange's limits are
- * per app per tenant), so tenants do not slow each other down at the services: the bound is this machine (~0.1 s of
- * CPU per tenant) and the token endpoint (all tenants share one operator app, throttled with 429 + Retry-After per
- * app). 8 keeps about 16–24 requests in flight in all (bench/fleet.ts measures it).
+ * The default --parallel. Graph's and Exchange's throttling is per app per tenant (429 + Retry-After), so tenants do
+ * not slow each other down at the services; what they share is this machine (~0.07 s of CPU per tenant, bench/fleet.ts)
+ * and the operator's token endpoint (one app for every tenant; Entra's 429 there asks for up to a minute's pause).
+ * Each tenant holds only a few requests in flight, and most of its time is spent waiting on the services.
  */
 export const DEFAULT_PARALLEL = 8;
 
