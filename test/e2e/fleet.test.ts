@@ -261,44 +261,51 @@ describe('fleet output and Ctrl-C, with the built CLI', () => {
     expect(r.stdout).toMatch(/^4 tenant\(s\): 4 ok; exit 0\.$/m);
   }, 120_000);
 
-  it('Ctrl-C mid-fleet: no tenant starts after it, the running ones stop at a safe point, exit 130, the lines still whole', async () => {
-    const big = writeFleet(tempDir('sendasapp-e2e-fleet-int-'), emu, 8, { appName: 'Interrupted Relay' });
-    // Slow enough that tenants are still running when the first one ends.
-    await emu.control.setKnobs({ latency: { token: 0, graph: 60, exchange: 250, smtp: 0 } });
-    try {
-      const cli = spawnCli(['apply', '--fleet', big, '--output', 'jsonl', '--parallel', '2']);
-      for (let i = 0; !/: ok in /.test(cli.stderr()); i++) {
-        if (i > 1200) throw new Error(`no tenant ended: ${cli.stderr()}`);
-        await sleep(25);
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)(
+    '%s mid-fleet: no tenant starts after it, the running ones stop at a safe point, exit %d, the lines still whole',
+    async (sig, code) => {
+      const big = writeFleet(tempDir('sendasapp-e2e-fleet-int-'), emu, 8, { appName: `Interrupted Relay ${sig}` });
+      // Slow enough that tenants are still running when the first one ends.
+      await emu.control.setKnobs({ latency: { token: 0, graph: 60, exchange: 250, smtp: 0 } });
+      try {
+        const cli = spawnCli(['apply', '--fleet', big, '--output', 'jsonl', '--parallel', '2']);
+        for (let i = 0; !/: ok in /.test(cli.stderr()); i++) {
+          if (i > 1200) throw new Error(`no tenant ended: ${cli.stderr()}`);
+          await sleep(25);
+        }
+        const startedBefore = (cli.stderr().match(/\] started$/gm) ?? []).length;
+        cli.child.kill(sig);
+        const r = await cli.exited;
+        expect(r.code, r.stderr).toBe(code);
+        const lines = r.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l));
+        const summary = lines.at(-1);
+        expect(summary).toMatchObject({ type: 'summary', tenants: 8, exitCode: code });
+        const tenantLines = lines.filter((l) => l.type === 'tenant');
+        expect(tenantLines.map((l) => l.name).sort()).toEqual(names.slice(0, 8).sort());
+        const outcomes = tenantLines.map((l) => l.result.outcome);
+        expect(outcomes.every((o) => ['ok', 'interrupted', 'not-started'].includes(o))).toBe(true);
+        // Nothing started after the signal.
+        expect((r.stderr.match(/\] started$/gm) ?? []).length).toBe(startedBefore);
+        expect(outcomes.filter((o) => o === 'not-started').length).toBe(8 - startedBefore);
+        expect(8 - startedBefore).toBeGreaterThan(0);
+        // A tenant stopped while running says what it changed, as a single apply does.
+        const stopped = tenantLines.filter((x) => x.result.outcome === 'interrupted');
+        expect(stopped.length).toBeGreaterThan(0);
+        for (const l of stopped) {
+          expect(l.exitCode).toBe(code);
+          expect(l.result.interrupted?.signal ?? l.result.error?.code).toMatch(new RegExp(`^(${sig}|interrupted)$`));
+        }
+        expect(summary.counts['not-started']).toBe(8 - startedBefore);
+      } finally {
+        await emu.control.setKnobs({ latency: { token: 0, graph: 0, exchange: 0, smtp: 0 } });
       }
-      const startedBefore = (cli.stderr().match(/\] started$/gm) ?? []).length;
-      cli.child.kill('SIGINT');
-      const r = await cli.exited;
-      expect(r.code, r.stderr).toBe(130);
-      const lines = r.stdout
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l));
-      const summary = lines.at(-1);
-      expect(summary).toMatchObject({ type: 'summary', tenants: 8, exitCode: 130 });
-      const tenantLines = lines.filter((l) => l.type === 'tenant');
-      expect(tenantLines.map((l) => l.name).sort()).toEqual(names.slice(0, 8).sort());
-      const outcomes = tenantLines.map((l) => l.result.outcome);
-      expect(outcomes.every((o) => ['ok', 'interrupted', 'not-started'].includes(o))).toBe(true);
-      // Nothing started after the signal.
-      expect((r.stderr.match(/\] started$/gm) ?? []).length).toBe(startedBefore);
-      expect(outcomes.filter((o) => o === 'not-started').length).toBe(8 - startedBefore);
-      expect(8 - startedBefore).toBeGreaterThan(0);
-      // A tenant stopped while running says what it changed, as a single apply does.
-      const stopped = tenantLines.filter((x) => x.result.outcome === 'interrupted');
-      expect(stopped.length).toBeGreaterThan(0);
-      for (const l of stopped) {
-        expect(l.exitCode).toBe(130);
-        expect(l.result.interrupted?.signal ?? l.result.error?.code).toMatch(/^(SIGINT|interrupted)$/);
-      }
-      expect(summary.counts['not-started']).toBe(8 - startedBefore);
-    } finally {
-      await emu.control.setKnobs({ latency: { token: 0, graph: 0, exchange: 0, smtp: 0 } });
-    }
-  }, 120_000);
+    },
+    120_000,
+  );
 });
