@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { CLI, graphThroughput, rssMb, spawnEmulator, writeLargeSeed } from './emulator.js';
 import { measureProvisioning } from './provision.js';
 import { measurePwsh } from './pwsh.js';
+import { fleetParallels, fleetRows, measureFleet } from './fleet.js';
 
 interface Row {
   name: string;
@@ -134,6 +135,9 @@ async function main(): Promise<void> {
 
   // The pwsh backend beside REST, on the same latency profile (bench/pwsh.ts).
   rows.push(...(await measurePwsh()));
+
+  // Many tenants in one process (bench/fleet.ts).
+  for (const parallel of fleetParallels()) rows.push(...fleetRows(await measureFleet(parallel)));
 
   for (const r of rows)
     process.stderr.write(`${r.pass ? 'ok  ' : 'MISS'} ${r.name}: ${r.value} ${r.unit} (target ${r.target})\n`);

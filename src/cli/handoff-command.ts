@@ -22,7 +22,7 @@ import {
 import { CliError, ExitCode } from './exit-codes.js';
 import { say } from './output.js';
 import { loadOptions, type CommandFlags } from './provision-commands.js';
-import { runTenantCommand } from './tenant-command.js';
+import { runTenantCommand, type TenantCommand } from './tenant-command.js';
 
 /** The facts of a hand-off, from the result (plan or apply) of this run. */
 export function handoffFacts(run: TenantRun, report: RunResult): HandoffFacts {
@@ -140,12 +140,16 @@ export function handoffJson(out: HandoffOutput): Record<string, unknown> {
 }
 
 export async function handoffCommand(flags: CommandFlags): Promise<number> {
-  const options = loadOptions(flags);
+  return runTenantCommand(handoffTenantCommand(loadOptions(flags)));
+}
+
+/** `handoff` of one tenant's options (also one tenant of a fleet). */
+export function handoffTenantCommand(options: ProvisionOptions & { tenant: string }): TenantCommand {
   if (!options.target)
     throw new CliError(`--target: is required: one of ${Object.keys(TARGETS).join(', ')}`, ExitCode.badInput, {
       field: '--target',
     });
-  return runTenantCommand({
+  return {
     name: 'handoff',
     options,
     interactive: Boolean(process.stdin.isTTY && process.stderr.isTTY),
@@ -158,5 +162,5 @@ export async function handoffCommand(flags: CommandFlags): Promise<number> {
       emitHandoff(out, options, options.output === 'json');
       return { handoff: handoffJson(out), notInPlace: pending.map((x) => x.key) };
     },
-  });
+  };
 }

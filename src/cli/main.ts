@@ -95,13 +95,26 @@ const singleValue = async (flags: string, description: string): Promise<Option> 
   return new Option(flags, description).argParser(single(flags));
 };
 
+/** --fleet, --parallel, --fail-fast and --shard on a command that can run for a fleet of tenants. */
+const fleetFlags = async (cmd: Command): Promise<Command> => (await import('./fleet-options.js')).addFleetOptions(cmd);
+
+/** The single-tenant command, or with --fleet the same for every tenant of the fleet file. */
+const fleetOr =
+  (
+    command: 'plan' | 'apply' | 'status' | 'handoff' | 'verify',
+    single: (f: Record<string, unknown>) => Promise<number>,
+  ) =>
+  async (f: Record<string, unknown>): Promise<number> =>
+    (await import('./fleet-options.js')).fleetOr(command, f, single);
+
 async function registerTenantCommands(): Promise<void> {
   const plan = program
     .command('plan')
     .description('Read the tenant and print what apply would change, writing nothing.')
     .option('--detailed-exitcode', 'exit 0 when nothing would change, 4 when changes are pending');
   await lazyOptions(plan, { refused: NO_HANDOFF('plan'), hidden: ['expiryWarning'] });
-  plan.action(withExit(async (f) => (await import('./provision-commands.js')).planCommand(f)));
+  await fleetFlags(plan);
+  plan.action(withExit(fleetOr('plan', async (f) => (await import('./provision-commands.js')).planCommand(f))));
 
   const apply = program
     .command('apply')
@@ -110,7 +123,8 @@ async function registerTenantCommands(): Promise<void> {
     )
     .option('-y, --yes', 'do not ask for confirmation (never asked without a TTY)');
   await lazyOptions(apply, { hidden: ['expiryWarning'] });
-  apply.action(withExit(async (f) => (await import('./provision-commands.js')).applyCommand(f)));
+  await fleetFlags(apply);
+  apply.action(withExit(fleetOr('apply', async (f) => (await import('./provision-commands.js')).applyCommand(f))));
 
   const rotate = program
     .command('rotate')
@@ -133,7 +147,8 @@ async function registerTenantCommands(): Promise<void> {
       'Read the tenant and print what the sending system needs (--target business-central, enaio-server, enaio-webclient, xeams, postfix, env, json), in the words of its setup screen.',
     );
   await lazyOptions(handoff, { hidden: ['expiryWarning'] });
-  handoff.action(withExit(async (f) => (await import('./handoff-command.js')).handoffCommand(f)));
+  await fleetFlags(handoff);
+  handoff.action(withExit(fleetOr('handoff', async (f) => (await import('./handoff-command.js')).handoffCommand(f))));
 
   const setup = program
     .command('setup')
@@ -148,7 +163,8 @@ async function registerTenantCommands(): Promise<void> {
     .description('Read-only report of every resource, drift against the configuration, and credential expiry.')
     .option('--detailed-exitcode', 'exit 4 when something differs from the configuration');
   await lazyOptions(status, { refused: NO_HANDOFF('status') });
-  status.action(withExit(async (f) => (await import('./provision-commands.js')).statusCommand(f)));
+  await fleetFlags(status);
+  status.action(withExit(fleetOr('status', async (f) => (await import('./provision-commands.js')).statusCommand(f))));
 
   const verify = program
     .command('verify')
@@ -189,7 +205,8 @@ async function registerTenantCommands(): Promise<void> {
     },
     refused: NO_HANDOFF('verify'),
   });
-  verify.action(withExit(async (f) => (await import('./verify-command.js')).verifyCommand(f)));
+  await fleetFlags(verify);
+  verify.action(withExit(fleetOr('verify', async (f) => (await import('./verify-command.js')).verifyCommand(f))));
 
   program
     .command('demo')
@@ -208,6 +225,25 @@ async function registerTenantCommands(): Promise<void> {
     .option('--pwsh <path>', 'the PowerShell executable to check (default: SENDASAPP_PWSH, else pwsh on PATH)')
     .addOption(new Option('--output <format>', 'text or json').choices(['text', 'json']).default('text'))
     .action(withExit(async (f) => (await import('./doctor-command.js')).doctorCommand(f)));
+
+  const fleet = fleetGroup().description(
+    "Many tenants: the report of fleet runs, the shard list for a CI matrix, the fleet file's JSON Schema (runs: plan/apply/status/handoff/verify --fleet).",
+  );
+  fleet
+    .command('matrix')
+    .description(
+      'Print the shards of a fleet for a CI matrix: GitHub Actions (strategy.matrix) or Azure DevOps (job matrix).',
+    )
+    .addOption(await singleValue('--fleet <file>', 'the fleet file [SENDASAPP_FLEET]'))
+    .addOption(await singleValue('--shards <n>', 'how many shards (jobs)'))
+    .addOption(
+      new Option('--format <ci>', 'github or azure-devops').choices(['github', 'azure-devops']).default('github'),
+    )
+    .action(withExit(async (f) => (await import('./fleet-command.js')).fleetMatrixCommand(f)));
+  fleet
+    .command('schema')
+    .description("Print the fleet file's JSON Schema (for editors).")
+    .action(withExit(async () => (await import('./fleet-command.js')).fleetSchemaCommand()));
 
   program
     .command('schema')

@@ -5,7 +5,7 @@ import { requireTarget, resolveOptions, type ProvisionOptions } from '../config/
 import type { RunResult, TenantRun } from '../provision/index.js';
 import { fromConfigError, isConfigError } from './exit-codes.js';
 import { result } from './output.js';
-import { runTenantCommand } from './tenant-command.js';
+import { runTenantCommand, type TenantCommand } from './tenant-command.js';
 
 export interface CommandFlags extends Record<string, unknown> {
   file?: string;
@@ -27,17 +27,26 @@ export function loadOptions(flags: CommandFlags, needMailboxes = true): Provisio
 const isTty = (): boolean => Boolean(process.stdin.isTTY && process.stderr.isTTY);
 
 export async function planCommand(flags: CommandFlags): Promise<number> {
-  return runTenantCommand({
+  return runTenantCommand(planTenantCommand(loadOptions(flags), flags));
+}
+
+/** `plan` of one tenant's options (also one tenant of a fleet). */
+export function planTenantCommand(options: ProvisionOptions & { tenant: string }, flags: CommandFlags): TenantCommand {
+  return {
     name: 'plan',
-    options: loadOptions(flags),
+    options,
     detailedExitcode: flags.detailedExitcode,
     interactive: isTty(),
-  });
+  };
 }
 
 export async function applyCommand(flags: CommandFlags): Promise<number> {
-  const options = loadOptions(flags);
-  return runTenantCommand({
+  return runTenantCommand(applyTenantCommand(loadOptions(flags), flags));
+}
+
+/** `apply` of one tenant's options (also one tenant of a fleet). */
+export function applyTenantCommand(options: ProvisionOptions & { tenant: string }, flags: CommandFlags): TenantCommand {
+  return {
     name: 'apply',
     options,
     yes: flags.yes,
@@ -45,7 +54,7 @@ export async function applyCommand(flags: CommandFlags): Promise<number> {
     render: options.target ? renderApplyHandoff : undefined,
     // A hand-off printed on stdout is the result: the summary goes beside the progress then.
     summaryTo: options.target && !options.handoffOut ? 'stderr' : 'stdout',
-  });
+  };
 }
 
 /** `apply --target`: the hand-off of the sending system, from this run's result (no second read). */
@@ -100,8 +109,15 @@ export function credentialExpiries(run: TenantRun, warningMs: number, now = Date
 }
 
 export async function statusCommand(flags: CommandFlags): Promise<number> {
-  const options = loadOptions(flags);
-  return runTenantCommand({
+  return runTenantCommand(statusTenantCommand(loadOptions(flags), flags));
+}
+
+/** `status` of one tenant's options (also one tenant of a fleet). */
+export function statusTenantCommand(
+  options: ProvisionOptions & { tenant: string },
+  flags: CommandFlags,
+): TenantCommand {
+  return {
     name: 'status',
     options,
     detailedExitcode: flags.detailedExitcode,
@@ -137,5 +153,5 @@ export async function statusCommand(flags: CommandFlags): Promise<number> {
       }
       return { drift, credentials, expiring, findings: drift.length + expiring.length };
     },
-  });
+  };
 }

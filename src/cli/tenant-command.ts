@@ -3,11 +3,20 @@
  * handler, one exit-code mapping, one JSON result. Commands differ only in what they ask of the run and print.
  */
 import { formatDuration } from '../poll/index.js';
-import type { RequestObserver } from '../auth/index.js';
+import type { OperatorSignIn, RequestObserver } from '../auth/index.js';
 import { isConfigError } from './exit-codes.js';
 import { openRequestLog } from './request-log.js';
 import { CliError, ExitCode } from './exit-codes.js';
-import { nodeLines, planLines, printJson, progressReporter, proofLines, result, say, summaryLines } from './output.js';
+import {
+  nodeLines,
+  planLines,
+  printJson as printResult,
+  progressReporter,
+  proofLines,
+  result,
+  say as sayLine,
+  summaryLines,
+} from './output.js';
 import type {
   Outcome,
   RunEvent,
@@ -42,6 +51,42 @@ export interface TenantCommand {
   adjustOutcome?: (r: RunResult, extra: Record<string, unknown>) => Outcome;
   /** Test seam. */
   afterApply?: (key: string) => Promise<void> | void;
+  /** Set when a fleet runs this tenant beside others (fleet-command.ts). */
+  host?: TenantHost;
+}
+
+/**
+ * What a fleet gives each of its tenants' runs: the fleet's one stop signal in place of this process's signal
+ * handlers, where the JSON result and the closing lines go, and the operator sign-in all tenants share.
+ */
+export interface TenantHost {
+  /** Aborted with an Interrupted by the fleet's one Ctrl-C/SIGTERM handler. */
+  signal: AbortSignal;
+  which: () => 'SIGINT' | 'SIGTERM' | undefined;
+  emit: (json: Record<string, unknown>) => void;
+  say: (line: string) => void;
+  operator?: OperatorSignIn;
+}
+
+/** A hosted run's stop: the host's signal, or this run's own deadline. */
+export function hostedInterrupt(
+  host: TenantHost,
+  deadlineMs: number,
+): { signal: AbortSignal; which: () => 'SIGINT' | 'SIGTERM' | undefined; dispose: () => void } {
+  const controller = new AbortController();
+  const onStop = (): void => controller.abort(host.signal.reason);
+  if (host.signal.aborted) onStop();
+  else host.signal.addEventListener('abort', onStop, { once: true });
+  const timer = setTimeout(() => controller.abort(new RunDeadlineError(deadlineMs)), deadlineMs);
+  timer.unref();
+  return {
+    signal: controller.signal,
+    which: host.which,
+    dispose: () => {
+      clearTimeout(timer);
+      host.signal.removeEventListener('abort', onStop);
+    },
+  };
 }
 
 /** Ctrl-C or SIGTERM. */
@@ -185,11 +230,12 @@ async function open(
   try {
     return await TenantRun.open(c.options, {
       isTty: c.interactive,
-      progress: c.progress ?? say,
+      progress: c.progress ?? c.host?.say ?? sayLine,
       signal,
       onEvent,
       onRequest,
       afterApply: c.afterApply,
+      ...(c.host?.operator ? { operator: c.host.operator } : {}),
     });
   } catch (err) {
     if (signal.aborted) throw signal.reason;
@@ -199,7 +245,11 @@ async function open(
 }
 
 export async function runTenantCommand(c: TenantCommand): Promise<number> {
-  const { signal, which, dispose } = interruptible(runDeadlineMs(c.options.wait.ms));
+  const { signal, which, dispose } = c.host
+    ? hostedInterrupt(c.host, runDeadlineMs(c.options.wait.ms))
+    : interruptible(runDeadlineMs(c.options.wait.ms));
+  const printJson = c.host?.emit ?? printResult;
+  const say = c.host?.say ?? sayLine;
   const json = c.options.output === 'json';
   const progress = c.progress ?? say;
   const applying = c.name === 'apply' || c.name === 'setup' || c.name === 'rotate';

@@ -3,7 +3,7 @@
  * whose credential you hold.
  */
 import { readFileSync } from 'node:fs';
-import { ConfigError, guid, resolveOptionSources } from '../config/index.js';
+import { ConfigError, guid, resolveOptionSources, type ProvisionOptions } from '../config/index.js';
 import { createDispatcher, resolveCloud } from '../auth/index.js';
 import {
   explainError,
@@ -14,9 +14,16 @@ import {
 } from '../provision/index.js';
 import { sinkFileSchema, type SinkFile } from '../handoff/index.js';
 import { CliError, ExitCode, fromConfigError } from './exit-codes.js';
-import { printJson, result } from './output.js';
+import { printJson as printResult, result } from './output.js';
 import { openRequestLog } from './request-log.js';
-import { exitCodeOf, interruptible, signalExitCode } from './tenant-command.js';
+import {
+  exitCodeOf,
+  hostedInterrupt,
+  interruptible,
+  runDeadlineMs,
+  signalExitCode,
+  type TenantHost,
+} from './tenant-command.js';
 
 export interface VerifyFlags extends Record<string, unknown> {
   clientId?: string;
@@ -90,18 +97,28 @@ function readCredential(flags: VerifyFlags): AppCredential {
   return { type: 'secret', value };
 }
 
-export async function verifyCommand(flags: VerifyFlags): Promise<number> {
+/**
+ * `verify`; in a fleet (`host`), one tenant's proof with its options already resolved from the fleet file, its JSON
+ * result handed to the fleet and its stop the fleet's.
+ */
+export async function verifyCommand(
+  flags: VerifyFlags,
+  host?: TenantHost,
+  resolved?: ProvisionOptions,
+): Promise<number> {
   let options;
   let credential: AppCredential;
   let appId: string;
   try {
     // One read of the config file. verify answers at once unless a wait is given; a --send-to alone means a test message.
-    ({ options } = resolveOptionSources({
-      flags,
-      file: flags.file as string | undefined,
-      defaults: { wait: '0' },
-      proofOnly: true,
-    }));
+    options =
+      resolved ??
+      resolveOptionSources({
+        flags,
+        file: flags.file as string | undefined,
+        defaults: { wait: '0' },
+        proofOnly: true,
+      }).options;
     if (!options.tenant) throw new ConfigError('--tenant', 'is required: the mailbox tenant (id or verified domain)');
     if (options.mailboxes.length === 0)
       throw new ConfigError('--mailbox', 'is required: the mailbox to log in as (repeatable)');
@@ -117,12 +134,13 @@ export async function verifyCommand(flags: VerifyFlags): Promise<number> {
   }
   const profile = resolveCloud(options);
   const dispatcher = createDispatcher(profile, { timeoutMs: options.timeout.ms });
-  const { signal, which, dispose } = interruptible();
+  const { signal, which, dispose } = host ? hostedInterrupt(host, runDeadlineMs(options.wait.ms)) : interruptible();
+  const printJson = host?.emit ?? printResult;
   const requests = openRequestLog(options);
   const bounds = { timeoutMs: options.timeout.ms, onRequest: requests.onRequest };
   try {
     const tenantId = await resolveTenantId(profile, dispatcher, options.tenant, signal, bounds);
-    const progress = (l: string): void => void process.stderr.write(l + '\n');
+    const progress = (l: string): void => (host ? host.say(l) : void process.stderr.write(l + '\n'));
     progress(
       `Proving app ${appId} in ${options.tenant} with an XOAUTH2 login to ${profile.smtp.host}:${profile.smtp.port}…`,
     );
@@ -156,7 +174,9 @@ export async function verifyCommand(flags: VerifyFlags): Promise<number> {
   } catch (err) {
     if (signal.aborted) {
       const sig = which() ?? 'SIGINT';
-      process.stderr.write(`\nInterrupted (${sig}): the proof did not finish; nothing was changed.\n`);
+      (host?.say ?? ((l: string) => void process.stderr.write(`${l}\n`)))(
+        `\nInterrupted (${sig}): the proof did not finish; nothing was changed.`,
+      );
       if (options.output === 'json')
         printJson({
           command: 'verify',

@@ -112,6 +112,8 @@ export interface Sources {
   env?: NodeJS.ProcessEnv;
   /** Path of the config file (`-f`). */
   file?: string;
+  /** The config keys of `file`, already read and validated (a fleet file's entry with its defaults). */
+  fileData?: Record<string, unknown>;
   /** Defaults of this command that differ from DEFAULTS (verify: `wait: '0'`). */
   defaults?: Partial<Record<keyof typeof DEFAULTS, string | boolean>>;
   /** `verify`: only the proof; it has no --verify, and a --send-to alone asks for the test message. */
@@ -133,7 +135,7 @@ function fromFileDirectory(key: string, value: unknown, file: string): unknown {
 /** Options as given, merged and validated, with where each came from; no requirement of any command is checked. */
 export function resolveOptionSources(sources: Sources): ResolvedOptions {
   const env = sources.env ?? process.env;
-  const fileData = sources.file ? readConfigFile(sources.file) : {};
+  const fileData = sources.fileData ?? (sources.file ? readConfigFile(sources.file) : {});
   const defaults: Record<string, unknown> = { ...DEFAULTS, ...sources.defaults };
   const out: Record<string, unknown> = {};
   const fieldOf: Record<string, string> = {};

@@ -11,6 +11,7 @@ import {
   signInOperator,
   type CloudProfile,
   type NetworkBounds,
+  type OperatorSignIn,
   type RequestObserver,
 } from '../auth/index.js';
 import { GraphApi, legacyUniqueNameFor, uniqueNameFor } from '../entra/index.js';
@@ -41,6 +42,8 @@ export interface OpenOptions {
   onRequest?: RequestObserver;
   /** Replace the Exchange backend (tests). */
   exchangeFactory?: () => ExchangeBackend;
+  /** An operator sign-in made once for many runs (a fleet): its credential and token cache are shared. */
+  operator?: OperatorSignIn;
 }
 
 /** Resolves a tenant id or domain to its id through the authority's OpenID metadata (no token needed). */
@@ -137,14 +140,16 @@ export async function openContext(options: RunOptions, p: OpenOptions): Promise<
   const profile = resolveCloud(options);
   const bounds = runBounds(options, p);
   const dispatcher = createDispatcher(profile, { timeoutMs: bounds.timeoutMs });
-  const signIn = signInOperator({
-    auth: options.auth,
-    profile,
-    tenant: options.homeTenant ?? options.tenant,
-    isTty: p.isTty,
-    prompt: p.progress,
-    bounds,
-  });
+  const signIn =
+    p.operator ??
+    signInOperator({
+      auth: options.auth,
+      profile,
+      tenant: options.homeTenant ?? options.tenant,
+      isTty: p.isTty,
+      prompt: p.progress,
+      bounds,
+    });
   const credential = new CachedCredential(signIn.credential);
   // The tenant ids are resolved while the operator's first tokens are fetched (both need the sign-in service).
   // A person signs in once (Graph first); the Exchange token then comes silently from the same sign-in.
