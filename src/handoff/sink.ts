@@ -73,7 +73,13 @@ export type SinkProblem =
   | 'unreadable'
   | 'not-a-credential-file'
   | 'other-app'
-  | 'other-tenant';
+  | 'other-tenant'
+  // a Key Vault sink's
+  | 'vault-not-found'
+  | 'vault-forbidden'
+  | 'vault-unauthorized'
+  | 'vault-unreachable'
+  | 'secret-deleted';
 
 /** What a sink holds, without the secret or the key. */
 export interface SinkSummary {
@@ -382,4 +388,32 @@ export class CredentialSink {
       ...(previous.length > 0 ? { previous } : {}),
     });
   }
+
+  readonly kind = 'file' as const;
+
+  /** The preflight's read-only check of this file (`inspectSink`). */
+  inspect(expect: { tenantId?: string; clientId?: string } = {}): SinkInspection {
+    return inspectSink(this.file, expect);
+  }
+}
+
+/**
+ * What a run needs of a credential sink, whichever kind it is: a file (CredentialSink) or a secret in Azure Key
+ * Vault (KeyVaultSink). `inspect` is the preflight's read-only check (a Key Vault sink loads what it holds there, so
+ * that `read` answers from it); the writes of a Key Vault sink are network calls: await them.
+ */
+export interface Sink {
+  readonly kind: 'file' | 'keyvault';
+  /** Where the credential is kept, for people: the file's path, or the vault URI as given. */
+  readonly file: string;
+  inspect(expect?: { tenantId?: string; clientId?: string }): SinkInspection | Promise<SinkInspection>;
+  read(): SinkFile | undefined;
+  markPending(base: { tenantId?: string; clientId?: string }, displayName: string): void | Promise<void>;
+  store(
+    base: { tenantId?: string; clientId?: string },
+    credential: StoredCredential,
+    opts?: { retired?: string[]; now?: number },
+  ): void | Promise<void>;
+  /** Owner-only permissions (a file); nothing for a vault secret, whose access is the vault's. */
+  tighten(): void;
 }
