@@ -53,7 +53,11 @@ export const secretOutTarget = text(`a file path or ${VAULT_URI_FORM}`)
   .meta({
     anyOf: [
       { type: 'string', pattern: VAULT_URI_PATTERN, description: `a secret in Azure Key Vault: ${VAULT_URI_FORM}` },
-      { type: 'string', not: { pattern: '^([kK][eE][yY][vV][aA][uU][lL][tT]|[hH][tT][tT][pP][sS]?):' }, description: 'a file path' },
+      {
+        type: 'string',
+        not: { pattern: '^([kK][eE][yY][vV][aA][uU][lL][tT]|[hH][tT][tT][pP][sS]?):' },
+        description: 'a file path',
+      },
     ],
     examples: ['sendasapp-credential.json', 'keyvault://contoso-vault/sendasapp-smtp'],
   });

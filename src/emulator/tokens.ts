@@ -43,7 +43,12 @@ export const RESOURCES: ResourceInfo[] = [
   {
     appId: KEYVAULT_APP_ID,
     audience: 'https://vault.azure.net',
-    identifiers: ['https://vault.azure.net', 'https://vault.usgovcloudapi.net', 'https://vault.azure.cn', KEYVAULT_APP_ID],
+    identifiers: [
+      'https://vault.azure.net',
+      'https://vault.usgovcloudapi.net',
+      'https://vault.azure.cn',
+      KEYVAULT_APP_ID,
+    ],
   },
 ];
 

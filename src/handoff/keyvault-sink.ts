@@ -58,7 +58,8 @@ function callError(err: unknown): VaultCallError {
 /** The vault's https URL in the run's cloud; an https --secret-out in another cloud is refused. */
 export function vaultUrlFor(address: VaultSecretAddress, profile: CloudProfile): string {
   const kv = profile.keyVault;
-  if (!kv) throw new Error(`the ${profile.name} cloud profile names no Key Vault DNS suffix; --secret-out cannot be a vault`);
+  if (!kv)
+    throw new Error(`the ${profile.name} cloud profile names no Key Vault DNS suffix; --secret-out cannot be a vault`);
   if (address.dnsSuffix && address.dnsSuffix !== kv.dnsSuffix.toLowerCase())
     throw new Error(
       `--secret-out names a vault under ${address.dnsSuffix}, but the vaults of the ${profile.name} cloud are under ${kv.dnsSuffix}: use keyvault://${address.vault}/${address.secret} or choose --cloud`,

@@ -12,7 +12,15 @@ import { secretClientFor } from '../../src/handoff/index.js';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { credentialOptions } from '../helpers/azure.js';
 import { applyArgs } from '../helpers/cli.js';
-import { CONTOSO, Runs, appsBesidesOperator, expectNoLeaks, expectNoopRerun, expectPassed, findApp } from '../helpers/e2e.js';
+import {
+  CONTOSO,
+  Runs,
+  appsBesidesOperator,
+  expectNoLeaks,
+  expectNoopRerun,
+  expectPassed,
+  findApp,
+} from '../helpers/e2e.js';
 
 const SCANNER = `scanner@${CONTOSO}`;
 
@@ -21,7 +29,11 @@ describe('apply --secret-out keyvault:// (the built CLI)', () => {
   let vault: SecretClient;
   const runs = new Runs();
   const args = (appName: string, secretOut: string): string[] =>
-    applyArgs({ endpoints: emu.endpointsFile, tenant: CONTOSO, mailboxes: [SCANNER], appName, secretOut }, '--verify', 'auth');
+    applyArgs(
+      { endpoints: emu.endpointsFile, tenant: CONTOSO, mailboxes: [SCANNER], appName, secretOut },
+      '--verify',
+      'auth',
+    );
 
   beforeAll(async () => {
     emu = await startTestEmulator();

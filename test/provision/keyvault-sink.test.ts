@@ -39,7 +39,8 @@ describe('--secret-out keyvault://: the credential sink in Azure Key Vault', () 
     for await (const p of vault.listPropertiesOfSecretVersions(name)) out.push(p.version!);
     return out;
   };
-  const appOf = (name: string) => emu.store.world.applications.find((a) => a.entity.uniqueName === uniqueNameFor(name))!;
+  const appOf = (name: string) =>
+    emu.store.world.applications.find((a) => a.entity.uniqueName === uniqueNameFor(name))!;
 
   beforeAll(async () => {
     emu = await startTestEmulator();
@@ -117,7 +118,9 @@ describe('--secret-out keyvault://: the credential sink in Azure Key Vault', () 
   it('a vault that does not exist stops the run in the preflight (no DNS name), nothing written', async () => {
     const r = await apply(flags('KV Missing App', 'keyvault://nosuchvault/kv-missing-app'));
     expect(r.result.outcome).toBe('bad-input');
-    expect(r.result.failure?.message).toMatch(/there is no vault nosuchvault: nosuchvault\.vault\.azure\.net has no DNS name/);
+    expect(r.result.failure?.message).toMatch(
+      /there is no vault nosuchvault: nosuchvault\.vault\.azure\.net has no DNS name/,
+    );
     expect(r.writes).toEqual([]);
   });
 
@@ -128,7 +131,9 @@ describe('--secret-out keyvault://: the credential sink in Azure Key Vault', () 
     const before = await versionsOf('someone-else');
     const r = await apply(flags('KV Other App', 'keyvault://contoso-vault/someone-else'));
     expect(r.result.outcome).toBe('bad-input');
-    expect(r.result.failure?.message).toMatch(/keyvault:\/\/contoso-vault\/someone-else holds the credential of another app \(11111111-/);
+    expect(r.result.failure?.message).toMatch(
+      /keyvault:\/\/contoso-vault\/someone-else holds the credential of another app \(11111111-/,
+    );
     expect(r.writes).toEqual([]);
     expect(await versionsOf('someone-else')).toEqual(before);
   });

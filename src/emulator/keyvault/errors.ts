@@ -21,7 +21,9 @@ export function failureResponse(f: VaultFailure): EmulatorResponse {
   return {
     status: f.status,
     headers: { 'Content-Type': 'application/json; charset=utf-8', ...(f.headers ?? {}) },
-    body: { error: { code: f.code, message: f.message, ...(f.innerCode ? { innererror: { code: f.innerCode } } : {}) } },
+    body: {
+      error: { code: f.code, message: f.message, ...(f.innerCode ? { innererror: { code: f.innerCode } } : {}) },
+    },
   };
 }
 
@@ -92,11 +94,7 @@ export const vaultErrors = {
 export function vaultErrorResponse(status: 429 | 500 | 503): EmulatorResponse {
   if (status === 429)
     return failureResponse(
-      new VaultFailure(
-        429,
-        'Throttled',
-        'Request was not processed because too many requests were received.',
-      ),
+      new VaultFailure(429, 'Throttled', 'Request was not processed because too many requests were received.'),
     );
   if (status === 503)
     return failureResponse(

@@ -53,7 +53,8 @@ function operationFor(vault: VaultRecord, req: EmulatorRequest): Operation | und
     return { action, secret: name, run, empty };
   };
   if (collection?.toLowerCase() === 'secrets') {
-    if (parts.length === 1 && m === 'GET') return { action: 'readMetadata', run: () => secrets.listSecrets(vault, base) };
+    if (parts.length === 1 && m === 'GET')
+      return { action: 'readMetadata', run: () => secrets.listSecrets(vault, base) };
     if (parts.length === 2) {
       if (m === 'PUT') return named('setSecret', () => secrets.setSecret(vault, base, name!, req.body));
       if (m === 'GET') return named('getSecret', () => secrets.getSecret(vault, base, name!));
@@ -97,7 +98,9 @@ function handle(ctx: EmulatorContext, authority: string, req: EmulatorRequest): 
     const apiVersion = req.url.searchParams.get('api-version');
     if (!apiVersion) throw vaultErrors.badParameter('The api-version query parameter (?api-version=) is required.');
     if (!API_VERSION_RE.test(apiVersion))
-      throw vaultErrors.badParameter(`The specified version (${apiVersion}) is not recognized. Consider using the latest supported version.`);
+      throw vaultErrors.badParameter(
+        `The specified version (${apiVersion}) is not recognized. Consider using the latest supported version.`,
+      );
     const caller = authenticateVault(ctx, vault, authority, req.headers.authorization);
     if (caller instanceof VaultFailure) throw caller;
     req.log.caller = caller.appId;

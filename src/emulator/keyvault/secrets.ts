@@ -39,7 +39,9 @@ function parseJson<T>(schema: z.ZodType<T>, body: Buffer): T {
   if (!r.success) {
     const issue = r.error.issues[0]!;
     const at = issue.path.join('.');
-    throw vaultErrors.badParameter(at ? `Property '${at}' is not valid: ${issue.message}.` : 'Property value is required.');
+    throw vaultErrors.badParameter(
+      at ? `Property '${at}' is not valid: ${issue.message}.` : 'Property value is required.',
+    );
   }
   return r.data;
 }
@@ -138,7 +140,13 @@ export function getSecret(vault: VaultRecord, base: string, name: string, versio
   return bundle(vault, base, s, v);
 }
 
-export function updateSecret(vault: VaultRecord, base: string, name: string, version: string | undefined, body: Buffer) {
+export function updateSecret(
+  vault: VaultRecord,
+  base: string,
+  name: string,
+  version: string | undefined,
+  body: Buffer,
+) {
   const b = parseJson(updateBody, body);
   const s = secretOf(vault, name);
   const v = versionOf(s, version);
