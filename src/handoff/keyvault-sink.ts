@@ -49,10 +49,21 @@ function callError(err: unknown): VaultCallError {
   const e = err as { statusCode?: number; code?: string; message?: string };
   return {
     status: typeof e?.statusCode === 'number' ? e.statusCode : undefined,
-    code: networkCode(err) ?? (typeof e?.code === 'string' ? e.code : undefined),
+    code:
+      err instanceof VaultHostNotFound
+        ? err.dnsCode
+        : (networkCode(err) ?? (typeof e?.code === 'string' ? e.code : undefined)),
     message: String(e?.message ?? err).split(/\r?\n/)[0]!,
     detail: String(e?.message ?? err),
   };
+}
+
+/** A vault host with no DNS name (its `dnsCode` is not an SDK retry code). */
+class VaultHostNotFound extends Error {
+  readonly dnsCode = 'ENOTFOUND';
+  constructor(readonly hostname: string) {
+    super(`getaddrinfo ENOTFOUND ${hostname}`);
+  }
 }
 
 /** The vault's https URL in the run's cloud; an https --secret-out in another cloud is refused. */
@@ -121,7 +132,11 @@ function boundsPolicy(bounds: NetworkBounds): Policy {
         report(response.status);
         return response;
       } catch (err) {
-        report(callError(err).code ?? 'error');
+        const code = callError(err).code;
+        report(code ?? 'error');
+        // A vault name without a DNS name is final: the SDK's retries (it counts ENOTFOUND as passing) would only
+        // delay the answer.
+        if (code === 'ENOTFOUND') throw new VaultHostNotFound(new URL(request.url).hostname);
         throw err;
       }
     },
