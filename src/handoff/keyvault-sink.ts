@@ -22,7 +22,7 @@ import {
   type CloudProfile,
   type NetworkBounds,
 } from '../auth/index.js';
-import { parseVaultUri, type VaultSecretAddress } from '../config/index.js';
+import { ConfigError, parseVaultUri, type VaultSecretAddress } from '../config/index.js';
 import {
   CredentialSink,
   sinkFileSchema,
@@ -70,10 +70,14 @@ class VaultHostNotFound extends Error {
 export function vaultUrlFor(address: VaultSecretAddress, profile: CloudProfile): string {
   const kv = profile.keyVault;
   if (!kv)
-    throw new Error(`the ${profile.name} cloud profile names no Key Vault DNS suffix; --secret-out cannot be a vault`);
+    throw new ConfigError(
+      '--secret-out',
+      `the ${profile.name} cloud profile names no Key Vault DNS suffix (an endpoints file without keyVault): give a file`,
+    );
   if (address.dnsSuffix && address.dnsSuffix !== kv.dnsSuffix.toLowerCase())
-    throw new Error(
-      `--secret-out names a vault under ${address.dnsSuffix}, but the vaults of the ${profile.name} cloud are under ${kv.dnsSuffix}: use keyvault://${address.vault}/${address.secret} or choose --cloud`,
+    throw new ConfigError(
+      '--secret-out',
+      `names a vault under ${address.dnsSuffix}, but the vaults of the ${profile.name} cloud are under ${kv.dnsSuffix}: use keyvault://${address.vault}/${address.secret} or choose --cloud`,
     );
   const port = kv.port && kv.port !== 443 ? `:${kv.port}` : '';
   return `https://${address.vault}.${kv.dnsSuffix}${port}`;
