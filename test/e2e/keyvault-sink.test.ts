@@ -1,7 +1,7 @@
 /**
  * End to end with the built CLI: `apply --secret-out keyvault://contoso-vault/<name>` writes the credential to the
  * emulated vault through @azure/keyvault-secrets (expiry and tags set), the proof passes with it, a rerun writes
- * nothing, and nothing secret is printed; a vault the operator has no role on is refused before anything is
+ * nothing, `verify --secret-file keyvault://…` proves with what the vault holds, and nothing secret is printed; a vault the operator has no role on is refused before anything is
  * written (exit 2, naming --secret-out and the role to grant; the request log shows no Graph or Exchange write).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import { loadEndpointsFile } from '../../src/auth/index.js';
 import { secretClientFor } from '../../src/handoff/index.js';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { credentialOptions } from '../helpers/azure.js';
-import { applyArgs } from '../helpers/cli.js';
+import { applyArgs, verifyArgs } from '../helpers/cli.js';
 import {
   CONTOSO,
   Runs,
@@ -62,6 +62,23 @@ describe('apply --secret-out keyvault:// (the built CLI)', () => {
       app.passwordCredentials[0].endDateTime.slice(0, 16),
     );
     await expectNoopRerun(emu, runs, a);
+    // verify reads the same record through the sink: --secret-file takes the vault URI too.
+    const v = await runs.run(
+      verifyArgs(
+        {
+          endpoints: emu.endpointsFile,
+          tenant: CONTOSO,
+          clientId: out.application.appId,
+          secretFile: 'keyvault://contoso-vault/e2e-vault-sender',
+          mailbox: SCANNER,
+          wait: '1m',
+        },
+        '--output',
+        'json',
+      ),
+    );
+    expect(v.code, v.stderr).toBe(0);
+    expect(v.json<Record<string, any>>().verification.status).toBe('passed');
     await expectNoLeaks(emu, runs.outputs, [held.credential.secret]);
   });
 
