@@ -374,6 +374,41 @@ export class KeyVaultSink implements Sink {
     // A vault secret has no file mode: who may read it is the vault's access control.
   }
 
+  /**
+   * Deletes the secret (all its versions) for a teardown: a soft delete, which the vault keeps for its retention
+   * days; `purge` then removes it for good (not possible in a vault with purge protection). An absent secret is
+   * no error (idempotent).
+   */
+  async remove(o: { purge?: boolean } = {}): Promise<'deleted' | 'purged' | 'absent'> {
+    const name = this.address.secret;
+    const fail = (err: unknown, what: string): Error => {
+      const e = callError(err);
+      const fix = e.status === 403 ? roleFix(this.address.vault, e.detail) : 'check the vault and rerun';
+      return new Error(
+        `Azure Key Vault did not ${what} ${this.where()} (${e.status ?? e.code}: ${e.message}). Fix: ${fix}`,
+      );
+    };
+    let existed = true;
+    try {
+      const poller = await this.client.beginDeleteSecret(name, { abortSignal: this.signal, intervalInMs: 500 });
+      await poller.pollUntilDone();
+    } catch (err) {
+      if (callError(err).status !== 404) throw fail(err, 'delete');
+      existed = false;
+    }
+    if (o.purge) {
+      try {
+        await this.client.purgeDeletedSecret(name, { abortSignal: this.signal });
+        existed = true;
+      } catch (err) {
+        if (callError(err).status !== 404) throw fail(err, 'purge');
+      }
+    }
+    this.held = undefined;
+    this.loaded = true;
+    return !existed ? 'absent' : o.purge ? 'purged' : 'deleted';
+  }
+
   private async write(record: SinkFile): Promise<void> {
     const c = record.credential;
     try {

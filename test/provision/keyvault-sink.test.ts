@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientSecretCredential } from '@azure/identity';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { loadEndpointsFile } from '../../src/auth/index.js';
-import { secretClientFor, sinkFileSchema, type SinkFile } from '../../src/handoff/index.js';
+import { KeyVaultSink, secretClientFor, sinkFileSchema, type SinkFile } from '../../src/handoff/index.js';
 import { sha256Hex } from '../../src/emulator/state.js';
 import { uniqueNameFor } from '../../src/entra/index.js';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
@@ -101,6 +101,19 @@ describe('--secret-out keyvault://: the credential sink in Azure Key Vault', () 
     expect(record(old.value).credential!.keyId).toBe(firstKeyId);
     // Entra: the replaced secret was retired once its successor was in the vault.
     expect(appOf('KV Sink App').entity.passwordCredentials.map((p) => p.keyId)).toEqual([now.keyId]);
+  });
+
+  it('remove() soft-deletes the secret for a teardown, and purges it when asked (idempotent)', async () => {
+    const profile = loadEndpointsFile(emu.endpointsFile);
+    const op = emu.endpoints.operator;
+    const credential = new ClientSecretCredential(op.tenantId, op.clientId, op.clientSecret, credentialOptions(emu));
+    await vault.setSecret('to-tear-down', 'x');
+    const sink = new KeyVaultSink({ uri: 'keyvault://contoso-vault/to-tear-down', profile, credential });
+    expect(await sink.remove()).toBe('deleted');
+    expect((await vault.getDeletedSecret('to-tear-down')).name).toBe('to-tear-down');
+    expect(await sink.remove({ purge: true })).toBe('purged');
+    await expect(vault.getDeletedSecret('to-tear-down')).rejects.toMatchObject({ statusCode: 404 });
+    expect(await sink.remove({ purge: true })).toBe('absent');
   });
 
   it('a vault the operator has no role on stops the run in the preflight (403: the role to grant), nothing written', async () => {
