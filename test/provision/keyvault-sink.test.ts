@@ -128,6 +128,26 @@ describe('--secret-out keyvault://: the credential sink in Azure Key Vault', () 
     expect(appOf('KV Locked App')).toBeUndefined();
   });
 
+  it('an operator who may read but not write (Secrets User) passes the preflight; the first vault write, before the credential is made in Entra, stops the run with the role to grant', async () => {
+    const locked = emu.store.world.vaults!.find((v) => v.name === 'contoso-locked')!;
+    locked.access.push({ principal: emu.endpoints.operator.clientId, role: 'Key Vault Secrets User' });
+    try {
+      const r = await apply(flags('KV Reader App', 'keyvault://contoso-locked/kv-reader-app'));
+      expect(r.result.outcome).toBe('failed');
+      const failed = r.result.resources.find((x) => x.status === 'failed');
+      expect(JSON.stringify(failed)).toMatch(
+        /Azure Key Vault did not take the credential.*403.*Key Vault Secrets Officer/,
+      );
+      const puts = r.log.filter((e) => e.service === 'keyvault' && e.method === 'PUT').map((e) => e.status);
+      expect(puts.at(-1)).toBe(403);
+      // No orphan: the pending marker could not be written, so no credential was added in Entra.
+      expect(appOf('KV Reader App').entity.passwordCredentials).toEqual([]);
+      expect(r.log.some((e) => e.service === 'graph' && e.path.endsWith('/addPassword'))).toBe(false);
+    } finally {
+      locked.access.pop();
+    }
+  });
+
   it('a vault that does not exist stops the run in the preflight (no DNS name), nothing written', async () => {
     const r = await apply(flags('KV Missing App', 'keyvault://nosuchvault/kv-missing-app'));
     expect(r.result.outcome).toBe('bad-input');
