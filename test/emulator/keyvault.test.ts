@@ -175,6 +175,20 @@ describe('Key Vault emulator with the real @azure/keyvault-secrets SDK', () => {
     expect(err.response!.headers.get('www-authenticate')).toMatch(/resource="https:\/\/vault\.azure\.net"/);
   });
 
+  it("refuses a vault token of another tenant: 401 AKV10032 (the vault is the first tenant's)", async () => {
+    const op = emu.endpoints.operator;
+    const fabrikam = emu.store.findTenant('fabrikam.onmicrosoft.com')!.id;
+    const elsewhere = new ClientSecretCredential(fabrikam, op.clientId, op.clientSecret, credentialOptions(emu));
+    const token = await elsewhere.getToken('https://vault.azure.net/.default');
+    const otherTenant: TokenCredential = { getToken: async () => token };
+    const err = await failure(client('contoso-vault', otherTenant).getSecret('sendasapp-smtp'));
+    expect(err.statusCode).toBe(401);
+    expect(err.message).toMatch(
+      /^AKV10032: Invalid issuer\. Expected one of https:\/\/sts\.windows\.net\/[0-9a-f-]{36}\/, /,
+    );
+    expect(err.message).toContain(`found https://sts.windows.net/${fabrikam}/.`);
+  });
+
   it('refuses a caller without a role on the vault: 403 Forbidden, ForbiddenByRbac, naming caller and action', async () => {
     const err = await failure(client('contoso-locked').getSecret('anything'));
     expect(err.statusCode).toBe(403);
