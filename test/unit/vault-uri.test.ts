@@ -12,6 +12,7 @@ import Ajv from 'ajv';
 import { ConfigError, configJsonSchema, parseVaultUri, resolveOptions } from '../../src/config/index.js';
 import { CLOUDS } from '../../src/auth/index.js';
 import { vaultUrlFor } from '../../src/handoff/index.js';
+import { configFor } from '../../src/cli/wizard/questions.js';
 
 const GOOD = [
   'keyvault://contoso-vault/scanner-smtp',
@@ -63,6 +64,15 @@ describe('--secret-out as a Key Vault secret', () => {
   it('a vault URI in a config file is kept as written (not resolved against the file directory)', () => {
     expect(resolveOptions({ flags: {}, env: {}, file: configWith(GOOD[0]!) }).secretOut).toBe(GOOD[0]);
     expect(resolveOptions({ flags: {}, env: {}, file: configWith('s.json') }).secretOut).toBe(path.join(dir, 's.json'));
+  });
+
+  it("setup's config file keeps a vault URI as it is, and reruns to the same options", () => {
+    const o = resolveOptions({ flags: { tenant: 'contoso.onmicrosoft.com', secretOut: GOOD[0] }, env: {} });
+    const file = path.join(dir, 'sendasapp.json');
+    const config = configFor(o, file);
+    expect(config.secretOut).toBe(GOOD[0]);
+    writeFileSync(file, JSON.stringify(config));
+    expect(resolveOptions({ flags: {}, env: {}, file })).toEqual(o);
   });
 
   it('the JSON Schema accepts and refuses what validation does', () => {

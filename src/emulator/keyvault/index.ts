@@ -113,6 +113,8 @@ function handle(ctx: EmulatorContext, authority: string, req: EmulatorRequest): 
       ? { status: 204 }
       : { status: 200, headers: { 'Content-Type': 'application/json; charset=utf-8' }, body };
   } catch (err) {
+    // A refused request changed nothing (the challenge's first PUT is no write).
+    req.log.write = false;
     if (err instanceof VaultFailure) return failureResponse(err);
     throw err;
   }
