@@ -89,7 +89,10 @@ export function buildVaults(
 ): VaultRecord[] {
   const first = tenants[0]!;
   // The default names from the first tenant's label, kept within the vault name rules (a letter first, ≤ 24).
-  const cleaned = first.domains[0]!.split('.')[0]!.toLowerCase().replace(/[^a-z0-9-]/g, '').replace(/-+/g, '-');
+  const cleaned = first.domains[0]!.split('.')[0]!
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '')
+    .replace(/-+/g, '-');
   const label = (/^[a-z]/.test(cleaned) ? cleaned : `v${cleaned}`).slice(0, 16).replace(/-+$/, '');
   const given = seeds ?? [
     { name: `${label}-vault`, access: [{ principal: 'operator', role: 'Key Vault Secrets Officer' }] },
