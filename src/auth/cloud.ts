@@ -29,6 +29,17 @@ export interface CloudProfile {
   pacing?: { proofRetryBaseMs?: number; exchangeReplicationWaitMs?: number; consentPollBaseMs?: number };
   /** The admin-consent page host (same as the authority). */
   consentHost: string;
+  /**
+   * Azure Key Vault (a `--secret-out` vault): the DNS suffix of vault hosts (`<vault>.vault.azure.net`); an endpoints
+   * file adds its port and its DNS (vault host → address; a name under the suffix it does not list does not resolve).
+   */
+  keyVault?: KeyVaultEndpoints;
+}
+
+export interface KeyVaultEndpoints {
+  dnsSuffix: string;
+  port?: number;
+  hosts?: Record<string, string>;
 }
 
 const EXO_SCOPE = 'https://outlook.office365.com/.default';
@@ -45,6 +56,7 @@ export const CLOUDS: Record<Exclude<CloudProfile['name'], 'emulator'>, CloudProf
     smtp: { host: 'smtp.office365.com', port: 587 },
     disableInstanceDiscovery: false,
     consentHost: 'https://login.microsoftonline.com',
+    keyVault: { dnsSuffix: 'vault.azure.net' },
   },
   usgov: {
     name: 'usgov',
@@ -57,6 +69,7 @@ export const CLOUDS: Record<Exclude<CloudProfile['name'], 'emulator'>, CloudProf
     smtp: { host: 'smtp.office365.us', port: 587 },
     disableInstanceDiscovery: false,
     consentHost: 'https://login.microsoftonline.us',
+    keyVault: { dnsSuffix: 'vault.usgovcloudapi.net' },
   },
   'usgov-dod': {
     name: 'usgov-dod',
@@ -70,6 +83,7 @@ export const CLOUDS: Record<Exclude<CloudProfile['name'], 'emulator'>, CloudProf
     smtp: { host: 'smtp.office365.us', port: 587 },
     disableInstanceDiscovery: false,
     consentHost: 'https://login.microsoftonline.us',
+    keyVault: { dnsSuffix: 'vault.usgovcloudapi.net' },
   },
   china: {
     name: 'china',
@@ -82,6 +96,7 @@ export const CLOUDS: Record<Exclude<CloudProfile['name'], 'emulator'>, CloudProf
     smtp: { host: 'smtp.partner.outlook.cn', port: 587 },
     disableInstanceDiscovery: false,
     consentHost: 'https://login.chinacloudapi.cn',
+    keyVault: { dnsSuffix: 'vault.azure.cn' },
   },
 };
 
@@ -98,6 +113,13 @@ const endpointsFileSchema = z.object({
       proofRetryBaseMs: z.number().int().min(100).max(60_000).optional(),
       exchangeReplicationWaitMs: z.number().int().min(100).max(60_000).optional(),
       consentPollBaseMs: z.number().int().min(100).max(60_000).optional(),
+    })
+    .optional(),
+  keyVault: z
+    .object({
+      dnsSuffix: z.string().min(3),
+      port: z.number().int().min(1).max(65535).optional(),
+      hosts: z.record(z.string(), z.string()).optional(),
     })
     .optional(),
 });
@@ -140,6 +162,7 @@ export function loadEndpointsFile(file: string): CloudProfile {
     emulatorOperator: e.operator,
     ...(e.pacing ? { pacing: e.pacing } : {}),
     consentHost: e.authorityHost.replace(/\/$/, ''),
+    ...(e.keyVault ? { keyVault: e.keyVault } : {}),
   };
 }
 

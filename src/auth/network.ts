@@ -11,7 +11,7 @@ export const DEFAULT_TIMEOUT_MS = 60_000;
 /** How long transient failures of one call are retried when the caller says nothing. */
 export const DEFAULT_RETRY_DEADLINE_MS = 120_000;
 
-export type NetworkService = 'token' | 'graph' | 'exchange' | 'smtp';
+export type NetworkService = 'token' | 'graph' | 'exchange' | 'smtp' | 'keyvault';
 
 /**
  * One request on the wire (or one Exchange cmdlet, batched or not; or one SMTP attempt), for `--verbose` and
@@ -73,6 +73,8 @@ export function serviceLabel(service: NetworkService, where: string): string {
       return `the Exchange admin API at ${originOf(where)}`;
     case 'smtp':
       return `the SMTP server ${where}`;
+    case 'keyvault':
+      return `Azure Key Vault at ${originOf(where)}`;
   }
 }
 

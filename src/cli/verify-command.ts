@@ -4,7 +4,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError, guid, resolveOptionSources, type ProvisionOptions } from '../config/index.js';
-import { createDispatcher, resolveCloud } from '../auth/index.js';
+import {
+  createDispatcher,
+  resolveCloud,
+  signInOperator,
+  type CloudProfile,
+  type NetworkBounds,
+} from '../auth/index.js';
 import {
   explainError,
   resolveTenantId,
@@ -12,7 +18,7 @@ import {
   verifyDelivery,
   type AppCredential,
 } from '../provision/index.js';
-import { sinkFileSchema, type SinkFile } from '../handoff/index.js';
+import { KeyVaultSink, isKeyVaultTarget, sinkFileSchema, type SinkFile } from '../handoff/index.js';
 import { CliError, ExitCode, fromConfigError } from './exit-codes.js';
 import { printJson as printResult, result } from './output.js';
 import { openRequestLog } from './request-log.js';
@@ -67,6 +73,36 @@ function fromSink(flag: string, file: string, sink: SinkFile): AppCredential {
   return { type: 'certificate', pem: `${c.privateKeyPem.trimEnd()}\n${c.certificatePem.trimEnd()}\n` };
 }
 
+/**
+ * The credential a Key Vault --secret-out of apply holds (`--secret-file keyvault://<vault>/<secret>`), read with the
+ * operator's sign-in: the same record as a --secret-out file.
+ */
+async function credentialFromVault(
+  uri: string,
+  appId: string,
+  o: {
+    auth?: Parameters<typeof signInOperator>[0]['auth'];
+    tenant: string;
+    profile: CloudProfile;
+    bounds: NetworkBounds;
+  },
+): Promise<AppCredential> {
+  const signIn = signInOperator({
+    auth: o.auth,
+    profile: o.profile,
+    tenant: o.tenant,
+    isTty: Boolean(process.stdin.isTTY),
+    prompt: (line) => void process.stderr.write(line + '\n'),
+    bounds: o.bounds,
+  });
+  const sink = new KeyVaultSink({ uri, profile: o.profile, credential: signIn.credential, bounds: o.bounds });
+  const r = await sink.inspect({ clientId: appId });
+  if (!r.ok) throw new ConfigError('--secret-file', `${uri}: ${r.reason}. Fix: ${r.fix}`);
+  const held = sink.read();
+  if (!held) throw new ConfigError('--secret-file', `${uri} does not exist yet: run apply with --secret-out ${uri}`);
+  return fromSink('--secret-file', uri, held);
+}
+
 function readCredential(flags: VerifyFlags): AppCredential {
   if (flags.secretFile && flags.certificate)
     throw new ConfigError('--secret-file', 'give either --secret-file or --certificate, not both');
@@ -107,7 +143,7 @@ export async function verifyCommand(
   resolved?: ProvisionOptions,
 ): Promise<number> {
   let options;
-  let credential: AppCredential;
+  let credential: AppCredential | undefined;
   let appId: string;
   try {
     // One read of the config file. verify answers at once unless a wait is given; a --send-to alone means a test message.
@@ -127,7 +163,9 @@ export async function verifyCommand(
     const id = guid.safeParse(given);
     if (!id.success) throw new ConfigError('--client-id', id.error.issues[0]!.message);
     appId = id.data;
-    credential = readCredential(flags);
+    // A Key Vault secret is read once the cloud and the operator's sign-in are known (below).
+    if (!(flags.secretFile && !flags.certificate && isKeyVaultTarget(flags.secretFile)))
+      credential = readCredential(flags);
   } catch (err) {
     if (err instanceof ConfigError) throw fromConfigError(err);
     throw err;
@@ -139,6 +177,12 @@ export async function verifyCommand(
   const requests = openRequestLog(options);
   const bounds = { timeoutMs: options.timeout.ms, onRequest: requests.onRequest };
   try {
+    credential ??= await credentialFromVault(flags.secretFile!, appId, {
+      auth: options.auth,
+      tenant: options.homeTenant ?? options.tenant,
+      profile,
+      bounds: { ...bounds, signal },
+    });
     const tenantId = await resolveTenantId(profile, dispatcher, options.tenant, signal, bounds);
     const progress = (l: string): void => (host ? host.say(l) : void process.stderr.write(l + '\n'));
     progress(
@@ -185,6 +229,7 @@ export async function verifyCommand(
         });
       return signalExitCode(sig);
     }
+    if (err instanceof ConfigError) throw fromConfigError(err);
     throw new CliError(explainError(err), ExitCode.failed);
   } finally {
     dispose();

@@ -133,7 +133,8 @@ export const OPTION_FLAGS: OptionFlag[] = [
     key: 'secretOut',
     flag: '--secret-out <file>',
     env: 'SENDASAPP_SECRET_OUT',
-    description: 'file the new secret (or key) is written to, mode 0600',
+    description:
+      'file the new secret (or key) is written to, mode 0600; or a secret in Azure Key Vault: keyvault://<vault>/<secret> or https://<vault>.vault.azure.net/secrets/<secret>',
   },
   {
     key: 'certificateFile',

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { looksLikeVaultUri } from './vault-uri.js';
 import {
   checkCombinations,
   configFileSchema,
@@ -129,6 +130,7 @@ export interface ResolvedOptions {
 /** A relative path in a config file means relative to the file's directory, not to the working directory. */
 function fromFileDirectory(key: string, value: unknown, file: string): unknown {
   if (!(PATH_KEYS as readonly string[]).includes(key) || typeof value !== 'string') return value;
+  if (key === 'secretOut' && looksLikeVaultUri(value)) return value; // a Key Vault secret, not a path
   return path.resolve(path.dirname(path.resolve(file)), value);
 }
 

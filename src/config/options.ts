@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { displayName, duration, durationIn, guid, mailbox, tenantRef, text } from './primitives.js';
 import { AUTH_MODES, HANDOFF_TARGETS, OPTION_FLAGS, type OptionFlag } from './flags.js';
 import { ConfigError } from './errors.js';
+import { secretOutTarget } from './vault-uri.js';
 
 export { AUTH_MODES, HANDOFF_TARGETS };
 
@@ -75,7 +76,7 @@ const SCHEMAS: Record<string, z.ZodType> = {
   mailboxAccess: oneOf(MAILBOX_ACCESS),
   credential: oneOf(CREDENTIAL_KINDS),
   secretLifetime: durationIn(SECRET_LIFETIME_RANGE),
-  secretOut: path,
+  secretOut: secretOutTarget,
   certificateFile: path,
   showSecret: flag,
   enableSmtpAuth: oneOf(ENABLE_SMTP_AUTH),

@@ -20,6 +20,7 @@ import { createGraphService } from './graph/index.js';
 import { createExchangeService } from './exchange/index.js';
 import { startSmtpService } from './smtp/index.js';
 import { createControlService } from './control.js';
+import { createKeyVaultService, VAULT_DNS_SUFFIX, vaultHostNames } from './keyvault/index.js';
 
 export { EmulatorStore, type RequestLogEntry } from './store.js';
 export type * from './state.js';
@@ -56,6 +57,11 @@ export interface EmulatorEndpoints {
    * to 2 h, so the proof, New-ServicePrincipal and the consent wait start their retries sooner.
    */
   pacing: { proofRetryBaseMs: number; exchangeReplicationWaitMs: number; consentPollBaseMs: number };
+  /**
+   * Azure Key Vault: vault URLs are `https://<vault>.<dnsSuffix>:<port>`; `hosts` is the DNS of this deployment (each
+   * vault's host name → the emulator's address; a name under the suffix that is not listed does not resolve).
+   */
+  keyVault: { dnsSuffix: string; port: number; hosts: Record<string, string> };
 }
 
 export interface RunningEmulator {
@@ -99,7 +105,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const host = options.host ?? '127.0.0.1';
   const stateDir = options.stateDir ?? mkdtempSync(path.join(tmpdir(), 'sendasapp-emulator-'));
   mkdirSync(stateDir, { recursive: true });
-  const pki = loadOrCreatePki(stateDir, options.certHostnames ?? [], await pregenerateKeys(stateDir));
+  const certNames = [...(options.certHostnames ?? []), `*.${VAULT_DNS_SUFFIX}`];
+  const pki = loadOrCreatePki(stateDir, certNames, await pregenerateKeys(stateDir));
 
   const persisted = EmulatorStore.load(stateDir);
   const seed = typeof options.seed === 'string' ? readSeedFile(options.seed) : options.seed;
@@ -116,9 +123,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   });
   const http = createHttpListener(
     store,
-    [control, createTokenService(ctx), createGraphService(ctx), createExchangeService(ctx)],
+    [
+      control,
+      createTokenService(ctx),
+      createGraphService(ctx),
+      createExchangeService(ctx),
+      createKeyVaultService(ctx, () => vaultAuthority),
+    ],
     { key: pki.tlsKeyPem, cert: pki.tlsCertPem },
   );
+  let vaultAuthority = '';
   const requestedPort = options.port ?? 8443;
   const port = await listen(http.server, requestedPort, host);
   const smtpPort = options.smtpPort ?? (requestedPort === 0 ? 0 : port + 1);
@@ -132,6 +146,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
 
   const publicHost = host === '127.0.0.1' || host === '0.0.0.0' || host === '::' || host === '::1' ? 'localhost' : host;
   const base = `https://${publicHost}:${port}`;
+  vaultAuthority = base;
   const endpoints: EmulatorEndpoints = {
     cloud: 'emulator',
     authorityHost: base,
@@ -149,6 +164,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       mailboxes: t.users.filter((u) => u.mailbox).map((u) => u.entity.mail),
     })),
     pacing: { proofRetryBaseMs: 1000, exchangeReplicationWaitMs: 1000, consentPollBaseMs: 500 },
+    keyVault: {
+      dnsSuffix: VAULT_DNS_SUFFIX,
+      port,
+      hosts: Object.fromEntries(vaultHostNames(world.vaults).map((h) => [h, smtpHostFor(host)])),
+    },
   };
   const endpointsFile = path.join(stateDir, 'endpoints.json');
   writeFileSync(endpointsFile, JSON.stringify(endpoints, null, 2) + '\n', { mode: 0o600 });

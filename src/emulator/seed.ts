@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { mergeKnobs } from './knobs.js';
+import { buildVaults, KEYVAULT_APP_ID, vaultSeedSchema } from './keyvault/index.js';
 import {
   type AppRoleAssignmentRecord,
   type ApplicationRecord,
@@ -113,6 +114,8 @@ export const seedSchema = z.object({
     .object({ clientId: z.string().uuid().optional(), clientSecret: z.string().min(16).optional() })
     .optional(),
   knobs: z.record(z.string(), z.unknown()).optional(),
+  /** Azure Key Vaults (default: `<first tenant>-vault`, where the operator is Secrets Officer, and `<…>-locked`). */
+  vaults: z.array(vaultSeedSchema).optional(),
 });
 
 export type Seed = z.input<typeof seedSchema>;
@@ -234,6 +237,7 @@ function buildTenant(seed: TenantSeed, now: number): TenantRecord {
     servicePrincipals: [
       firstPartyPrincipal(id, EXCHANGE_APP_ID, 'Office 365 Exchange Online', EXCHANGE_APP_ROLES),
       firstPartyPrincipal(id, GRAPH_APP_ID, 'Microsoft Graph', GRAPH_APP_ROLES),
+      firstPartyPrincipal(id, KEYVAULT_APP_ID, 'Azure Key Vault', []),
     ],
     appRoleAssignments: [],
     exchange: {
@@ -367,5 +371,6 @@ export function buildWorld(seedInput: Seed | undefined): World {
     knobs,
     operator: { tenantId: home.id, clientId, clientSecret },
     deviceCodes: [],
+    vaults: buildVaults(seed.vaults, tenants, clientId),
   };
 }

@@ -4,8 +4,10 @@
  * emulator's own bookkeeping kept beside them (never serialized to a client).
  */
 import { createHash, randomUUID } from 'node:crypto';
+import type { VaultRecord } from './keyvault/index.js';
 
-export type ServiceName = 'token' | 'graph' | 'exchange' | 'smtp';
+export type ServiceName = 'token' | 'graph' | 'exchange' | 'smtp' | 'keyvault';
+/** The services the knobs (latency, faults, throttling) can name; Key Vault has none yet. */
 export const SERVICE_NAMES: readonly ServiceName[] = ['token', 'graph', 'exchange', 'smtp'];
 
 export type FaultKind = '503' | 'reset' | 'hang';
@@ -18,7 +20,7 @@ export interface FaultRule {
 
 export interface Knobs {
   /** Added delay per service, in milliseconds. */
-  latency: Record<ServiceName, number>;
+  latency: Partial<Record<ServiceName, number>>;
   /** A new directory object stays invisible to reads for this long. */
   replicationDelayMs: number;
   /**
@@ -279,6 +281,8 @@ export interface World {
   operator: OperatorIdentity;
   /** Device-code flows waiting for (or given) approval. */
   deviceCodes: DeviceCodeRecord[];
+  /** Azure Key Vaults (absent in a state saved before the emulator served Key Vault). */
+  vaults?: VaultRecord[];
 }
 
 export interface DeviceCodeRecord {

@@ -38,7 +38,7 @@ export class EmulatorStore {
   world: World;
   readonly log: RequestLogEntry[] = [];
   private seq = 0;
-  private readonly callCounts: Record<ServiceName, number> = { token: 0, graph: 0, exchange: 0, smtp: 0 };
+  private readonly callCounts: Record<ServiceName, number> = { token: 0, graph: 0, exchange: 0, smtp: 0, keyvault: 0 };
   private saveTimer: NodeJS.Timeout | undefined;
   private readonly statePath: string | undefined;
 

@@ -5,6 +5,7 @@
 import { createPrivateKey, createPublicKey, createSign, createVerify, X509Certificate } from 'node:crypto';
 import type { EmulatorPki } from './pki.js';
 import { EXCHANGE_APP_ID, GRAPH_APP_ID } from './seed.js';
+import { KEYVAULT_APP_ID } from './keyvault/index.js';
 
 export interface ResourceInfo {
   appId: string;
@@ -37,6 +38,16 @@ export const RESOURCES: ResourceInfo[] = [
       'https://webmail.apps.mil',
       'https://partner.outlook.cn',
       EXCHANGE_APP_ID,
+    ],
+  },
+  {
+    appId: KEYVAULT_APP_ID,
+    audience: 'https://vault.azure.net',
+    identifiers: [
+      'https://vault.azure.net',
+      'https://vault.usgovcloudapi.net',
+      'https://vault.azure.cn',
+      KEYVAULT_APP_ID,
     ],
   },
 ];

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HANDOFF_TARGETS, SECRET_ONLY_TARGETS } from '../config/index.js';
+import { HANDOFF_TARGETS, SECRET_ONLY_TARGETS, looksLikeVaultUri } from '../config/index.js';
 import { plain, renderTemplate, type Escape } from './template.js';
 import { writeFileSafely } from './sink.js';
 
@@ -128,7 +128,12 @@ export function handoffView(
   const info = TARGETS[target];
   const delegated = facts.flow === 'delegated';
   const sender = facts.sendAs?.account ?? facts.mailboxes[0] ?? '';
-  const sinkFile = facts.sinkFile ? path.resolve(facts.sinkFile) : undefined;
+  // A Key Vault secret is named as given (the secret's value holds the same JSON record as a file sink).
+  const sinkFile = facts.sinkFile
+    ? looksLikeVaultUri(facts.sinkFile)
+      ? facts.sinkFile
+      : path.resolve(facts.sinkFile)
+    : undefined;
   const certificate = facts.credential?.type === 'certificate';
   const includeSecret = facts.secretValue !== undefined;
   const secretReference = facts.vendorApp

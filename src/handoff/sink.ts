@@ -77,7 +77,13 @@ export type SinkProblem =
   | 'unreadable'
   | 'not-a-credential-file'
   | 'other-app'
-  | 'other-tenant';
+  | 'other-tenant'
+  // a Key Vault sink's
+  | 'vault-not-found'
+  | 'vault-forbidden'
+  | 'vault-unauthorized'
+  | 'vault-unreachable'
+  | 'secret-deleted';
 
 /** What a sink holds, without the secret or the key. */
 export interface SinkSummary {
@@ -371,73 +377,120 @@ export class CredentialSink {
     }
   }
 
-  /** Records that a credential named `displayName` is being created; the credential held so far is kept. */
+  /** Records that a credential named `displayName` is being created (see `withPending`). */
   markPending(base: { tenantId?: string; clientId?: string }, displayName: string): void {
-    const held = this.read();
-    this.write({
-      kind: 'sendasapp-credential',
-      ...base,
-      credential: held?.credential ?? null,
-      pending: { displayName, startedAt: new Date().toISOString() },
-      ...(held?.previous?.length ? { previous: held.previous } : {}),
-    });
+    this.write(withPending(this.read(), base, displayName));
   }
 
-  /**
-   * Records a new credential. The one held so far moves to `previous` while it is alive (unless `retired`
-   * names it: it was removed from Entra), and expired or retired ones leave the file.
-   */
+  /** Records a new credential (see `withStored`). */
   store(
     base: { tenantId?: string; clientId?: string },
     credential: StoredCredential,
     opts: { retired?: string[]; now?: number } = {},
   ): void {
-    const held = this.read();
-    const now = opts.now ?? Date.now();
-    const alive = (c: StoredCredential): boolean =>
-      Date.parse(c.expires) > now && !(opts.retired ?? []).includes(c.keyId) && c.keyId !== credential.keyId;
-    const previous = [...(held?.credential ? [held.credential] : []), ...(held?.previous ?? [])].filter(alive);
-    this.write({
-      kind: 'sendasapp-credential',
-      ...base,
-      credential,
-      pending: null,
-      ...(previous.length > 0 ? { previous } : {}),
-    });
+    this.write(withStored(this.read(), base, credential, opts));
   }
 
-  /**
-   * Records when replaced credentials (in `previous`) may leave Entra: the end of their rotation's grace. A later
-   * run (apply or rotate) whose clock has passed it removes them. The current credential is never marked.
-   */
+  /** Records when replaced credentials may leave Entra (see `withRetirement`). */
   scheduleRetirement(keyIds: string[], retireAfter: string): void {
-    this.updatePrevious((p) => (keyIds.includes(p.keyId) ? { ...p, retireAfter } : p));
+    const next = withRetirement(this.read(), keyIds, retireAfter);
+    if (next) this.write(next);
   }
 
-  /**
-   * Makes a replaced credential (in `previous`) the current one again, the current one moving to `previous`: a
-   * rotation whose new credential did not pass the proof, so that what reads this file keeps the one that worked.
-   */
+  /** Makes a replaced credential the current one again (see `withReinstated`). */
   reinstate(keyId: string): void {
-    const held = this.read();
-    const back = held?.previous?.find((p) => p.keyId === keyId);
-    if (!held?.credential || !back) return;
-    const previous = [held.credential, ...held.previous!.filter((p) => p.keyId !== keyId)];
-    this.write({ ...held, credential: back, previous });
+    const next = withReinstated(this.read(), keyId);
+    if (next) this.write(next);
   }
 
   /** Drops replaced credentials from `previous` once they were removed from Entra. */
   forget(keyIds: string[]): void {
-    this.updatePrevious((p) => (keyIds.includes(p.keyId) ? undefined : p));
+    const next = withoutPrevious(this.read(), keyIds);
+    if (next) this.write(next);
   }
 
-  private updatePrevious(f: (p: StoredCredential) => StoredCredential | undefined): void {
-    const held = this.read();
-    if (!held?.previous?.length) return;
-    const previous = held.previous.map(f).filter((p): p is StoredCredential => p !== undefined);
-    const { previous: _old, ...rest } = held;
-    this.write({ ...rest, ...(previous.length > 0 ? { previous } : {}) });
+  readonly kind = 'file' as const;
+
+  /** The preflight's read-only check of this file (`inspectSink`). */
+  inspect(expect: { tenantId?: string; clientId?: string } = {}): SinkInspection {
+    return inspectSink(this.file, expect);
   }
+}
+
+/** The sink's record marking that a credential named `displayName` is being created; the one held so far is kept. */
+export function withPending(
+  held: SinkFile | undefined,
+  base: { tenantId?: string; clientId?: string },
+  displayName: string,
+): SinkFile {
+  return {
+    kind: 'sendasapp-credential',
+    ...base,
+    credential: held?.credential ?? null,
+    pending: { displayName, startedAt: new Date().toISOString() },
+    ...(held?.previous?.length ? { previous: held.previous } : {}),
+  };
+}
+
+/**
+ * The sink's record holding a new credential. The one held so far moves to `previous` while it is alive (unless
+ * `retired` names it: it was removed from Entra), and expired or retired ones leave the record.
+ */
+export function withStored(
+  held: SinkFile | undefined,
+  base: { tenantId?: string; clientId?: string },
+  credential: StoredCredential,
+  opts: { retired?: string[]; now?: number } = {},
+): SinkFile {
+  const now = opts.now ?? Date.now();
+  const alive = (c: StoredCredential): boolean =>
+    Date.parse(c.expires) > now && !(opts.retired ?? []).includes(c.keyId) && c.keyId !== credential.keyId;
+  const previous = [...(held?.credential ? [held.credential] : []), ...(held?.previous ?? [])].filter(alive);
+  return {
+    kind: 'sendasapp-credential',
+    ...base,
+    credential,
+    pending: null,
+    ...(previous.length > 0 ? { previous } : {}),
+  };
+}
+
+/**
+ * The sink's record with the end of a rotation's grace on replaced credentials (in `previous`): a later run (apply
+ * or rotate) whose clock has passed it removes them. The current credential is never marked. Undefined: no change.
+ */
+export function withRetirement(
+  held: SinkFile | undefined,
+  keyIds: string[],
+  retireAfter: string,
+): SinkFile | undefined {
+  return editPrevious(held, (p) => (keyIds.includes(p.keyId) ? { ...p, retireAfter } : p));
+}
+
+/**
+ * The record with a replaced credential (in `previous`) made the current one again, the current one moving to
+ * `previous`: a rotation whose new credential did not pass the proof, so that what reads the sink keeps the one
+ * that worked. Undefined: no change.
+ */
+export function withReinstated(held: SinkFile | undefined, keyId: string): SinkFile | undefined {
+  const back = held?.previous?.find((p) => p.keyId === keyId);
+  if (!held?.credential || !back) return undefined;
+  return { ...held, credential: back, previous: [held.credential, ...held.previous!.filter((p) => p.keyId !== keyId)] };
+}
+
+/** The record without these replaced credentials (removed from Entra). Undefined: no change. */
+export function withoutPrevious(held: SinkFile | undefined, keyIds: string[]): SinkFile | undefined {
+  return editPrevious(held, (p) => (keyIds.includes(p.keyId) ? undefined : p));
+}
+
+function editPrevious(
+  held: SinkFile | undefined,
+  f: (p: StoredCredential) => StoredCredential | undefined,
+): SinkFile | undefined {
+  if (!held?.previous?.length) return undefined;
+  const previous = held.previous.map(f).filter((p): p is StoredCredential => p !== undefined);
+  const { previous: _old, ...rest } = held;
+  return { ...rest, ...(previous.length > 0 ? { previous } : {}) };
 }
 
 /**
@@ -451,4 +504,31 @@ export const SINK_READING_TARGETS: readonly string[] = ['env', 'json'];
 
 export function targetReadsSink(target: string | undefined, includeSecret: boolean | undefined): boolean {
   return target !== undefined && SINK_READING_TARGETS.includes(target) && !includeSecret;
+}
+
+/**
+ * What a run needs of a credential sink, whichever kind it is: a file (CredentialSink) or a secret in Azure Key
+ * Vault (KeyVaultSink). `inspect` is the preflight's read-only check (a Key Vault sink loads what it holds there, so
+ * that `read` answers from it); the writes of a Key Vault sink are network calls: await them.
+ */
+export interface Sink {
+  readonly kind: 'file' | 'keyvault';
+  /** Where the credential is kept, for people: the file's path, or the vault URI as given. */
+  readonly file: string;
+  inspect(expect?: { tenantId?: string; clientId?: string }): SinkInspection | Promise<SinkInspection>;
+  read(): SinkFile | undefined;
+  markPending(base: { tenantId?: string; clientId?: string }, displayName: string): void | Promise<void>;
+  store(
+    base: { tenantId?: string; clientId?: string },
+    credential: StoredCredential,
+    opts?: { retired?: string[]; now?: number },
+  ): void | Promise<void>;
+  /** Owner-only permissions (a file); nothing for a vault secret, whose access is the vault's. */
+  tighten(): void;
+  /** Rotation: the end of the grace of replaced credentials (`withRetirement`). */
+  scheduleRetirement(keyIds: string[], retireAfter: string): void | Promise<void>;
+  /** Rotation: a replaced credential made current again after a failed proof (`withReinstated`). */
+  reinstate(keyId: string): void | Promise<void>;
+  /** Rotation and pruning: replaced credentials removed from Entra (`withoutPrevious`). */
+  forget(keyIds: string[]): void | Promise<void>;
 }

@@ -8,7 +8,7 @@ import type { CloudProfile, NetworkBounds } from '../auth/index.js';
 import type { ProvisionOptions } from '../config/index.js';
 import type { GraphApi } from '../entra/index.js';
 import type { ExchangeBackend, ExchangeBackendChoice } from '../exchange/index.js';
-import type { CredentialSink } from '../handoff/index.js';
+import type { Sink } from '../handoff/index.js';
 
 export interface RunNames {
   /** The app's stable key (Graph uniqueName). */
@@ -61,7 +61,8 @@ export interface TenantContext {
   readonly exchange: ExchangeBackend;
   /** Which Exchange backend the run uses and why (`auto` decides while the run starts). */
   readonly exchangeChoice: Promise<ExchangeBackendChoice>;
-  readonly sink?: CredentialSink;
+  /** The --secret-out sink: a file, or a secret in Azure Key Vault. */
+  readonly sink?: Sink;
   readonly names: RunNames;
   readonly operator: OperatorInfo;
   /** Progress lines for people (stderr). */

@@ -27,7 +27,7 @@ import {
   type ExchangeBackendChoice,
   type PwshProbe,
 } from '../exchange/index.js';
-import { CredentialSink } from '../handoff/index.js';
+import { openSink } from '../handoff/index.js';
 import type { Agent } from 'undici';
 import type { RunHooks, RunNames, RunOptions, TenantContext } from './context.js';
 import { OperatorError } from './errors.js';
@@ -185,7 +185,7 @@ export async function openContext(options: RunOptions, p: OpenOptions): Promise<
       mailboxTenantId,
       homeGraph,
       mailboxGraph,
-      sink: options.secretOut ? new CredentialSink(options.secretOut) : undefined,
+      sink: options.secretOut ? openSink(options.secretOut, { profile, credential, bounds }) : undefined,
       names: runNames(options.appName),
       operator: { kind: interactive ? 'user' : 'app', principal: signIn.principal },
       progress: p.progress,

@@ -138,7 +138,7 @@ export async function finishRotation(
   const unprovable = o.verify === 'none' || o.flow === 'delegated';
   if (proof === 'failed' || (proof === 'skipped' && !unprovable)) {
     // What reads the sink keeps the one that worked: the old one is its credential again, the new one beside it.
-    if (file?.credential?.keyId === rotated.keyId) ctx.sink?.reinstate(rotated.replaced.keyId);
+    if (file?.credential?.keyId === rotated.keyId) await ctx.sink?.reinstate(rotated.replaced.keyId);
     return {
       ...base,
       status: 'kept',
@@ -152,7 +152,7 @@ export async function finishRotation(
     } catch (err) {
       // Recorded as due now: the next apply or rotate removes it.
       const now = new Date().toISOString();
-      ctx.sink?.scheduleRetirement(keyIds, now);
+      await ctx.sink?.scheduleRetirement(keyIds, now);
       return {
         ...base,
         status: 'scheduled',
@@ -160,11 +160,11 @@ export async function finishRotation(
         message: `the new ${kind} passed the proof, but removing the old ${kind} ${names} failed (${(err as Error).message}); the next apply or rotate removes it`,
       };
     }
-    ctx.sink?.forget(keyIds);
+    await ctx.sink?.forget(keyIds);
     return { ...base, status: 'retired', message: `the old ${kind} ${names} was removed from Entra (${grace.text})` };
   }
   const retireAfter = new Date(Date.now() + (grace.atOnce ? 0 : grace.ms)).toISOString();
-  ctx.sink?.scheduleRetirement(keyIds, retireAfter);
+  await ctx.sink?.scheduleRetirement(keyIds, retireAfter);
   return {
     ...base,
     status: 'scheduled',

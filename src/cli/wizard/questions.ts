@@ -16,7 +16,7 @@ import {
   resolveOptions,
   type ProvisionOptions,
 } from '../../config/index.js';
-import { CredentialSink } from '../../handoff/index.js';
+import { CredentialSink, isKeyVaultTarget } from '../../handoff/index.js';
 import { answered, askChoice, askText, askYesNo, splitList, type Choice } from './ask.js';
 
 type Target = (typeof HANDOFF_TARGETS)[number];
@@ -370,7 +370,7 @@ export function configFor(o: ProvisionOptions, configPath = './sendasapp.yaml'):
     c.credential = o.credential;
     c.secretLifetime = o.secretLifetime.text;
   }
-  if (o.secretOut) c.secretOut = rel(o.secretOut);
+  if (o.secretOut) c.secretOut = isKeyVaultTarget(o.secretOut) ? o.secretOut : rel(o.secretOut);
   if (o.certificateFile) c.certificateFile = rel(o.certificateFile);
   if ((o.redirectUris?.length ?? 0) > 0) c.redirectUris = o.redirectUris;
   c.enableSmtpAuth = o.enableSmtpAuth;

@@ -458,15 +458,15 @@ export function credentialNode(
           passwordCredentials: app.passwordCredentials.filter((p) => !removals.includes(p.keyId)),
         };
         const retired = changes.filter((c) => c.op === 'retireReplaced').map((c) => c.keyId);
-        if (retired.length > 0) ctx.sink?.forget(retired);
+        if (retired.length > 0) await ctx.sink?.forget(retired);
       }
       const base = { tenantId: ctx.mailboxTenantId, clientId: app.appId };
       const displayName = credentialDisplayName(randomBytes(4).toString('hex'));
       if (changes.some((c) => c.op === 'addSecret')) {
-        ctx.sink?.markPending(base, displayName);
+        await ctx.sink?.markPending(base, displayName);
         const secret = await addSecret(ctx.homeGraph, app.id, displayName, new Date(Date.now() + o.secretLifetime.ms));
         await ctx.hooks.afterWrite?.('addPassword');
-        ctx.sink?.store(
+        await ctx.sink?.store(
           base,
           { type: 'secret', keyId: secret.keyId, secret: secret.secretText, expires: secret.endDateTime, displayName },
           { retired: current?.retireKeyIds },
@@ -483,7 +483,7 @@ export function credentialNode(
         const material = certificate
           ? { certificatePem: certificate.certificatePem, privateKeyPem: certificate.privateKeyPem.reveal() }
           : await makeSelfSignedCertificate(ctx.names.displayName, o.secretLifetime.ms);
-        ctx.sink?.markPending(base, displayName);
+        await ctx.sink?.markPending(base, displayName);
         const uploaded = await addCertificate(ctx.homeGraph, app, material.certificatePem, displayName);
         await ctx.hooks.afterWrite?.('addCertificate');
         // By appId: an adopted app (--app-id) has no uniqueName of ours.
@@ -492,7 +492,7 @@ export function credentialNode(
           fresh?.keyCredentials.find((k) => k.displayName === displayName) ??
           fresh?.keyCredentials.find((k) => sameThumbprint(k.customKeyIdentifier, uploaded.thumbprint));
         const keyId = key?.keyId ?? uploaded.thumbprint;
-        ctx.sink?.store(
+        await ctx.sink?.store(
           base,
           {
             type: 'certificate',

@@ -341,7 +341,8 @@ export function sinkCheck(): CheckNode<SinkInspection | undefined, Record<string
     async read(ctx) {
       const file = ctx.options.secretOut;
       if (!file) return undefined;
-      const r = inspectSink(file, { tenantId: ctx.mailboxTenantId, clientId: ctx.options.appId });
+      const expect = { tenantId: ctx.mailboxTenantId, clientId: ctx.options.appId };
+      const r = ctx.sink ? await ctx.sink.inspect(expect) : inspectSink(file, expect);
       if (!r.ok) throw new CheckFailure('input', `--secret-out ${file}: ${r.reason}`, r.fix, '--secret-out');
       return r;
     },

@@ -90,7 +90,8 @@ export function buildGraph(ctx: TenantContext, known?: MailboxFacts): { graph: R
   const delegated = o.flow === 'delegated';
   const rbac = o.mailboxAccess === 'rbac' && !delegated;
   const sink = g.add(sinkCheck());
-  if (o.secretOut) g.add(sinkModeNode(ctx, { sink }));
+  // A file's permissions; a Key Vault secret has none (the vault's access control decides).
+  if (o.secretOut && ctx.sink?.kind !== 'keyvault') g.add(sinkModeNode(ctx, { sink }));
   const certificate = g.add(certificateFileCheck());
   const lifetime = g.add(lifetimeCheck(sink));
   g.add(operatorCheck());
