@@ -66,6 +66,8 @@ interface Settings {
   parallel: number;
   failFast: boolean;
   shard?: Shard;
+  /** --report: the report file written after the run (HTML, or Markdown for a .md name). */
+  report?: string;
 }
 
 const OUTPUTS: FleetOutput[] = ['text', 'json', 'jsonl'];
@@ -110,11 +112,15 @@ function settingsOf(
     else throw new ConfigError(f.field, 'must be true or false');
   }
   const s = fleetValue(flags, env, 'shard');
+  const r = fleetValue(flags, env, 'report');
+  if (r && (typeof r.value !== 'string' || r.value.trim() === ''))
+    throw new ConfigError(r.field, 'must be a file name (report.html, or report.md for Markdown)');
   return {
     output: output as FleetOutput,
     parallel,
     failFast,
     ...(s ? { shard: parseShard(String(s.value), s.field) } : {}),
+    ...(r ? { report: String(r.value) } : {}),
   };
 }
 
@@ -343,11 +349,12 @@ export async function fleetCommand(
       exitCode,
       { startedAt, shard },
     );
+    const { type: _t, ...s } = summary;
+    const all = { command, tenants: results.map(({ line: { type: _lt, ...rest } }) => rest), summary: s };
+    if (settings.report) await writeReport(settings.report, all);
     if (settings.output === 'jsonl') writeLine(summary);
-    else if (settings.output === 'json') {
-      const { type: _t, ...s } = summary;
-      writeLine({ command, tenants: results.map(({ line: { type: _lt, ...rest } }) => rest), summary: s });
-    } else
+    else if (settings.output === 'json') writeLine(all);
+    else
       textResults(
         results.map((r) => r.line),
         summary,
@@ -357,6 +364,14 @@ export async function fleetCommand(
     progress.close();
     dispose();
   }
+}
+
+/** --report: the fleet report of this run, as HTML (or Markdown for a `.md` name); where it went, on stderr. */
+async function writeReport(file: string, all: unknown): Promise<void> {
+  const { writeFleetReport } = await import('../report/index.js');
+  const markdown = /\.(md|markdown)$/i.test(file);
+  const written = writeFleetReport(all, markdown ? { markdown: file } : { html: file });
+  process.stderr.write(`Fleet report written to ${written.html ?? written.markdown}\n`);
 }
 
 /**

@@ -33,6 +33,12 @@ export const FLEET_FLAGS = [
     env: 'SENDASAPP_SHARD',
     text: "with --fleet: run only shard k of N (by a hash of each tenant's name)",
   },
+  {
+    key: 'report',
+    flag: '--report <file>',
+    env: 'SENDASAPP_REPORT',
+    text: 'with --fleet: after the run, write the fleet report here (HTML; Markdown when it ends in .md)',
+  },
 ] as const;
 
 export function addFleetOptions(cmd: Command): Command {

@@ -64,7 +64,7 @@ export const fleetFileSchema = z
   .strict();
 
 export interface FleetOptionSpec {
-  key: 'fleet' | 'parallel' | 'failFast' | 'shard';
+  key: 'fleet' | 'parallel' | 'failFast' | 'shard' | 'report';
   flag: string;
   env: string;
   description: string;
@@ -101,6 +101,13 @@ export const FLEET_OPTIONS: FleetOptionSpec[] = [
     flag: '--shard <k/N>',
     env: 'SENDASAPP_SHARD',
     description: "with --fleet: run only shard k of N (a tenant's shard comes from a hash of its name)",
+  },
+  {
+    key: 'report',
+    flag: '--report <file>',
+    env: 'SENDASAPP_REPORT',
+    description:
+      'with --fleet: after the run, write the fleet report to this file (HTML; Markdown when it ends in .md)',
   },
 ];
 

@@ -253,6 +253,28 @@ describe('fleet output and Ctrl-C, with the built CLI', () => {
     expect(out.tenants[0].result.error.message).toMatch(/names no app|cannot read/);
   }, 120_000);
 
+  it('--report writes the fleet report of the run: HTML (every tenant a row, nothing fetched from outside), or Markdown for a .md name', async () => {
+    const html = path.join(dir, 'report.html');
+    const r = await runCli(['status', '--fleet', file, '--report', html, '--output', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`Fleet report written to ${html}`);
+    const page = readFileSync(html, 'utf8');
+    expect(page).toMatch(/^<!doctype html>/i);
+    for (const n of names.slice(0, 4)) expect(page).toContain(n);
+    expect(page).not.toMatch(/<(script|link|img)[^>]+(src|href)=["']https?:/i);
+    // The stdout result is unchanged by --report: still the one JSON object.
+    expect(JSON.parse(r.stdout).summary).toMatchObject({ tenants: 4, exitCode: 0 });
+    const md = path.join(dir, 'report.md');
+    const m = await runCli(['status', '--fleet', file, '--report', md]);
+    expect(m.code, m.stderr).toBe(0);
+    const text = readFileSync(md, 'utf8');
+    for (const n of names.slice(0, 4)) expect(text).toMatch(new RegExp(`\\| ${n} `));
+    // Not a file name: bad input before any tenant is called.
+    const bad = await runCli(['status', '--fleet', file, '--report', ' ']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--report');
+  }, 120_000);
+
   it('status --fleet in text: a line per tenant and the counts on stdout, exit 0', async () => {
     const r = await runCli(['status', '--fleet', file]);
     expect(r.code, r.stderr).toBe(0);
