@@ -276,6 +276,8 @@ export interface World {
   operator: OperatorIdentity;
   /** Device-code flows waiting for (or given) approval. */
   deviceCodes: DeviceCodeRecord[];
+  /** Deleted applications (Entra's deleted items: restorable for 30 days, or removed for good with a DELETE). */
+  deletedApplications?: ApplicationRecord[];
 }
 
 export interface DeviceCodeRecord {

@@ -2,3 +2,5 @@ export * from './graph.js';
 export * from './application.js';
 export * from './credential.js';
 export * from './service-principal.js';
+export * from './removal.js';
+export * from './inventory.js';

@@ -41,12 +41,14 @@ import {
   type MailboxFacts,
 } from './facts.js';
 import { sinkModeNode } from './sink.js';
+import { provenanceNode, type ProvenanceState } from './provenance.js';
 
 export * from './delegated.js';
 export * from './entra.js';
 export * from './exchange.js';
 export * from './facts.js';
 export * from './sink.js';
+export * from './provenance.js';
 
 /** The handles a run keeps to read its results. */
 export interface RunRefs {
@@ -62,6 +64,8 @@ export interface RunRefs {
   exchangeServicePrincipal?: ManagedRef<ExchangeServicePrincipal>;
   roleAssignment?: ManagedRef<{ name: string }>;
   smtpAuth: ManagedRef<SmtpAuthState>;
+  /** What sendasapp made and changed, recorded in the app's notes (for list and destroy). */
+  provenance?: ManagedRef<ProvenanceState>;
 }
 
 /** The mailboxes node alone: with --group, its members decide which per-mailbox nodes the run has. */
@@ -125,6 +129,7 @@ export function buildGraph(ctx: TenantContext, known?: MailboxFacts): { graph: R
     servicePrincipal,
     smtpAuth,
   };
+  refs.provenance = g.add(provenanceNode(ctx, { app: application, mailboxes }));
   if (delegated) return { graph: g, refs };
 
   const exchangeSp = g.add(exchangeServicePrincipalNode(ctx, { app: application, sp: servicePrincipal }));
