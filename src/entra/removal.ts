@@ -51,3 +51,18 @@ export function readDeletedApplication(graph: GraphApi, id: string): Promise<Del
 export function purgeDeletedItem(graph: GraphApi, id: string): Promise<boolean> {
   return deleteOrGone(graph, `/directory/deletedItems/${id}`);
 }
+
+/**
+ * A deleted application of ours in deleted items, by its key (uniqueName): a teardown that was stopped after the
+ * delete finds it there (to purge it, and to read its record). Deleted items are listed and matched here.
+ */
+export async function findDeletedApplication(
+  graph: GraphApi,
+  uniqueNames: string[],
+): Promise<(DeletedApplication & { notes?: string | null }) | undefined> {
+  const keys = new Set(uniqueNames.map((n) => n.toLowerCase()));
+  const res = await graph.get<{ value?: Array<DeletedApplication & { notes?: string | null }> }>(
+    '/directory/deletedItems/microsoft.graph.application?$select=id,appId,displayName,uniqueName,notes,deletedDateTime&$top=999',
+  );
+  return (res.body?.value ?? []).find((a) => keys.has((a.uniqueName ?? '').toLowerCase()));
+}

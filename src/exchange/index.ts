@@ -18,3 +18,4 @@ export {
   type PwshStats,
 } from './pwsh/index.js';
 export { ChosenExchangeBackend } from './chosen.js';
+export * from './removal.js';

@@ -2,3 +2,4 @@
 export * from './sink.js';
 export * from './template.js';
 export * from './handoff.js';
+export * from './sink-removal.js';
