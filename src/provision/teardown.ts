@@ -19,6 +19,9 @@ import {
   deleteApplication,
   deleteServicePrincipal,
   findDeletedApplication,
+  isOurs,
+  removeCertificates,
+  removeSecret,
   purgeDeletedItem,
   readAppRoleAssignments,
   readApplicationByAppId,
@@ -120,7 +123,13 @@ async function readTarget(ctx: TenantContext): Promise<TeardownTarget | undefine
   const o = ctx.options;
   if (o.appId) {
     const app = await readApplicationByAppId(ctx.homeGraph, o.appId);
-    const record = parseProvenance(app?.notes);
+    // A vendor's app keeps its record on its service principal here (it has no object in the home tenant).
+    const sp = app
+      ? undefined
+      : await ctx.mailboxGraph.find<{ notes?: string | null }>(
+          `/servicePrincipals(appId='${o.appId}')?$select=id,notes`,
+        );
+    const record = parseProvenance(app ? app.notes : sp?.notes);
     return { appId: o.appId, ...(app ? { app } : {}), adopted: true, external: !app, ...(record ? { record } : {}) };
   }
   const ours = await applicationNode(ctx, {
@@ -413,13 +422,34 @@ export function buildTeardownGraph(ctx: TenantContext, facts: TeardownFacts, o: 
               what: `delete the app registration ${app.appId} (to deleted items, restorable for 30 days)`,
             },
           ];
-        return parseProvenance(app.notes)
-          ? [{ op: 'forget', what: "remove sendasapp's record from the app's notes (the app is kept)" }]
-          : [];
+        // Adopted: kept, without what sendasapp put on it (its credentials, by display name, and its record).
+        const changes: Removal[] = [
+          ...app.passwordCredentials
+            .filter((c) => isOurs(c.displayName))
+            .map((c) => ({ op: 'removeSecret', keyId: c.keyId, what: `remove the secret ${c.keyId} sendasapp made` })),
+          ...app.keyCredentials
+            .filter((c) => isOurs(c.displayName))
+            .map((c) => ({
+              op: 'removeCertificate',
+              keyId: c.keyId,
+              what: `remove the certificate ${c.keyId} sendasapp added`,
+            })),
+        ];
+        if (parseProvenance(app.notes))
+          changes.push({ op: 'forget', what: "remove sendasapp's record from the app's notes (the app is kept)" });
+        return changes;
       },
       async apply(ctx, changes, app) {
-        if (changes.some((c) => c.op === 'delete')) await deleteApplication(ctx.homeGraph, app.id);
-        else
+        if (changes.some((c) => c.op === 'delete')) {
+          await deleteApplication(ctx.homeGraph, app.id);
+          return;
+        }
+        const keyOf = (c: Removal): string => (c as Removal & { keyId: string }).keyId;
+        for (const c of changes.filter((x) => x.op === 'removeSecret'))
+          await removeSecret(ctx.homeGraph, app.id, keyOf(c));
+        const certs = changes.filter((x) => x.op === 'removeCertificate').map(keyOf);
+        if (certs.length > 0) await removeCertificates(ctx.homeGraph, app, certs);
+        if (changes.some((c) => c.op === 'forget'))
           await ctx.homeGraph.request(
             'PATCH',
             `/applications/${app.id}`,

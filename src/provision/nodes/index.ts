@@ -129,7 +129,9 @@ export function buildGraph(ctx: TenantContext, known?: MailboxFacts): { graph: R
     servicePrincipal,
     smtpAuth,
   };
-  refs.provenance = g.add(provenanceNode(ctx, { app: application, mailboxes }));
+  refs.provenance = g.add(
+    provenanceNode(ctx, { app: application, mailboxes, ...(o.appId ? { sp: servicePrincipal } : {}) }),
+  );
   if (delegated) return { graph: g, refs };
 
   const exchangeSp = g.add(exchangeServicePrincipalNode(ctx, { app: application, sp: servicePrincipal }));

@@ -18,7 +18,7 @@
 import { rbacNames } from '../../exchange/index.js';
 import type { TenantContext } from '../context.js';
 import type { ManagedNode, ManagedRef, Ref } from '../model.js';
-import type { AppState } from './entra.js';
+import type { AppState, ServicePrincipalState } from './entra.js';
 import { smtpAuthNode } from './exchange.js';
 import type { MailboxFacts } from './facts.js';
 
@@ -183,9 +183,23 @@ export function wantedProvenance(
   };
 }
 
-type ProvenanceInputs = { app: ManagedRef<AppState>; mailboxes: Ref<MailboxFacts> };
+type ProvenanceInputs = {
+  app: ManagedRef<AppState>;
+  mailboxes: Ref<MailboxFacts>;
+  /** With --app-id: a vendor's app has no object in the home tenant; its record goes on its service principal. */
+  sp?: ManagedRef<ServicePrincipalState>;
+};
 
-/** The provenance record in the app's notes. An external (vendor's) app has no object here to hold it. */
+/** Where an app's record lives: the application's notes, or for a vendor's app its service principal's notes. */
+export function provenancePath(app: AppState, spId: string | undefined): string | undefined {
+  if (app.app) return `/applications/${app.app.id}`;
+  return spId ? `/servicePrincipals/${spId}` : undefined;
+}
+
+/**
+ * The provenance record in the app's notes, or (a vendor's app adopted by --app-id, which has no object in the home
+ * tenant) in the notes of its service principal in the mailbox tenant, once that exists.
+ */
 export function provenanceNode(
   ctx: TenantContext,
   inputs: ProvenanceInputs,
@@ -196,24 +210,35 @@ export function provenanceNode(
     title: "Provenance record (the app's notes)",
     inputs,
     readsWith: ['app'],
-    async read(_ctx, { app }) {
-      if (!app?.app) return undefined;
-      const notes = app.app.notes ?? null;
+    async read(ctx, { app, sp }) {
+      if (!app) return undefined;
+      let notes: string | null;
+      if (app.app) notes = app.app.notes ?? null;
+      else if (sp) {
+        const found = await ctx.mailboxGraph.find<{ notes?: string | null }>(
+          `/servicePrincipals/${sp.id}?$select=id,notes`,
+        );
+        if (!found) return undefined;
+        notes = found.notes ?? null;
+      } else return undefined;
       const record = parseProvenance(notes);
       return { notes, ...(record ? { record } : {}) };
     },
     diff(current, { app, mailboxes }) {
-      if (app?.external) return [];
+      if (app?.external && !inputs.sp) return [];
       const wanted = fitProvenance(
         wantedProvenance(ctx, mailboxes, app, current?.record),
         notesWithoutProvenance(current?.notes),
       );
       return sameProvenance(wanted, current?.record) ? [] : [{ op: 'record', record: wanted, first: !current?.record }];
     },
-    async apply(ctx, changes, current, { app }) {
+    async apply(ctx, changes, current, { app, sp }) {
       const record = changes[changes.length - 1]!.record;
-      const notes = notesWithProvenance(current?.notes ?? app!.app!.notes, record);
-      await ctx.homeGraph.request('PATCH', `/applications/${app!.app!.id}`, { notes }, { idempotent: true });
+      const path = provenancePath(app!, sp?.id);
+      if (!path) return current ?? { notes: null };
+      const graph = app!.app ? ctx.homeGraph : ctx.mailboxGraph;
+      const notes = notesWithProvenance(current?.notes ?? app!.app?.notes, record);
+      await graph.request('PATCH', path, { notes }, { idempotent: true });
       return { notes, record };
     },
     describe: (c) =>
