@@ -27,3 +27,12 @@ export {
   type TeardownTarget,
 } from './teardown.js';
 export { inventory, inventoryEntry, type InventoryApp, type InventoryCredential } from './inventory.js';
+export {
+  NOTES_MAX,
+  PROVENANCE_MARKER,
+  fitProvenance,
+  notesWithProvenance,
+  notesWithoutProvenance,
+  parseProvenance,
+  type ProvenanceRecord,
+} from './nodes/index.js';
