@@ -15,6 +15,7 @@ import path from 'node:path';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { addSecret, registerApp } from '../helpers/azure.js';
 import { applyArgs, type CliResult } from '../helpers/cli.js';
+import { runInTerminal } from '../wizard/terminal.js';
 import {
   CONTOSO,
   EXO_APP_ID,
@@ -182,6 +183,22 @@ describe('destroy: setup, then destroy, leaves nothing of ours and nothing else 
     expect(await dump()).toEqual(before);
   });
 
+  it("send-as with the organization's SMTP AUTH turned on: destroy revokes SendAs and turns the organization back off", async () => {
+    const before = await dump();
+    expect(before.exchange.transportConfig.SmtpClientAuthenticationDisabled).toBe(true);
+    const name = 'Teardown Send As';
+    expectPassed(await runs.run(setup(name, { mailboxAccess: 'send-as', enableSmtpAuth: 'org' })));
+    keep(sinkFor(name));
+    const during = await dump();
+    expect(during.exchange.transportConfig.SmtpClientAuthenticationDisabled).toBe(false);
+    const record = JSON.parse(appsByName(during, name)[0].notes.replace(/^[^{]*/, ''));
+    expect(record).toMatchObject({ mode: 'send-as', smtp: { org: true } });
+    const out = expectDestroyed(await runs.run(destroy(name, '--yes', '--purge', '--delete-secret')));
+    const changes = out.resources.flatMap((r: Json) => r.changes.map((c: Json) => c.op));
+    expect(changes).toEqual(expect.arrayContaining(['revokeSendAs', 'restoreOrganization']));
+    expect(await dump()).toEqual(before);
+  });
+
   it('killed (SIGKILL) part-way through destroy, then destroy again: converges to the state before setup', async () => {
     const before = await dump();
     const name = 'Teardown Crash';
@@ -229,6 +246,28 @@ describe('destroy: setup, then destroy, leaves nothing of ours and nothing else 
     expect(r.json<Json>().error.message).toMatch(/rerun with --yes/);
     expect(await dump()).toEqual(before);
     expectDestroyed(await runs.run(destroy(name, '--yes', '--purge', '--delete-secret')));
+  });
+
+  it('on a terminal it shows the plan and asks: "no" removes nothing, "yes" removes it', async () => {
+    const before = await dump();
+    const name = 'Teardown Asked';
+    expectPassed(await runs.run(setup(name)));
+    keep(sinkFor(name));
+    const during = await dump();
+    const args = destroy(name, '--purge', '--delete-secret').filter((a) => a !== '--output' && a !== 'json');
+    const no = runInTerminal(args);
+    await no.waitFor(/Remove \d+ resource\(s\) from contoso\.onmicrosoft\.com\?/);
+    expect(no.screen()).toContain("remove the app's FullAccess on");
+    no.answer('n');
+    expect(await no.exited).toBe(0);
+    expect(no.screen()).toContain('Nothing removed.');
+    expect(await dump()).toEqual(during);
+    const yes = runInTerminal(args);
+    await yes.waitFor(/Remove \d+ resource\(s\)/);
+    yes.answer('y');
+    expect(await yes.exited).toBe(0);
+    expect(yes.screen()).toContain('Removed.');
+    expect(await dump()).toEqual(before);
   });
 
   it("an ISV's app adopted by --app-id: removed from the tenant (service principal, grants), never deleted", async () => {
