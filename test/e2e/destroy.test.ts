@@ -165,7 +165,16 @@ describe('destroy: setup, then destroy, leaves nothing of ours and nothing else 
     keep(sinkFor(name));
     const during = await dump();
     expect(during.exchange.managementScopes.length).toBe(before.exchange.managementScopes.length + 1);
+    const list = async (): Promise<Json> => {
+      const r = await runs.run(['list', '--endpoints', emu.endpointsFile, '--tenant', CONTOSO, '--output', 'json']);
+      expect(r.code, r.stderr).toBe(0);
+      return r.json<Json>();
+    };
+    const listed = await list();
+    expect(listed.command).toBe('list');
+    expect(listed.apps.find((a: Json) => a.displayName === name)).toMatchObject({ mode: 'rbac', provenance: 'record' });
     const out = expectDestroyed(await runs.run(destroy(name, '--yes')));
+    expect((await list()).apps.map((a: Json) => a.displayName)).not.toContain(name);
     expect(out.resources.find((r: Json) => r.key === 'exchange.roleAssignment').status).toBe('deleted');
     expect(out.resources.find((r: Json) => r.key === 'exchange.managementScope').status).toBe('deleted');
     expect(out.notes.map((n: Json) => n.code)).toContain('soft-deleted');
