@@ -33,6 +33,7 @@ import {
   type ServicePrincipal,
 } from '../entra/index.js';
 import {
+  ExchangeError,
   groupMembers,
   hasFullAccess,
   hasSendAs,
@@ -255,9 +256,15 @@ export function buildTeardownGraph(ctx: TenantContext, facts: TeardownFacts, o: 
         async read(ctx, inputs) {
           const sp = await exoSp(ctx, inputs);
           if (!sp) return undefined;
+          // A mailbox that is gone holds no grant (its ACEs went with it).
+          const held = (check: Promise<boolean>): Promise<boolean> =>
+            check.catch((err: unknown) => {
+              if (err instanceof ExchangeError && err.kind === 'not-found') return false;
+              throw err;
+            });
           const [fullAccess, sendAs] = await Promise.all([
-            hasFullAccess(ctx.exchange, m, sp),
-            hasSendAs(ctx.exchange, m, sp),
+            held(hasFullAccess(ctx.exchange, m, sp)),
+            held(hasSendAs(ctx.exchange, m, sp)),
           ]);
           return fullAccess || sendAs ? { sp, fullAccess, sendAs } : undefined;
         },
