@@ -6,8 +6,8 @@
  * group, the SMTP AUTH exceptions it enabled with the value each had before, the sink's kind and location (never a
  * secret), the RBAC names, the tool version and when it was first written. It is written ahead of the SMTP AUTH
  * change from the preflight's reading (what is there before), and rewritten only when its content changes: a rerun
- * with nothing to change writes nothing. Exceptions are cumulative (a later run that finds a mailbox already enabled
- * keeps the earlier entry and its earlier value).
+ * with nothing to change writes nothing. Mailboxes and exceptions are cumulative (a run that names fewer mailboxes
+ * changes nothing; a later run that finds a mailbox already enabled keeps the earlier entry and its earlier value).
  *
  * Graph's `notes` holds at most 1024 characters (the emulator enforces the same limit as for `description`; the
  * reference files give no other number). A person's own notes are kept: the record is one line of its own, replaced
@@ -15,6 +15,7 @@
  * group or the RBAC scope); the SMTP AUTH exceptions are kept as long as they fit, and those that do not are counted
  * (`smtpOmitted`) — destroy then leaves those mailboxes enabled rather than guess.
  */
+import { isReplicationLag } from '../../entra/index.js';
 import { rbacNames } from '../../exchange/index.js';
 import type { TenantContext } from '../context.js';
 import type { ManagedNode, ManagedRef, Ref } from '../model.js';
@@ -162,12 +163,20 @@ export function wantedProvenance(
     { mailboxes: facts },
   );
   const org = earlier?.smtp?.org === true || smtpChanges.some((c) => c.op === 'enableOrganization');
-  const mailboxes: Record<string, boolean | null> = { ...(earlier?.smtp?.mailboxes ?? {}) };
-  for (const c of smtpChanges) if (c.op === 'enableMailbox' && !(c.mailbox in mailboxes)) mailboxes[c.mailbox] = c.from;
+  const exceptions: Record<string, boolean | null> = { ...(earlier?.smtp?.mailboxes ?? {}) };
+  for (const c of smtpChanges)
+    if (c.op === 'enableMailbox' && !(c.mailbox in exceptions)) exceptions[c.mailbox] = c.from;
   const smtp: ProvenanceRecord['smtp'] =
-    org || Object.keys(mailboxes).length > 0
-      ? { ...(org ? { org: true as const } : {}), ...(Object.keys(mailboxes).length > 0 ? { mailboxes } : {}) }
+    org || Object.keys(exceptions).length > 0
+      ? {
+          ...(org ? { org: true as const } : {}),
+          ...(Object.keys(exceptions).length > 0 ? { mailboxes: exceptions } : {}),
+        }
       : undefined;
+  // Cumulative, like the exceptions: a mailbox or group once given stays recorded (a run that names fewer mailboxes,
+  // e.g. a status of part of them, is no change of what was done; destroy looks at every one).
+  const mailboxes = [...new Set([...(earlier?.mailboxes ?? []), ...(facts.group ? [] : facts.mailboxes)])];
+  const group = facts.group?.name ?? earlier?.group;
   const names = app?.legacyKey ? rbacNames(ctx.names.legacyUniqueName) : ctx.names;
   const sink = sinkOf(ctx.options.secretOut) ?? earlier?.sink;
   return {
@@ -175,7 +184,8 @@ export function wantedProvenance(
     tool: TOOL_VERSION,
     created: earlier?.created ?? now(),
     mode,
-    ...(facts.group ? { group: facts.group.name } : { mailboxes: [...facts.mailboxes] }),
+    ...(mailboxes.length > 0 ? { mailboxes } : {}),
+    ...(group ? { group } : {}),
     ...(smtp ? { smtp } : {}),
     ...(earlier?.smtpOmitted ? { smtpOmitted: earlier.smtpOmitted } : {}),
     ...(sink ? { sink } : {}),
@@ -238,7 +248,12 @@ export function provenanceNode(
       if (!path) return current ?? { notes: null };
       const graph = app!.app ? ctx.homeGraph : ctx.mailboxGraph;
       const notes = notesWithProvenance(current?.notes ?? app!.app?.notes, record);
-      await graph.request('PATCH', path, { notes }, { idempotent: true });
+      // Right after the app (or its service principal) was made, the directory may not know it yet: 404 meanwhile.
+      await graph.untilReplicated(
+        'provenance record',
+        () => graph.request('PATCH', path, { notes }, { idempotent: true }),
+        isReplicationLag,
+      );
       return { notes, record };
     },
     describe: (c) =>
