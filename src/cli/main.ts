@@ -170,7 +170,7 @@ async function registerTenantCommands(): Promise<void> {
   await lazyOptions(destroy, {
     only: [...TEARDOWN_KEYS, 'mailboxes', 'group', 'secretOut', 'exchange', 'wait'],
     describe: {
-      mailboxes: 'also remove the app’s grants on this mailbox (the record lists those it made)',
+      mailboxes: "also remove the app's grants on this mailbox (the record lists those it made)",
       secretOut: 'the credential file to delete with --delete-secret (default: the one the record names)',
     },
   });

@@ -208,6 +208,33 @@ describe('destroy: setup, then destroy, leaves nothing of ours and nothing else 
     expect(await dump()).toEqual(before);
   });
 
+  it('full-access over a group: the record names the group, and destroy finds the grants on its members', async () => {
+    const before = await dump();
+    const name = 'Teardown Group';
+    sinks.push(sinkFor(name));
+    const args = applyArgs({
+      endpoints: emu.endpointsFile,
+      tenant: CONTOSO,
+      group: 'smtp-senders',
+      mailboxAccess: 'full-access',
+      appName: name,
+      secretOut: sinkFor(name),
+    });
+    expectPassed(await runs.run(args));
+    keep(sinkFor(name));
+    const app = appsByName(await dump(), name)[0];
+    const record = JSON.parse(app.notes.replace(/^[^{]*/, ''));
+    expect(record).toMatchObject({ mode: 'full-access', group: 'smtp-senders' });
+    expect(record.mailboxes).toBeUndefined();
+    const out = expectDestroyed(await runs.run(destroy(name, '--yes', '--purge', '--delete-secret')));
+    expect([...out.mailboxes].sort()).toEqual([AP, SCANNER]);
+    const revoked = out.resources.filter(
+      (r: Json) => r.key.startsWith('exchange.mailboxAccess:') && r.status === 'deleted',
+    );
+    expect(revoked).toHaveLength(2);
+    expect(await dump()).toEqual(before);
+  });
+
   it('killed (SIGKILL) part-way through destroy, then destroy again: converges to the state before setup', async () => {
     const before = await dump();
     const name = 'Teardown Crash';
