@@ -14,7 +14,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { addSecret, registerApp } from '../helpers/azure.js';
-import { applyArgs, type CliResult } from '../helpers/cli.js';
+import { applyArgs, spawnCli, type CliResult } from '../helpers/cli.js';
 import { runInTerminal } from '../wizard/terminal.js';
 import {
   CONTOSO,
@@ -304,6 +304,30 @@ describe('destroy: setup, then destroy, leaves nothing of ours and nothing else 
     expect(await yes.exited).toBe(0);
     expect(yes.screen()).toContain('Removed.');
     expect(await dump()).toEqual(before);
+  });
+
+  it('SIGINT while destroy reads: exit 130, one JSON object with outcome interrupted, nothing removed', async () => {
+    const name = 'Teardown Interrupted';
+    expectPassed(await runs.run(setup(name)));
+    keep(sinkFor(name));
+    const before = await dump();
+    await emu.control.setKnobs({ faults: [{ service: 'exchange', call: 1, kind: 'hang' }] });
+    const from = emu.store.log.at(-1)?.seq ?? 0;
+    const cli = spawnCli(destroy(name, '--yes', '--purge', '--delete-secret'));
+    const hung = (): boolean => emu.store.log.some((e) => e.seq > from && e.service === 'exchange' && e.status === 0);
+    for (let i = 0; !hung(); i++) {
+      if (i > 600) throw new Error(`destroy never reached Exchange: ${cli.stderr()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    cli.child.kill('SIGINT');
+    const r = await cli.exited;
+    runs.outputs.push(r.stdout, r.stderr);
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toContain('Interrupted (SIGINT).');
+    expect(r.json<Json>()).toMatchObject({ command: 'destroy', outcome: 'interrupted' });
+    expect(emu.store.log.filter((e) => e.seq > from && e.write)).toEqual([]);
+    expect(await dump()).toEqual(before);
+    expectDestroyed(await runs.run(destroy(name, '--yes', '--purge', '--delete-secret')));
   });
 
   it("an ISV's app adopted by --app-id: removed from the tenant (service principal, grants), never deleted", async () => {
