@@ -166,6 +166,47 @@ async function registerTenantCommands(): Promise<void> {
   await fleetFlags(status);
   status.action(withExit(fleetOr('status', async (f) => (await import('./provision-commands.js')).statusCommand(f))));
 
+  const TEARDOWN_KEYS = [
+    'tenant',
+    'homeTenant',
+    'appName',
+    'appId',
+    'auth',
+    'cloud',
+    'endpoints',
+    'timeout',
+    'verbose',
+    'logFile',
+    'output',
+  ];
+  const list = program
+    .command('list')
+    .description(
+      'List the apps of a tenant that sendasapp made or adopted: mode, mailboxes, credential expiry, provenance (reads only).',
+    );
+  await lazyOptions(list, { only: TEARDOWN_KEYS.filter((k) => k !== 'appName' && k !== 'appId') });
+  list.action(withExit(async (f) => (await import('./list-command.js')).listCommand(f)));
+
+  const destroy = program
+    .command('destroy')
+    .description(
+      'Remove what sendasapp made for an app (grants, RBAC, the SMTP AUTH exceptions it enabled, service principals, consent, the app), after showing the plan.',
+    )
+    .option('-y, --yes', 'do not ask for confirmation (required without a TTY)')
+    .option('--purge', 'also remove the app from deleted items (it cannot be restored then)')
+    .option(
+      '--delete-secret',
+      "also delete the sink's credential (the --secret-out file, or the one the record names)",
+    );
+  await lazyOptions(destroy, {
+    only: [...TEARDOWN_KEYS, 'mailboxes', 'group', 'secretOut', 'exchange', 'wait'],
+    describe: {
+      mailboxes: "also remove the app's grants on this mailbox (the record lists those it made)",
+      secretOut: 'the credential file to delete with --delete-secret (default: the one the record names)',
+    },
+  });
+  destroy.action(withExit(async (f) => (await import('./destroy-command.js')).destroyCommand(f)));
+
   const verify = program
     .command('verify')
     .description(

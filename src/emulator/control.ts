@@ -36,6 +36,9 @@ export function dumpTenant(ctx: EmulatorContext, t: TenantRecord): unknown {
     groups: t.groups.map((g) => ({ ...g.entity, members: g.members, alias: g.alias })),
     exchange: t.exchange,
     messageCounts: Object.fromEntries(Object.entries(t.messages).map(([k, v]) => [k, v.length])),
+    deletedApplications: (ctx.store.world.deletedApplications ?? [])
+      .filter((a) => a.homeTenantId === t.id)
+      .map((a) => ({ ...a.entity, homeTenantId: a.homeTenantId })),
   };
 }
 

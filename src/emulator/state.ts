@@ -281,8 +281,12 @@ export interface World {
   operator: OperatorIdentity;
   /** Device-code flows waiting for (or given) approval. */
   deviceCodes: DeviceCodeRecord[];
+
   /** Azure Key Vaults (absent in a state saved before the emulator served Key Vault). */
   vaults?: VaultRecord[];
+
+  /** Deleted applications (Entra's deleted items: restorable for 30 days, or removed for good with a DELETE). */
+  deletedApplications?: ApplicationRecord[];
 }
 
 export interface DeviceCodeRecord {

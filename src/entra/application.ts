@@ -44,10 +44,12 @@ export interface Application {
   keyCredentials: KeyCredential[];
   /** The Web platform (its redirect URIs: the admin-consent reply URL among them). */
   web?: { redirectUris?: string[] } | null;
+  /** Free text for the app's managers; sendasapp keeps its provenance record in one line of it. */
+  notes?: string | null;
 }
 
 const APP_SELECT =
-  'id,appId,displayName,uniqueName,signInAudience,requiredResourceAccess,passwordCredentials,keyCredentials,web';
+  'id,appId,displayName,uniqueName,signInAudience,requiredResourceAccess,passwordCredentials,keyCredentials,web,notes';
 
 function quote(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;

@@ -18,4 +18,7 @@ export {
   type PwshStats,
 } from './pwsh/index.js';
 export { ChosenExchangeBackend } from './chosen.js';
+
 export * from './send-as-users.js';
+
+export * from './removal.js';

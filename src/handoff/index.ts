@@ -3,3 +3,4 @@ export * from './sink.js';
 export * from './keyvault-sink.js';
 export * from './template.js';
 export * from './handoff.js';
+export * from './sink-removal.js';

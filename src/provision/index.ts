@@ -18,3 +18,22 @@ export { adminConsentUrl } from '../entra/index.js';
 
 /** PEM handling of app credentials, for the commands that read a certificate file themselves. */
 export { splitKeyAndCertificate } from '../entra/index.js';
+export {
+  TeardownRun,
+  buildTeardownGraph,
+  type TeardownFacts,
+  type TeardownOptions,
+  type TeardownResult,
+  type TeardownRunOptions,
+  type TeardownTarget,
+} from './teardown.js';
+export { inventory, inventoryEntry, type InventoryApp, type InventoryCredential } from './inventory.js';
+export {
+  NOTES_MAX,
+  PROVENANCE_MARKER,
+  fitProvenance,
+  notesWithProvenance,
+  notesWithoutProvenance,
+  parseProvenance,
+  type ProvenanceRecord,
+} from './nodes/index.js';

@@ -176,7 +176,9 @@ describe('apply, one tenant, FullAccess, secret', () => {
     const pending = plan
       .json<Record<string, any>>()
       .resources.filter((r: { status: string }) => r.status === 'pending');
+    // The provenance record changes with what was done: the new mailbox and its SMTP AUTH exception.
     expect(pending.map((r: { key: string }) => r.key).sort()).toEqual([
+      'entra.provenance',
       `exchange.mailboxAccess:${it}`,
       'exchange.smtpAuth',
     ]);
@@ -190,7 +192,11 @@ describe('apply, one tenant, FullAccess, secret', () => {
     expect(apply.stdout).toContain(`Application (client) id: ${first.json<Record<string, any>>().application.appId}`);
     expect(apply.stderr).not.toContain('Application (client) id:');
     const writes = (await emu.control.log()).filter((e) => e.write && e.service !== 'smtp');
-    expect(writes.map((w) => w.cmdlet).sort()).toEqual(['Add-MailboxPermission', 'Set-CASMailbox']);
+    expect(writes.map((w) => w.cmdlet ?? `${w.method} ${w.path.replace(/[0-9a-f-]{36}/, '{id}')}`).sort()).toEqual([
+      'Add-MailboxPermission',
+      'PATCH /v1.0/applications/{id}',
+      'Set-CASMailbox',
+    ]);
   });
 
   it('status reports no drift and the secret expiry', async () => {

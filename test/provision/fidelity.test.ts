@@ -122,7 +122,12 @@ describe('fidelity: what real tenants do, and the product answering it', () => {
     const app = emu.store.world.applications.find((a) => a.entity.appId === r.result.application.appId)!;
     const uris = (app.entity as { web?: { redirectUris?: string[] } | null }).web?.redirectUris ?? [];
     expect(uris).toEqual([`${emu.endpoints.authorityHost}/common/oauth2/nativeclient`]);
-    // It came with the create: no separate PATCH of the app's web URIs.
-    expect(r.writes.filter((e) => e.method === 'PATCH' && /\/applications\/[0-9a-f-]{36}$/.test(e.path))).toEqual([]);
+    // It came with the create: the redirect URIs node had nothing to do, and the one PATCH of the app is the
+    // provenance record's (its notes), not a separate one of the web URIs.
+    expect(reportOf(r.result, 'entra.redirectUris')?.status).toBe('unchanged');
+    expect(reportOf(r.result, 'entra.provenance')?.status).toBe('updated');
+    expect(r.writes.filter((e) => e.method === 'PATCH' && /\/applications\/[0-9a-f-]{36}$/.test(e.path))).toHaveLength(
+      1,
+    );
   });
 });

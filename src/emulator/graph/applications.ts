@@ -406,6 +406,9 @@ export function deleteApplication(call: GraphCall, key: Key): GraphResult {
   writeReachFor(call, app);
   const index = store.world.applications.indexOf(app);
   if (index >= 0) store.world.applications.splice(index, 1);
+  // Soft-deleted: kept in the directory's deleted items with its deletedDateTime (`/directory/deletedItems`).
+  app.entity.deletedDateTime = graphNow(store.now());
+  (store.world.deletedApplications ??= []).push(app);
   // Its service principal in the home tenant goes with it (other tenants keep theirs, orphaned, as in Entra).
   const home = store.tenantById(app.homeTenantId);
   if (home) {

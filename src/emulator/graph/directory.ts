@@ -1,11 +1,28 @@
 /**
  * `/organization` and `/domains` of the caller's tenant, in the shapes Graph returns.
  */
-import type { TenantRecord } from '../state.js';
-import { type GraphCall, contextUrl, jsonResult, withSelect } from './call.js';
-import { GraphFailure, type GraphResult, denied, notFound, querySyntax } from './errors.js';
-import { type Key, checkQueryOptions } from './odata.js';
-import { canReadDomains, canReadOrganization } from './permissions.js';
+import { type ApplicationRecord, GUID_RE, type TenantRecord } from '../state.js';
+import { APPLICATION_DEFAULTS } from './applications.js';
+import { type GraphCall, contextUrl, jsonResult, noContent, withSelect } from './call.js';
+import {
+  GraphFailure,
+  type GraphResult,
+  denied,
+  invalidObjectId,
+  methodNotAllowed,
+  notFound,
+  querySyntax,
+  segmentNotFound,
+} from './errors.js';
+import { type Key, type Segment, checkQueryOptions, parseSelect } from './odata.js';
+import {
+  applicationWriteReach,
+  canReadDomains,
+  canReadOrganization,
+  ownsApplication,
+  readReach,
+  requireReach,
+} from './permissions.js';
 import { serializeEntity, typeDef } from './model.js';
 
 /** The declared properties of the v1.0 types (graph-v1-types.json), the only ones these answers carry. */
@@ -145,4 +162,80 @@ export function getDomain(call: GraphCall, key: Key): GraphResult {
     '@odata.context': contextUrl(call, `${withSelect('domains', select)}/$entity`),
     ...pick(domain(tenant.domains[index]!, index)),
   });
+}
+
+// ---- /directory/deletedItems (deleted applications) ----
+
+const DELETED_TYPES = new Set(['microsoft.graph.application', 'graph.application']);
+
+function deletedOfTenant(call: GraphCall): ApplicationRecord[] {
+  return (call.ctx.store.world.deletedApplications ?? []).filter((a) => a.homeTenantId === call.caller.tenant.id);
+}
+
+function deletedEntity(a: ApplicationRecord, select: ReadonlySet<string> | undefined): Record<string, unknown> {
+  return {
+    '@odata.type': '#microsoft.graph.application',
+    ...serializeEntity('application', a.entity, { defaults: APPLICATION_DEFAULTS, select }),
+  };
+}
+
+/**
+ * `/directory/deletedItems/microsoft.graph.application` (list), `/directory/deletedItems/{id}` (GET, DELETE: removed
+ * for good) and `/directory/deletedItems/{id}/restore` (POST). Reads need Application.Read.All, the rest
+ * Application.ReadWrite.All (or ownership); an id that is not in deleted items is 404.
+ */
+export function deletedItems(call: GraphCall, head: Segment, tail: Segment[]): GraphResult {
+  const [set, item, action, ...more] = tail;
+  if (head.key || !set || set.name.toLowerCase() !== 'deleteditems' || set.key)
+    throw segmentNotFound(set?.raw ?? head.raw);
+  if (!item) throw methodNotAllowed();
+  checkQueryOptions(call.query);
+  const select = parseSelect(call.query, 'application');
+  if (DELETED_TYPES.has(item.name.toLowerCase()) && !item.key) {
+    if (action) throw segmentNotFound(action.raw);
+    if (call.method !== 'GET') throw methodNotAllowed();
+    if (readReach(call.caller) === 'none') throw denied();
+    return jsonResult(200, {
+      '@odata.context': contextUrl(call, withSelect('directoryObjects', select)),
+      value: deletedOfTenant(call).map((a) => deletedEntity(a, select)),
+    });
+  }
+  const id = (item.key?.kind === 'id' ? item.key.value : item.name).toLowerCase();
+  if (!GUID_RE.test(id)) throw invalidObjectId(id);
+  if (more.length > 0) throw segmentNotFound(more[0]!.raw);
+  const { store } = call.ctx;
+  const app = deletedOfTenant(call).find((a) => a.entity.id === id);
+  const write = (): ApplicationRecord => {
+    if (applicationWriteReach(call.caller) === 'none') throw denied();
+    if (!app) throw notFound(id);
+    requireReach(applicationWriteReach(call.caller), ownsApplication(call.caller, app));
+    store.world.deletedApplications = (store.world.deletedApplications ?? []).filter((a) => a !== app);
+    return app;
+  };
+  if (action) {
+    if (action.name.toLowerCase().replace(/^microsoft\.graph\./, '') !== 'restore') throw segmentNotFound(action.raw);
+    if (call.method !== 'POST') throw methodNotAllowed();
+    const restored = write();
+    restored.entity.deletedDateTime = null;
+    store.world.applications.push(restored);
+    store.changed();
+    return jsonResult(200, {
+      '@odata.context': contextUrl(call, 'directoryObjects/$entity'),
+      ...deletedEntity(restored, undefined),
+    });
+  }
+  if (call.method === 'GET') {
+    if (readReach(call.caller) === 'none') throw denied();
+    if (!app) throw notFound(id);
+    return jsonResult(200, {
+      '@odata.context': contextUrl(call, `${withSelect('directoryObjects', select)}/$entity`),
+      ...deletedEntity(app, select),
+    });
+  }
+  if (call.method === 'DELETE') {
+    write();
+    store.changed();
+    return noContent();
+  }
+  throw methodNotAllowed();
 }

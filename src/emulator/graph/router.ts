@@ -22,6 +22,7 @@ import {
 } from './appRoleAssignments.js';
 import type { GraphCall } from './call.js';
 import { getDomain, getOrganization, listDomains, listOrganization } from './directory.js';
+import { deletedItems } from './directory.js';
 import { GraphFailure, type GraphResult, errorResult, methodNotAllowed, segmentNotFound } from './errors.js';
 import { type Key, type Segment, parseSegments } from './odata.js';
 import {
@@ -169,6 +170,8 @@ function dispatch(call: GraphCall): GraphResult {
       return directory(call, head, tail, listDomains, getDomain);
     case 'policies':
       return policies(call, head, tail);
+    case 'directory':
+      return deletedItems(call, head, tail);
     default:
       throw segmentNotFound(head.raw);
   }

@@ -133,6 +133,11 @@ function applyProperties(sp: ServicePrincipalRecord, props: Map<string, unknown>
           value as unknown[],
         );
         break;
+      case 'notes':
+        // Graph: "Maximum allowed size is 1,024 characters."
+        if (value !== null && (typeof value !== 'string' || value.length > 1024)) throw invalidValue(name, RESOURCE);
+        entity.notes = value;
+        break;
       default:
         entity[name] = value;
     }

@@ -41,15 +41,21 @@ import {
   type MailboxFacts,
 } from './facts.js';
 import { sinkModeNode } from './sink.js';
+
 import { managesSendAs } from '../../config/index.js';
 import { sendAsGrantsNode, sendAsUsersNode, type SendAsFacts, type SendAsState } from './send-as-users.js';
+
+import { provenanceNode, type ProvenanceState } from './provenance.js';
 
 export * from './delegated.js';
 export * from './entra.js';
 export * from './exchange.js';
 export * from './facts.js';
 export * from './sink.js';
+
 export * from './send-as-users.js';
+
+export * from './provenance.js';
 
 /** The handles a run keeps to read its results. */
 export interface RunRefs {
@@ -65,9 +71,13 @@ export interface RunRefs {
   exchangeServicePrincipal?: ManagedRef<ExchangeServicePrincipal>;
   roleAssignment?: ManagedRef<{ name: string }>;
   smtpAuth: ManagedRef<SmtpAuthState>;
+
   /** With --send-as-users / --send-as-group: the people and their SendAs grants to the shared account. */
   sendAsUsers?: Ref<SendAsFacts>;
   sendAsGrants?: ManagedRef<SendAsState>;
+
+  /** What sendasapp made and changed, recorded in the app's notes (for list and destroy). */
+  provenance?: ManagedRef<ProvenanceState>;
 }
 
 /** The mailboxes node alone: with --group, its members decide which per-mailbox nodes the run has. */
@@ -132,10 +142,15 @@ export function buildGraph(ctx: TenantContext, known?: MailboxFacts): { graph: R
     servicePrincipal,
     smtpAuth,
   };
+
   if (managesSendAs(o)) {
     refs.sendAsUsers = g.add(sendAsUsersNode({ mailboxes }));
     refs.sendAsGrants = g.add(sendAsGrantsNode(ctx, { users: refs.sendAsUsers, app: application }));
   }
+
+  refs.provenance = g.add(
+    provenanceNode(ctx, { app: application, mailboxes, ...(o.appId ? { sp: servicePrincipal } : {}) }),
+  );
   if (delegated) return { graph: g, refs };
 
   const exchangeSp = g.add(exchangeServicePrincipalNode(ctx, { app: application, sp: servicePrincipal }));
