@@ -158,6 +158,7 @@ export function jsonResult(
     smtpAuth: r.smtpAuth,
     verification: r.verification ?? { status: 'skipped', reply: 'not run' },
     ...(r.exchange ? { exchange: r.exchange } : {}),
+    ...(r.mailboxAccess ? { mailboxAccess: r.mailboxAccess } : {}),
     notes: r.notes,
     pending: r.pending,
     ...(r.failure

@@ -29,6 +29,8 @@ export const EXPIRY_WARNING_RANGE = { minMs: 0, maxMs: 730 * DAY_MS, examples: '
 export const PATH_KEYS = ['secretOut', 'certificateFile', 'handoffOut', 'endpoints', 'logFile'] as const;
 
 export const MAILBOX_ACCESS = ['full-access', 'send-as', 'rbac'] as const;
+/** The setting: a mode, or `unset` (the default) — the mode the app was made with, rbac for a new app. */
+export const MAILBOX_ACCESS_SETTINGS = ['unset', ...MAILBOX_ACCESS] as const;
 export const CREDENTIAL_KINDS = ['secret', 'certificate'] as const;
 export const ENABLE_SMTP_AUTH = ['none', 'mailbox', 'org'] as const;
 export const VERIFY_MODES = ['none', 'auth', 'send'] as const;
@@ -65,7 +67,7 @@ const SCHEMAS: Record<string, z.ZodType> = {
   multiTenant: flag,
   mailboxes: listOf(mailbox, 'mailbox addresses'),
   group: text('a group address or name').trim().min(1, 'must be a group address or name'),
-  mailboxAccess: oneOf(MAILBOX_ACCESS),
+  mailboxAccess: oneOf(MAILBOX_ACCESS_SETTINGS),
   credential: oneOf(CREDENTIAL_KINDS),
   secretLifetime: durationIn(SECRET_LIFETIME_RANGE),
   secretOut: path,
@@ -107,7 +109,8 @@ export interface ProvisionOptions {
   multiTenant: boolean;
   mailboxes: string[];
   group?: string;
-  mailboxAccess: (typeof MAILBOX_ACCESS)[number];
+  /** `unset`: resolved at run time (TenantRun): the app's current mode, rbac for a new app. */
+  mailboxAccess: (typeof MAILBOX_ACCESS_SETTINGS)[number];
   credential: (typeof CREDENTIAL_KINDS)[number];
   secretLifetime: import('./primitives.js').Duration;
   secretOut?: string;
@@ -144,7 +147,7 @@ export const DEFAULTS = {
   appName: 'SMTP OAuth sender',
   multiTenant: false,
   mailboxes: [] as string[],
-  mailboxAccess: 'full-access',
+  mailboxAccess: 'unset',
   credential: 'secret',
   secretLifetime: '12mo',
   showSecret: false,

@@ -21,6 +21,7 @@ import {
   type ServicePrincipalState,
 } from './nodes/index.js';
 import { openContext, type OpenOptions } from './open.js';
+import { resolveAccessMode, type MailboxAccessChoice, type PrimedExchange } from './access-mode.js';
 import {
   appToken,
   skippedVerification,
@@ -53,6 +54,8 @@ export interface RunResult {
   verification?: VerificationReport;
   /** The Exchange backend the run used, and why (`--exchange auto` names its choice). */
   exchange?: { backend: 'rest' | 'pwsh'; reason: string };
+  /** How Exchange authorizes the app in this run, and why (given, or read from the tenant when unset). */
+  mailboxAccess?: MailboxAccessChoice;
   notes: Note[];
   /** The first failure that stopped the run before any write: its field (exit 2) or none. */
   failure?: { kind: 'input' | 'tenant'; field?: string; message: string; key: string };
@@ -77,7 +80,8 @@ export class TenantRun {
   private proofToken?: Promise<string | undefined>;
 
   private constructor(
-    readonly ctx: TenantContext,
+    /** Replaced once, when `mailboxAccess` is resolved (plan). */
+    public ctx: TenantContext,
     private readonly o: TenantRunOptions,
   ) {}
 
@@ -103,11 +107,18 @@ export class TenantRun {
         known = first.outputs.get(facts.mailboxes.key) as MailboxFacts;
         this.groupFacts = known;
       }
+      if (this.ctx.options.flow !== 'delegated') {
+        const access = await resolveAccessMode(this.ctx);
+        this.ctx = access.ctx;
+        this.accessChoice = access.choice;
+        this.primedExchange = access.exchange;
+      }
       const { graph, refs } = buildGraph(this.ctx, known);
       this.refs = refs;
       this.execution = new Execution(graph, this.ctx, this.executeOptions());
     }
     this.reports = await this.execution.plan();
+    this.primedExchange?.forget();
     this.phase = 'plan';
     return this.result();
   }
@@ -248,6 +259,7 @@ export class TenantRun {
       ...(this.value(this.refs?.exchangeBackend)
         ? { exchange: this.value<{ backend: 'rest' | 'pwsh'; reason: string }>(this.refs?.exchangeBackend) }
         : {}),
+      ...(this.accessChoice ? { mailboxAccess: this.accessChoice } : {}),
       notes: this.notes(app, cred, smtp, mailboxes),
       ...(failure ? { failure } : {}),
       pending,
@@ -291,6 +303,9 @@ export class TenantRun {
 
   /** With --group: the mailbox facts read before the graph was built. */
   private groupFacts?: MailboxFacts;
+  /** The resolved `mailboxAccess`, and the backend that answers the detection's reads once more. */
+  private accessChoice?: MailboxAccessChoice;
+  private primedExchange?: PrimedExchange;
 
   private value<T>(ref: { key: string } | undefined): T | undefined {
     return ref ? (this.execution?.outputs.get(ref.key) as T | undefined) : undefined;
