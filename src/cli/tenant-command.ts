@@ -17,7 +17,7 @@ import type {
   VerificationReport,
 } from '../provision/index.js';
 
-export type CommandName = 'plan' | 'apply' | 'status' | 'handoff' | 'setup';
+export type CommandName = 'plan' | 'apply' | 'status' | 'handoff' | 'setup' | 'migrate';
 
 export interface TenantCommand {
   name: CommandName;
@@ -202,7 +202,7 @@ export async function runTenantCommand(c: TenantCommand): Promise<number> {
   const { signal, which, dispose } = interruptible(runDeadlineMs(c.options.wait.ms));
   const json = c.options.output === 'json';
   const progress = c.progress ?? say;
-  const applying = c.name === 'apply' || c.name === 'setup';
+  const applying = c.name === 'apply' || c.name === 'setup' || c.name === 'migrate';
   let phase: 'plan' | 'apply' = 'plan';
   const live = progressReporter('apply', progress);
   const onEvent = (e: RunEvent): void => {

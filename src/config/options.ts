@@ -30,7 +30,7 @@ export const PATH_KEYS = ['secretOut', 'certificateFile', 'handoffOut', 'endpoin
 
 export const MAILBOX_ACCESS = ['full-access', 'send-as', 'rbac'] as const;
 /** The setting: a mode, or `unset` (the default) — the mode the app was made with, rbac for a new app. */
-export const MAILBOX_ACCESS_SETTINGS = ['unset', ...MAILBOX_ACCESS] as const;
+export const MAILBOX_ACCESS_SETTINGS = [...MAILBOX_ACCESS, 'unset'] as const;
 export const CREDENTIAL_KINDS = ['secret', 'certificate'] as const;
 export const ENABLE_SMTP_AUTH = ['none', 'mailbox', 'org'] as const;
 export const VERIFY_MODES = ['none', 'auth', 'send'] as const;

@@ -108,7 +108,7 @@ describe.each(CASES)('no-op rerun request budget, 2 mailboxes, mailbox access $m
   let dir: string;
   const args = (mode = k.mode): string[] =>
     applyOptions({
-      mailboxAccess: mode,
+      mailboxAccess: mode ?? null,
       endpoints: emu.endpointsFile,
       tenant: TENANT,
       mailboxes: MAILBOXES,
