@@ -130,11 +130,10 @@ describe('migrate full-access → rbac with no gap', () => {
 
   it('logs in before, between the grant and the removal, and after; the old grants go only after the proof', async () => {
     const steps: Array<{ step: string; logins: string[]; held: ReturnType<typeof holdings> }> = [];
-    let run!: TenantRun;
     const at = async (step: string): Promise<void> => {
       steps.push({ step, logins: await login(run), held: holdings(emu, appId) });
     };
-    run = await TenantRun.open(runOptions(emu, { ...flags('rbac'), verify: 'auth' }), {
+    const run: TenantRun = await TenantRun.open(runOptions(emu, { ...flags('rbac'), verify: 'auth' }), {
       isTty: false,
       progress: () => undefined,
       signal: new AbortController().signal,
