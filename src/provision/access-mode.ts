@@ -17,6 +17,8 @@ import {
   type ExchangeCall,
 } from '../exchange/index.js';
 import type { TenantContext } from './context.js';
+import { explainError } from './errors.js';
+import { CheckFailure } from './model.js';
 import {
   applicationNode,
   EMPTY_INVENTORY,
@@ -167,12 +169,14 @@ export async function resolveAccessMode(
     const inventory = app && sp ? await readAccessInventory(detecting, app, sp, 'unset') : EMPTY_INVENTORY;
     choice = chooseAccessMode(app, inventory);
   } catch (err) {
-    // The run's own nodes meet the same failure and explain it; the mode does not matter then.
     if (ctx.signal.aborted) throw err;
-    choice = {
-      mode: 'rbac',
-      reason: `the tenant could not be read to detect the app's mode (${(err as Error).message})`,
-    };
+    // Any failure but a rule of the input (which the run's own node meets again and explains): guessing a mode
+    // could plan a migration nobody asked for, so the run stops here, before any write.
+    if (!(err instanceof CheckFailure))
+      throw new Error(
+        `the app's mailbox access could not be read from the tenant, so its mode is not known (give --mailbox-access to say it): ${explainError(err)}`,
+      );
+    choice = { mode: 'rbac', reason: 'not read: the app under our key did not pass the preflight' };
   }
   exchange.prime();
   return { ctx: { ...ctx, exchange, options: { ...ctx.options, mailboxAccess: choice.mode } }, choice, exchange };
