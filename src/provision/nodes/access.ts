@@ -239,14 +239,14 @@ function asksExchangeRole(access: RequiredResourceAccess[] | undefined): boolean
   );
 }
 
-/** The SMTP.SendAsApp permission and consent of an rbac app; read only when the app asks Exchange for a role. */
+/** The SMTP.SendAsApp permission and consent of our rbac app; read only when the app asks Exchange for a role. */
 async function readSendAsAppGrant(
   ctx: TenantContext,
   app: AppState,
   sp: ServicePrincipalState | undefined,
 ): Promise<SendAsAppGrant | undefined> {
-  if (!asksExchangeRole(app.app?.requiredResourceAccess) && !app.external) return undefined;
-  if (app.external && !sp) return undefined;
+  // A vendor's app: its registration asks for what the vendor decided, and a consent follows it; both are left alone.
+  if (app.external || !asksExchangeRole(app.app?.requiredResourceAccess)) return undefined;
   const exo = await readExchangeOnlinePrincipal(ctx.mailboxGraph);
   const role = exo.smtpSendAsAppRoleId.toLowerCase();
   const permission = (app.app?.requiredResourceAccess ?? []).some(
@@ -321,7 +321,6 @@ export function previousAccessNode(
       }
       if (mode === 'rbac' && current.sendAsApp) {
         if (current.sendAsApp.consentId) changes.push({ op: 'revokeConsent', id: current.sendAsApp.consentId });
-        // A vendor's app registration is the vendor's: only its consent here is ours to take back.
         if (current.sendAsApp.permission && !app?.external)
           changes.push({ op: 'removePermission', roleId: current.sendAsApp.roleId });
       }
