@@ -514,7 +514,10 @@ export async function sendAsHeldOn(exo: ExchangeBackend, sp: ExchangeServicePrin
     .map((r) => r.Identity!);
 }
 
-/** Remove-MailboxPermission FullAccess of the service principal; an ACE already gone is success. */
+/**
+ * Remove-MailboxPermission FullAccess of the service principal (whatever its inheritance: one granted by hand may not
+ * be `All`); an ACE already gone is success.
+ */
 export async function revokeFullAccess(
   exo: ExchangeBackend,
   mailbox: string,
@@ -525,7 +528,6 @@ export async function revokeFullAccess(
       Identity: mailbox,
       User: sp.ObjectId,
       AccessRights: ['FullAccess'],
-      InheritanceType: 'All',
       Confirm: false,
     });
   } catch (err) {
