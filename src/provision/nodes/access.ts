@@ -145,7 +145,7 @@ export function staleGrantsNode(
   return {
     kind: 'managed',
     key: ACCESS_KEYS.staleGrants,
-    title: 'Grants of the app outside the configured mailboxes',
+    title: "Mailbox access only where configured (the app's grants elsewhere are removed)",
     inputs,
     readsWith: ['exchangeSp'],
     read: async (_ctx, { inventory }) => inventory,
@@ -300,7 +300,7 @@ export function previousAccessNode(
   return {
     kind: 'managed',
     key: ACCESS_KEYS.previousAccess,
-    title: `Previous mailbox access, removed once ${WAY[mode]} is proved by an XOAUTH2 login`,
+    title: `Mailbox access only through ${WAY[mode]} (the earlier way's grants go once an XOAUTH2 login proves it)`,
     inputs,
     readsWith: ['exchangeSp'],
     async read(_ctx, { inventory, app, sp }) {
