@@ -7,7 +7,7 @@
  * The reads of the detection are kept and answer the same reads of the run's preflight once (`PrimedExchange`),
  * so that a rerun pays only for the application's lookup twice.
  */
-import { EXCHANGE_ONLINE_APP_ID } from '../entra/index.js';
+import { EXCHANGE_ONLINE_APP_ID, type GraphApi } from '../entra/index.js';
 import {
   ExchangeError,
   isReadCmdlet,
@@ -151,16 +151,49 @@ export class PrimedExchange implements ExchangeBackend {
 }
 
 /**
- * The run's context with `mailboxAccess` resolved: as given, or (unset) read from the tenant. The returned
- * `exchange` answers the detection's reads once more from memory; `forget()` it after the preflight.
+ * A Graph client whose `find` answers a lookup made during the detection once more from memory (the application by
+ * its key), so that an unset mode costs no second Graph request. Every other call goes to the client as it is.
+ */
+export function primedGraph(graph: GraphApi): { graph: GraphApi; prime(): void; forget(): void } {
+  const reads = new Map<string, Promise<unknown>>();
+  let recording = true;
+  const find = (path: string): Promise<unknown> => {
+    if (recording) {
+      const p = graph.find(path);
+      reads.set(path, p);
+      return p;
+    }
+    const kept = reads.get(path);
+    if (!kept) return graph.find(path);
+    reads.delete(path);
+    return kept;
+  };
+  const proxy = new Proxy(graph, {
+    get(target, prop) {
+      if (prop === 'find') return find;
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return {
+    graph: proxy,
+    prime: () => void (recording = false),
+    forget: () => reads.clear(),
+  };
+}
+
+/**
+ * The run's context with `mailboxAccess` resolved: as given, or (unset) read from the tenant. Its Exchange and
+ * home Graph clients answer the detection's reads once more from memory; call `forget()` after the preflight.
  */
 export async function resolveAccessMode(
   ctx: TenantContext,
-): Promise<{ ctx: TenantContext; choice: MailboxAccessChoice; exchange?: PrimedExchange }> {
+): Promise<{ ctx: TenantContext; choice: MailboxAccessChoice; forget?: () => void }> {
   const setting = ctx.options.mailboxAccess;
   if (setting !== 'unset') return { ctx, choice: givenAccessMode(setting) };
   const exchange = new PrimedExchange(ctx.exchange);
-  const detecting: TenantContext = { ...ctx, exchange };
+  const home = primedGraph(ctx.homeGraph);
+  const detecting: TenantContext = { ...ctx, exchange, homeGraph: home.graph };
   let choice: MailboxAccessChoice;
   try {
     const node = applicationNode(detecting, { inputs: {}, title: 'application', wants: () => ({ access: [] }) });
@@ -179,5 +212,21 @@ export async function resolveAccessMode(
     choice = { mode: 'rbac', reason: 'not read: the app under our key did not pass the preflight' };
   }
   exchange.prime();
-  return { ctx: { ...ctx, exchange, options: { ...ctx.options, mailboxAccess: choice.mode } }, choice, exchange };
+  home.prime();
+  const forget = (): void => {
+    exchange.forget();
+    home.forget();
+  };
+  const mailboxGraph = ctx.mailboxGraph === ctx.homeGraph ? home.graph : ctx.mailboxGraph;
+  return {
+    ctx: {
+      ...ctx,
+      exchange,
+      homeGraph: home.graph,
+      mailboxGraph,
+      options: { ...ctx.options, mailboxAccess: choice.mode },
+    },
+    choice,
+    forget,
+  };
 }

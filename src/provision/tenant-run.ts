@@ -21,7 +21,7 @@ import {
   type ServicePrincipalState,
 } from './nodes/index.js';
 import { openContext, type OpenOptions } from './open.js';
-import { resolveAccessMode, type MailboxAccessChoice, type PrimedExchange } from './access-mode.js';
+import { resolveAccessMode, type MailboxAccessChoice } from './access-mode.js';
 import {
   appToken,
   skippedVerification,
@@ -111,14 +111,14 @@ export class TenantRun {
         const access = await resolveAccessMode(this.ctx);
         this.ctx = access.ctx;
         this.accessChoice = access.choice;
-        this.primedExchange = access.exchange;
+        this.forgetPrimedReads = access.forget;
       }
       const { graph, refs } = buildGraph(this.ctx, known);
       this.refs = refs;
       this.execution = new Execution(graph, this.ctx, this.executeOptions());
     }
     this.reports = await this.execution.plan();
-    this.primedExchange?.forget();
+    this.forgetPrimedReads?.();
     this.phase = 'plan';
     return this.result();
   }
@@ -303,9 +303,9 @@ export class TenantRun {
 
   /** With --group: the mailbox facts read before the graph was built. */
   private groupFacts?: MailboxFacts;
-  /** The resolved `mailboxAccess`, and the backend that answers the detection's reads once more. */
+  /** The resolved `mailboxAccess`, and how to drop the detection's reads once the preflight has used them. */
   private accessChoice?: MailboxAccessChoice;
-  private primedExchange?: PrimedExchange;
+  private forgetPrimedReads?: () => void;
 
   private value<T>(ref: { key: string } | undefined): T | undefined {
     return ref ? (this.execution?.outputs.get(ref.key) as T | undefined) : undefined;

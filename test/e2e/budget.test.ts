@@ -85,12 +85,12 @@ const CASES: BudgetCase[] = [
   },
   {
     madeWith: 'full-access',
-    graph: 5,
+    graph: 4,
     exchange: 5,
     reads: sorted([...READS, ...INVENTORY, 'Get-ManagementScope']),
   },
   {
-    graph: 3,
+    graph: 2,
     exchange: 5,
     reads: sorted([
       ...READS.filter((r) => r !== 'Get-MailboxPermission'),
