@@ -87,7 +87,7 @@ export function handoffFacts(run: TenantRun, report: RunResult): HandoffFacts {
           },
         }
       : {}),
-    mailboxAccess: o.mailboxAccess,
+    mailboxAccess: report.mailboxAccess?.mode ?? (o.mailboxAccess === 'unset' ? 'rbac' : o.mailboxAccess),
     redirectUris: o.redirectUris ?? [],
     adminConsentUrl: consent,
     smtpAuthBlocked: (report.smtpAuth?.mailboxes ?? []).filter((m) => m.effectiveDisabled).map((m) => m.mailbox),

@@ -207,6 +207,16 @@ async function registerTenantCommands(): Promise<void> {
   });
   destroy.action(withExit(async (f) => (await import('./destroy-command.js')).destroyCommand(f)));
 
+  const migrate = program
+    .command('migrate')
+    .description(
+      'Move the app to another mailbox access with no gap: grant the new way, prove it with an XOAUTH2 login, then remove the old grants.',
+    )
+    .requiredOption('--to <mode>', 'the mailbox access to move to: rbac, full-access or send-as')
+    .option('-y, --yes', 'do not ask for confirmation (never asked without a TTY)');
+  await lazyOptions(migrate, { refused: NO_HANDOFF('migrate'), hidden: ['expiryWarning', 'mailboxAccess'] });
+  migrate.action(withExit(async (f) => (await import('./migrate-command.js')).migrateCommand(f)));
+
   const verify = program
     .command('verify')
     .description(

@@ -26,7 +26,7 @@ import type {
   VerificationReport,
 } from '../provision/index.js';
 
-export type CommandName = 'plan' | 'apply' | 'status' | 'handoff' | 'setup' | 'rotate';
+export type CommandName = 'plan' | 'apply' | 'status' | 'handoff' | 'setup' | 'rotate' | 'migrate';
 
 export interface TenantCommand {
   name: CommandName;
@@ -204,6 +204,7 @@ export function jsonResult(
     verification: r.verification ?? { status: 'skipped', reply: 'not run' },
     ...(r.exchange ? { exchange: r.exchange } : {}),
     ...(r.sendAs ? { sendAs: r.sendAs } : {}),
+    ...(r.mailboxAccess ? { mailboxAccess: r.mailboxAccess } : {}),
     notes: r.notes,
     pending: r.pending,
     ...(r.failure
@@ -252,7 +253,7 @@ export async function runTenantCommand(c: TenantCommand): Promise<number> {
   const say = c.host?.say ?? sayLine;
   const json = c.options.output === 'json';
   const progress = c.progress ?? say;
-  const applying = c.name === 'apply' || c.name === 'setup' || c.name === 'rotate';
+  const applying = c.name === 'apply' || c.name === 'setup' || c.name === 'rotate' || c.name === 'migrate';
   let phase: 'plan' | 'apply' = 'plan';
   const live = progressReporter('apply', progress);
   const onEvent = (e: RunEvent): void => {

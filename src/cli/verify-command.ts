@@ -194,7 +194,8 @@ export async function verifyCommand(
       appId,
       credential,
       mailboxes: options.mailboxes,
-      rbac: Boolean(flags.rbac) || options.mailboxAccess === 'rbac',
+      // Unset: the app may be an rbac app (the default for new ones), whose token carries no roles.
+      rbac: Boolean(flags.rbac) || !['full-access', 'send-as'].includes(options.mailboxAccess),
       sendTo: options.sendTo,
       waitMs: options.wait.ms,
       progress,

@@ -112,8 +112,9 @@ export const OPTION_FLAGS: OptionFlag[] = [
     key: 'mailboxAccess',
     flag: '--mailbox-access <mode>',
     env: 'SENDASAPP_MAILBOX_ACCESS',
-    description: 'how Exchange authorizes the app: full-access, send-as or rbac',
-    defaultText: 'full-access',
+    description:
+      "how Exchange authorizes the app: rbac, full-access or send-as (unset: the app's current mode, rbac for a new app)",
+    defaultText: 'unset',
   },
   {
     key: 'credential',

@@ -34,6 +34,8 @@ export const GRACE_RANGE = { minMs: 0, maxMs: 365 * DAY_MS, examples: '0, 2d or 
 export const PATH_KEYS = ['secretOut', 'certificateFile', 'handoffOut', 'endpoints', 'logFile'] as const;
 
 export const MAILBOX_ACCESS = ['full-access', 'send-as', 'rbac'] as const;
+/** The setting: a mode, or `unset` (the default) — the mode the app was made with, rbac for a new app. */
+export const MAILBOX_ACCESS_SETTINGS = [...MAILBOX_ACCESS, 'unset'] as const;
 export const CREDENTIAL_KINDS = ['secret', 'certificate'] as const;
 export const ENABLE_SMTP_AUTH = ['none', 'mailbox', 'org'] as const;
 export const VERIFY_MODES = ['none', 'auth', 'send'] as const;
@@ -73,7 +75,7 @@ const SCHEMAS: Record<string, z.ZodType> = {
   sendAsUsers: listOf(mailbox, 'mailbox addresses'),
   sendAsGroup: text('a group address or name').trim().min(1, 'must be a group address or name'),
   sendAsAccount: mailbox,
-  mailboxAccess: oneOf(MAILBOX_ACCESS),
+  mailboxAccess: oneOf(MAILBOX_ACCESS_SETTINGS),
   credential: oneOf(CREDENTIAL_KINDS),
   secretLifetime: durationIn(SECRET_LIFETIME_RANGE),
   secretOut: secretOutTarget,
@@ -123,7 +125,8 @@ export interface ProvisionOptions {
   sendAsGroup?: string;
   /** The shared account (default: the one --mailbox). */
   sendAsAccount?: string;
-  mailboxAccess: (typeof MAILBOX_ACCESS)[number];
+  /** `unset`: resolved at run time (TenantRun): the app's current mode, rbac for a new app. */
+  mailboxAccess: (typeof MAILBOX_ACCESS_SETTINGS)[number];
   credential: (typeof CREDENTIAL_KINDS)[number];
   secretLifetime: import('./primitives.js').Duration;
   secretOut?: string;
@@ -164,7 +167,7 @@ export const DEFAULTS = {
   appName: 'SMTP OAuth sender',
   multiTenant: false,
   mailboxes: [] as string[],
-  mailboxAccess: 'full-access',
+  mailboxAccess: 'unset',
   credential: 'secret',
   secretLifetime: '12mo',
   showSecret: false,

@@ -21,4 +21,3 @@ export { ChosenExchangeBackend } from './chosen.js';
 
 export * from './send-as-users.js';
 
-export * from './removal.js';

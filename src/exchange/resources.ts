@@ -418,3 +418,153 @@ export async function testAuthorization(exo: ExchangeBackend, appId: string, mai
   });
   return rows.some((r) => lower(r.RoleName) === RBAC_SMTP_ROLE.toLowerCase() && tri(r.InScope) === true);
 }
+
+// ---- what the app's service principal holds across the tenant (authoritative mailbox access) ----
+
+/** A mailbox as Get-Mailbox lists it: the identity Exchange answers with, its primary address and every name. */
+export interface MailboxRef {
+  identity: string;
+  /** Primary SMTP address, lower case ('' when Exchange gave none). */
+  address: string;
+  /** Every name it answers to, lower case: identity, alias, UPN, primary and proxy addresses. */
+  names: string[];
+}
+
+type MailboxRow = {
+  Identity?: string;
+  Name?: string;
+  Alias?: string;
+  PrimarySmtpAddress?: string;
+  UserPrincipalName?: string;
+  WindowsEmailAddress?: string;
+  EmailAddresses?: string[] | string;
+};
+
+function mailboxRef(r: MailboxRow): MailboxRef {
+  const proxies = (Array.isArray(r.EmailAddresses) ? r.EmailAddresses : [r.EmailAddresses])
+    .filter((a): a is string => typeof a === 'string' && /^smtp:/i.test(a))
+    .map((a) => a.slice(5));
+  const names = [
+    r.Identity,
+    r.Name,
+    r.Alias,
+    r.PrimarySmtpAddress,
+    r.UserPrincipalName,
+    r.WindowsEmailAddress,
+    ...proxies,
+  ]
+    .map(lower)
+    .filter(Boolean);
+  return {
+    identity: r.Identity ?? r.Name ?? r.PrimarySmtpAddress ?? '',
+    address: lower(r.PrimarySmtpAddress),
+    names: [...new Set(names)],
+  };
+}
+
+/** Every mailbox of the organization (Get-Mailbox -ResultSize Unlimited): the places a grant of ours can be. */
+export async function listMailboxes(exo: ExchangeBackend): Promise<MailboxRef[]> {
+  const rows = await exo.invoke<MailboxRow>('Get-Mailbox', { ResultSize: 'Unlimited' });
+  return rows.map(mailboxRef).filter((m) => m.identity !== '' || m.address !== '');
+}
+
+/**
+ * The mailboxes among `mailboxes` on which the service principal holds FullAccess: Get-MailboxPermission
+ * -Identity <mailbox> -User <principal> for each (the documented pattern: the cmdlet has no tenant-wide form), read
+ * together (REST: `$batch`es of 10). A mailbox removed meanwhile is skipped.
+ */
+export async function fullAccessHeldOn(
+  exo: ExchangeBackend,
+  sp: ExchangeServicePrincipal,
+  mailboxes: MailboxRef[],
+): Promise<MailboxRef[]> {
+  const answers = await invokeAll(
+    exo,
+    mailboxes.map((m) => ({
+      cmdlet: 'Get-MailboxPermission',
+      parameters: { Identity: m.address || m.identity, User: sp.ObjectId },
+    })),
+  );
+  return mailboxes.filter((_, i) => {
+    const a = answers[i];
+    if (a instanceof ExchangeError) {
+      if (a.kind === 'not-found') return false;
+      throw a;
+    }
+    return (a as MailboxPermissionRow[]).some(
+      (r) => isTrustee(sp, r.User, r.UserSid) && rights(r.AccessRights).includes('FullAccess') && r.Deny !== true,
+    );
+  });
+}
+
+/** The recipients on which the service principal holds SendAs, tenant-wide (Get-RecipientPermission -Trustee). */
+export async function sendAsHeldOn(exo: ExchangeBackend, sp: ExchangeServicePrincipal): Promise<string[]> {
+  const rows = await exo.invoke<RecipientPermissionRow & { Identity?: string }>('Get-RecipientPermission', {
+    Trustee: sp.ObjectId,
+    ResultSize: 'Unlimited',
+  });
+  return rows
+    .filter(
+      (r) =>
+        isTrustee(sp, r.Trustee, r.TrusteeSidString) &&
+        rights(r.AccessRights).includes('SendAs') &&
+        r.AccessControlType !== 'Deny' &&
+        typeof r.Identity === 'string',
+    )
+    .map((r) => r.Identity!);
+}
+
+/**
+ * Remove-MailboxPermission FullAccess of the service principal (whatever its inheritance: one granted by hand may not
+ * be `All`); an ACE already gone is success.
+ */
+export async function revokeFullAccess(
+  exo: ExchangeBackend,
+  mailbox: string,
+  sp: ExchangeServicePrincipal,
+): Promise<void> {
+  try {
+    await exo.invoke('Remove-MailboxPermission', {
+      Identity: mailbox,
+      User: sp.ObjectId,
+      AccessRights: ['FullAccess'],
+      Confirm: false,
+    });
+  } catch (err) {
+    if (err instanceof ExchangeError && err.kind === 'not-found') return;
+    throw err;
+  }
+}
+
+/** Remove-RecipientPermission SendAs of the service principal; an ACE already gone is success. */
+export async function revokeSendAs(exo: ExchangeBackend, mailbox: string, sp: ExchangeServicePrincipal): Promise<void> {
+  try {
+    await exo.invoke('Remove-RecipientPermission', {
+      Identity: mailbox,
+      Trustee: sp.ObjectId,
+      AccessRights: ['SendAs'],
+      Confirm: false,
+    });
+  } catch (err) {
+    if (err instanceof ExchangeError && err.kind === 'not-found') return;
+    throw err;
+  }
+}
+
+export async function removeRoleAssignment(exo: ExchangeBackend, name: string): Promise<void> {
+  try {
+    await exo.invoke('Remove-ManagementRoleAssignment', { Identity: name, Confirm: false });
+  } catch (err) {
+    if (err instanceof ExchangeError && err.kind === 'not-found') return;
+    throw err;
+  }
+}
+
+export async function removeManagementScope(exo: ExchangeBackend, name: string): Promise<void> {
+  try {
+    await exo.invoke('Remove-ManagementScope', { Identity: name, Confirm: false });
+  } catch (err) {
+    if (err instanceof ExchangeError && err.kind === 'not-found') return;
+    throw err;
+  }
+}

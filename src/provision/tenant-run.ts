@@ -24,6 +24,7 @@ import {
 import { sendAsSummary, type SendAsFacts, type SendAsState, type SendAsSummary } from './nodes/index.js';
 import { openContext, type OpenOptions } from './open.js';
 import { finishRotation, type RotationReport } from './rotation.js';
+import { resolveAccessMode, type MailboxAccessChoice } from './access-mode.js';
 import {
   appToken,
   skippedVerification,
@@ -63,6 +64,8 @@ export interface RunResult {
   rotation?: RotationReport;
   /** The Exchange backend the run used, and why (`--exchange auto` names its choice). */
   exchange?: { backend: 'rest' | 'pwsh'; reason: string };
+  /** How Exchange authorizes the app in this run, and why (given, or read from the tenant when unset). */
+  mailboxAccess?: MailboxAccessChoice;
   notes: Note[];
   /** The first failure that stopped the run before any write: its field (exit 2) or none. */
   failure?: { kind: 'input' | 'tenant'; field?: string; message: string; key: string };
@@ -88,7 +91,8 @@ export class TenantRun {
   private proofToken?: Promise<string | undefined>;
 
   private constructor(
-    readonly ctx: TenantContext,
+    /** Replaced once, when `mailboxAccess` is resolved (plan). */
+    public ctx: TenantContext,
     private readonly o: TenantRunOptions,
   ) {}
 
@@ -114,11 +118,18 @@ export class TenantRun {
         known = first.outputs.get(facts.mailboxes.key) as MailboxFacts;
         this.groupFacts = known;
       }
+      if (this.ctx.options.flow !== 'delegated') {
+        const access = await resolveAccessMode(this.ctx);
+        this.ctx = access.ctx;
+        this.accessChoice = access.choice;
+        this.forgetPrimedReads = access.forget;
+      }
       const { graph, refs } = buildGraph(this.ctx, known);
       this.refs = refs;
       this.execution = new Execution(graph, this.ctx, this.executeOptions());
     }
     this.reports = await this.execution.plan();
+    this.forgetPrimedReads?.();
     this.phase = 'plan';
     return this.result();
   }
@@ -294,6 +305,7 @@ export class TenantRun {
       ...(this.value(this.refs?.exchangeBackend)
         ? { exchange: this.value<{ backend: 'rest' | 'pwsh'; reason: string }>(this.refs?.exchangeBackend) }
         : {}),
+      ...(this.accessChoice ? { mailboxAccess: this.accessChoice } : {}),
       notes: this.notes(app, cred, smtp, mailboxes),
       ...(failure ? { failure } : {}),
       pending,
@@ -343,6 +355,9 @@ export class TenantRun {
 
   /** With --group: the mailbox facts read before the graph was built. */
   private groupFacts?: MailboxFacts;
+  /** The resolved `mailboxAccess`, and how to drop the detection's reads once the preflight has used them. */
+  private accessChoice?: MailboxAccessChoice;
+  private forgetPrimedReads?: () => void;
 
   private value<T>(ref: { key: string } | undefined): T | undefined {
     return ref ? (this.execution?.outputs.get(ref.key) as T | undefined) : undefined;

@@ -200,7 +200,9 @@ describe('apply, one tenant, FullAccess, secret', () => {
   });
 
   it('status reports no drift and the secret expiry', async () => {
-    const status = await runCli(['status', ...base(), '--output', 'json']);
+    // it@ was added above: it is part of the configuration now (without it, its grant would be drift).
+    const withIt = ['--mailbox', 'it@contoso.onmicrosoft.com'];
+    const status = await runCli(['status', ...base(), ...withIt, '--output', 'json']);
     outputs.push(status.stdout, status.stderr);
     expect(status.code).toBe(0);
     const out = status.json<Record<string, any>>();
@@ -208,7 +210,7 @@ describe('apply, one tenant, FullAccess, secret', () => {
     expect(out.drift).toEqual([]);
     expect(out.credentials[0].daysLeft).toBeGreaterThan(300);
     // Text mode: the status table is the result, on stdout.
-    const text = await runCli(['status', ...base()]);
+    const text = await runCli(['status', ...base(), ...withIt]);
     outputs.push(text.stdout, text.stderr);
     expect(text.code).toBe(0);
     expect(text.stdout).toContain(`Status of ${TENANT}`);

@@ -24,6 +24,8 @@ describe('apply --exchange pwsh (fake bridge) against the emulator', () => {
   const logFile = (): string => path.join(dir, 'bridge.log');
   const args = (backend: string, app: string, endpoints = emu.endpointsFile, sink = `${backend}-${app}`): string[] => [
     'apply',
+    '--mailbox-access',
+    'full-access',
     '--endpoints',
     endpoints,
     '--tenant',
@@ -154,6 +156,8 @@ describe('Ctrl-C during apply --exchange pwsh', () => {
         [
           CLI_PATH,
           'apply',
+          '--mailbox-access',
+          'full-access',
           '--endpoints',
           emu.endpointsFile,
           '--tenant',
@@ -201,6 +205,8 @@ describeWithPwsh('apply --exchange pwsh through a REAL pwsh (bridge.ps1 + the st
       const r = await runCli(
         [
           'apply',
+          '--mailbox-access',
+          'full-access',
           '--endpoints',
           emu.endpointsFile,
           '--tenant',

@@ -81,7 +81,11 @@ export interface ApplyArgs {
   homeTenant?: string;
   mailboxes?: string[];
   group?: string;
-  mailboxAccess?: string;
+  /**
+   * --mailbox-access; 'full-access' unless given (the mode the tests were written for before rbac became the
+   * default of new setups); null leaves the option out (unset: resolved from the tenant).
+   */
+  mailboxAccess?: string | null;
   appName?: string;
   appId?: string;
   flow?: string;
@@ -110,7 +114,7 @@ export function applyOptions(o: ApplyArgs, ...extra: string[]): string[] {
     ...opt('--tenant', o.tenant),
     ...(o.mailboxes ?? []).flatMap((m) => ['--mailbox', m]),
     ...opt('--group', o.group),
-    ...opt('--mailbox-access', o.mailboxAccess),
+    ...opt('--mailbox-access', o.mailboxAccess === undefined ? 'full-access' : o.mailboxAccess),
     ...opt('--app-name', o.appName),
     ...opt('--app-id', o.appId),
     ...opt('--flow', o.flow),

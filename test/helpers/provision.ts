@@ -29,7 +29,11 @@ export interface InProcessRun {
 
 /** The options of a run, from flags, validated as the CLI validates them (no environment, no config file). */
 export function runOptions(emu: TestEmulator, flags: RunFlags): RunOptions {
-  const o = resolveOptions({ flags: { endpoints: emu.endpointsFile, verify: 'none', ...flags }, env: {} });
+  // full-access unless the flags say (the mode these tests were written for); 'unset' resolves it from the tenant.
+  const o = resolveOptions({
+    flags: { endpoints: emu.endpointsFile, verify: 'none', mailboxAccess: 'full-access', ...flags },
+    env: {},
+  });
   requireTarget(o);
   return o;
 }

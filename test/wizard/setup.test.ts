@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { runCli } from '../helpers/cli.js';
 import { appKey, appsByName } from '../helpers/e2e.js';
-import { runInTerminal, type Terminal } from './terminal.js';
+import { KEY, runInTerminal, type Terminal } from './terminal.js';
 
 const CONTOSO = 'contoso.onmicrosoft.com';
 const FABRIKAM = 'fabrikam.onmicrosoft.com';
@@ -57,7 +57,8 @@ describe('setup: Business Central, app in contoso, mailboxes in fabrikam', () =>
     await step(term, /Mailboxes \(comma-separated\)/, 'scanner\r');
     await term.waitFor(/must be a mailbox address such as scanner@contoso\.com/);
     term.type('\x7f'.repeat('scanner'.length) + `${SCANNER}\r`);
-    await step(term, /How does Exchange let the app into the mailboxes\?/, '\r'); // FullAccess
+    // rbac is the first choice (recommended); this setup follows the Business Central guide: FullAccess.
+    await step(term, /How does Exchange let the app into the mailboxes\?/, `${KEY.down}\r`);
     await step(term, /SMTP AUTH is off/, '\r'); // enable for these mailboxes
     await step(term, /Business Central on-premises: its OAuthLanding\.htm redirect URI/, '\r'); // online
     await step(term, /File for the new secret/, `${path.join(dir, 'bc-secret.json')}\r`);

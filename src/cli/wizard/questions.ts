@@ -246,14 +246,25 @@ export async function askSetup(flags: Record<string, unknown>, hooks: SetupHooks
       a.mailboxAccess = await askChoice(
         mAccess,
         [
-          { value: 'full-access', name: "FullAccess on each mailbox (Microsoft's guides; AutoMapping off)" },
-          { value: 'send-as', name: 'SendAs on each mailbox' },
           {
             value: 'rbac',
-            name: `RBAC for Applications: a management scope over the ${a.group || hasGroup ? 'group' : 'mailboxes'} (least privilege)`,
+            name: `RBAC for Applications over the ${a.group || hasGroup ? 'group' : 'mailboxes'} (recommended: least privilege)`,
+            description:
+              'Microsoft\'s recommended way since November 2025: a management scope and the role "Application SMTP.SendAsApp"; no API permission on the app, and the app may only send, nothing else in the mailboxes.',
+          },
+          {
+            value: 'full-access',
+            name: "FullAccess on each mailbox (when the sending system's guide requires it; AutoMapping off)",
+            description:
+              'The older way of the vendor guides: the API permission SMTP.SendAsApp plus FullAccess, which lets the app read and change every item of the mailbox.',
+          },
+          {
+            value: 'send-as',
+            name: 'SendAs on each mailbox (when the guide requires it)',
+            description: 'The API permission SMTP.SendAsApp plus SendAs: the app may send as the mailbox, not open it.',
           },
         ],
-        'full-access',
+        'rbac',
       );
   }
 

@@ -8,6 +8,7 @@ import type { SinkInspection } from '../../handoff/index.js';
 import type { TenantContext } from '../context.js';
 import { ResourceGraph } from '../engine.js';
 import type { ManagedRef, Ref } from '../model.js';
+import { addMailboxAuthority } from './access.js';
 import { delegatedAccess, graphScopesNode } from './delegated.js';
 import {
   applicationNode,
@@ -44,9 +45,8 @@ import { sinkModeNode } from './sink.js';
 
 import { managesSendAs } from '../../config/index.js';
 import { sendAsGrantsNode, sendAsUsersNode, type SendAsFacts, type SendAsState } from './send-as-users.js';
-
 import { provenanceNode, type ProvenanceState } from './provenance.js';
-
+export * from './access.js';
 export * from './delegated.js';
 export * from './entra.js';
 export * from './exchange.js';
@@ -165,5 +165,7 @@ export function buildGraph(ctx: TenantContext, known?: MailboxFacts): { graph: R
     refs.consent = g.add(consentNode(ctx, { sp: servicePrincipal, exo: exchangeOnline! }));
     for (const m of mailboxList) g.add(mailboxAccessNode(ctx, m, { exchangeSp }));
   }
+  // Authoritative mailbox access: the app's grants outside the configuration, and the previous way's (after a proof).
+  addMailboxAuthority(g, ctx, mailboxList, { ...refs, exchangeServicePrincipal: exchangeSp });
   return { graph: g, refs };
 }

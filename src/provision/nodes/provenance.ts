@@ -143,7 +143,11 @@ export function sinkOf(secretOut: string | undefined): ProvenanceRecord['sink'] 
 }
 
 function modeOf(ctx: TenantContext): ProvenanceMode {
-  return ctx.options.flow === 'delegated' ? 'delegated' : ctx.options.mailboxAccess;
+  if (ctx.options.flow === 'delegated') return 'delegated';
+  const mode = ctx.options.mailboxAccess;
+  // The TenantRun resolves an unset mode (access-mode.ts) before it builds the graph.
+  if (mode === 'unset') throw new Error('the provenance record was built before the mailbox access mode was resolved');
+  return mode;
 }
 
 /**
