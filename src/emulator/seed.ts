@@ -14,6 +14,7 @@ import {
   type TenantRecord,
   type UserRecord,
   type World,
+  type DelegatedAdminRelationshipRecord,
   defaultKnobs,
   sha256Hex,
   stableGuid,
@@ -105,6 +106,23 @@ const tenantSeed = z.object({
   operatorConsented: z.boolean().default(true),
 });
 
+/** A GDAP relationship of the seed: a partner tenant's delegated admin access to a customer tenant. */
+const delegatedAdminSeed = z.object({
+  /** The partner and the customer, by domain or id of tenants of this seed. */
+  partner: z.string(),
+  customer: z.string(),
+  displayName: z.string().optional(),
+  /** Entra roles granted (display names), e.g. Exchange Administrator, Cloud Application Administrator. */
+  roles: z.array(z.string()).min(1),
+  status: z
+    .enum(['active', 'approvalPending', 'activating', 'terminationRequested', 'terminating', 'terminated', 'expired'])
+    .default('active'),
+  /** Partner users (mailbox aliases or addresses) the access assignments reach; absent = every partner user. */
+  agents: z.array(z.string()).optional(),
+  /** Days from now to the relationship's end (negative: ended that long ago). Default 730 (2 years, GDAP's longest). */
+  endsInDays: z.number().default(730),
+});
+
 export const seedSchema = z.object({
   tenants: z.array(tenantSeed).min(1).optional(),
   /** Generate N extra tenants `tenantK.onmicrosoft.com` with M mailboxes each (for load tests). */
@@ -113,6 +131,8 @@ export const seedSchema = z.object({
     .object({ clientId: z.string().uuid().optional(), clientSecret: z.string().min(16).optional() })
     .optional(),
   knobs: z.record(z.string(), z.unknown()).optional(),
+  /** GDAP relationships between tenants of this seed (partner → customer). */
+  delegatedAdmin: z.array(delegatedAdminSeed).optional(),
 });
 
 export type Seed = z.input<typeof seedSchema>;
@@ -360,12 +380,55 @@ export function buildWorld(seedInput: Seed | undefined): World {
   tenants.forEach((t, i) => {
     if (seedsParsed[i]!.operatorConsented) consentOperator(t, operatorApp, now);
   });
+  const delegatedAdminRelationships = (seed.delegatedAdmin ?? []).map((r, i) => buildRelationship(tenants, r, i, now));
   return {
     version: 1,
     tenants,
+    ...(delegatedAdminRelationships.length > 0 ? { delegatedAdminRelationships } : {}),
     applications: [operatorApp],
     knobs,
     operator: { tenantId: home.id, clientId, clientSecret },
     deviceCodes: [],
+  };
+}
+
+/** Builds a GDAP relationship of the seed; its tenants and agents must be in the seed. */
+export function buildRelationship(
+  tenants: TenantRecord[],
+  r: z.input<typeof delegatedAdminSeed>,
+  index: number,
+  now: number,
+): DelegatedAdminRelationshipRecord {
+  const spec = delegatedAdminSeed.parse(r);
+  const find = (key: string, what: string): TenantRecord => {
+    const k = key.toLowerCase();
+    const t = tenants.find((x) => x.id === k || x.domains.includes(k));
+    if (!t) throw new Error(`seed: delegatedAdmin ${what} ${key} is not a tenant of the seed`);
+    return t;
+  };
+  const partner = find(spec.partner, 'partner');
+  const customer = find(spec.customer, 'customer');
+  const agentUserIds =
+    spec.agents?.map((a) => {
+      const alias = a.split('@')[0]!.toLowerCase();
+      const user = partner.users.find((u) => u.entity.userPrincipalName.split('@')[0] === alias);
+      if (!user) throw new Error(`seed: delegatedAdmin agent ${a} is not a user of ${partner.domains[0]}`);
+      return user.entity.id;
+    }) ?? null;
+  const days = 730;
+  const end = now + spec.endsInDays * 86_400_000;
+  const created = Math.min(now, end) - days * 86_400_000 + 86_400_000;
+  return {
+    id: `${stableGuid(`gdap/${partner.id}/${customer.id}/${index}`)}-${stableGuid(`gdap-suffix/${index}`)}`,
+    displayName: spec.displayName ?? `${partner.displayName} GDAP ${customer.displayName}`.slice(0, 50),
+    partnerTenantId: partner.id,
+    customerTenantId: customer.id,
+    status: spec.endsInDays <= 0 && spec.status === 'active' ? 'expired' : spec.status,
+    roles: spec.roles,
+    agentUserIds,
+    createdDateTime: iso(created),
+    activatedDateTime: spec.status === 'approvalPending' ? null : iso(created + 3_600_000),
+    endDateTime: iso(end),
+    duration: `P${days}D`,
   };
 }

@@ -41,12 +41,14 @@ import {
   type MailboxFacts,
 } from './facts.js';
 import { sinkModeNode } from './sink.js';
+import { partnerAccessCheck } from './partner.js';
 
 export * from './delegated.js';
 export * from './entra.js';
 export * from './exchange.js';
 export * from './facts.js';
 export * from './sink.js';
+export * from './partner.js';
 
 /** The handles a run keeps to read its results. */
 export interface RunRefs {
@@ -77,6 +79,8 @@ export function mailboxFactsGraph(): { graph: ResourceGraph; mailboxes: Ref<Mail
 export function buildGraph(ctx: TenantContext, known?: MailboxFacts): { graph: ResourceGraph; refs: RunRefs } {
   const o = ctx.options;
   const g = new ResourceGraph();
+  // GDAP: the relationship first, so that its sentence is the run's when the customer's tokens are refused too.
+  if (ctx.partner) g.add(partnerAccessCheck(ctx));
   const mailboxes: Ref<MailboxFacts> = known
     ? g.add({ ...mailboxesNode(), read: async () => known })
     : g.add(mailboxesNode());
