@@ -13,34 +13,9 @@ import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { tempDir } from '../helpers/e2e.js';
 import { FAST_HOOKS, reportOf, runTenant, type RunFlags } from '../helpers/provision.js';
 import { cliEnvFor, describeEachBackend, type BackendName } from '../exchange/backends.js';
-import type { Seed } from '../../src/emulator/seed.js';
+import { AGENT, CUSTOMER, EXPIRED, GDAP_SEED, PARTNER, THIN } from '../helpers/gdap.js';
 
-const PARTNER = 'partner.onmicrosoft.com';
-const CUSTOMER = 'fabrikam.onmicrosoft.com';
-const EXPIRED = 'contoso.onmicrosoft.com';
-const THIN = 'tailspin.onmicrosoft.com';
-const AGENT = `agent@${PARTNER}`;
 const EXCHANGE_POWERSHELL = 'fb78d390-0c51-40cd-8e17-fdbfab77341b';
-
-export const GDAP_SEED: Seed = {
-  tenants: [
-    { domain: EXPIRED },
-    { domain: CUSTOMER },
-    { domain: THIN },
-    { domain: PARTNER, mailboxes: ['agent', 'other'], groups: [] },
-  ],
-  delegatedAdmin: [
-    {
-      partner: PARTNER,
-      customer: CUSTOMER,
-      displayName: 'Contoso MSP - Fabrikam',
-      roles: ['Cloud Application Administrator', 'Exchange Administrator'],
-      agents: ['agent'],
-    },
-    { partner: PARTNER, customer: EXPIRED, roles: ['Global Administrator'], endsInDays: -3 },
-    { partner: PARTNER, customer: THIN, displayName: 'Thin', roles: ['Application Administrator'] },
-  ],
-};
 
 /** A form POST to the emulator's token service at a tenant's authority. */
 function tokenRequest(emu: TestEmulator, tenant: string, form: Record<string, string>, endpoint = 'token') {
