@@ -20,6 +20,9 @@ import {
   stableGuid,
 } from './state.js';
 
+/** A federatedIdentityCredential issuer that stands for the emulator's own OIDC issuer (`{authority}/oidc`). */
+export const EMULATOR_OIDC_ISSUER = 'emulator';
+
 export const EXCHANGE_APP_ID = '00000002-0000-0ff1-ce00-000000000000';
 export const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
 
@@ -128,7 +131,24 @@ export const seedSchema = z.object({
   /** Generate N extra tenants `tenantK.onmicrosoft.com` with M mailboxes each (for load tests). */
   generate: z.object({ tenants: z.number().int().min(1), mailboxesPerTenant: z.number().int().min(1) }).optional(),
   operator: z
-    .object({ clientId: z.string().uuid().optional(), clientSecret: z.string().min(16).optional() })
+    .object({
+      clientId: z.string().uuid().optional(),
+      clientSecret: z.string().min(16).optional(),
+      /**
+       * Workload identity federation: external tokens the operator app accepts (issuer default `emulator`: the
+       * emulator's own OIDC issuer at /oidc, whatever host it is reached under).
+       */
+      federatedIdentityCredentials: z
+        .array(
+          z.object({
+            name: z.string().optional(),
+            issuer: z.string().default(EMULATOR_OIDC_ISSUER),
+            subject: z.string().min(1),
+            audiences: z.array(z.string()).default(['api://AzureADTokenExchange']),
+          }),
+        )
+        .optional(),
+    })
     .optional(),
   knobs: z.record(z.string(), z.unknown()).optional(),
   /** GDAP relationships between tenants of this seed (partner → customer). */
@@ -373,6 +393,17 @@ export function buildWorld(seedInput: Seed | undefined): World {
     homeTenantId: home.id,
     // Seeded: replicated long ago, like the rest of the default world.
     secrets: [{ keyId, hash: sha256Hex(clientSecret), createdAtMs: 0 }],
+    ...(seed.operator?.federatedIdentityCredentials
+      ? {
+          federatedIdentityCredentials: seed.operator.federatedIdentityCredentials.map((f, i) => ({
+            id: stableGuid(`operator-fic/${i}`),
+            name: f.name ?? `federated-${i + 1}`,
+            issuer: f.issuer,
+            subject: f.subject,
+            audiences: f.audiences,
+          })),
+        }
+      : {}),
   };
   const knobs = mergeKnobs(defaultKnobs(), seed.knobs);
   if (typeof knobs === 'string') throw new Error(`seed: knobs.${knobs}`);

@@ -141,6 +141,17 @@ export interface ApplicationRecord {
   meta: Meta;
   homeTenantId: string;
   secrets: PasswordSecret[];
+  /** Workload identity federation: external tokens this app accepts as its credential (absent = none). */
+  federatedIdentityCredentials?: FederatedIdentityCredentialRecord[];
+}
+
+/** Graph's federatedIdentityCredential: an external issuer's subject trusted as the app, for these audiences. */
+export interface FederatedIdentityCredentialRecord {
+  id: string;
+  name: string;
+  issuer: string;
+  subject: string;
+  audiences: string[];
 }
 
 export interface ServicePrincipalRecord {
