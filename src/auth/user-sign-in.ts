@@ -41,7 +41,7 @@ export class TenantAccessError extends Error {
     readonly user: string,
   ) {
     super(
-      `the signed-in user ${user} gets no token for tenant ${tenant}: Entra does not let this account into that tenant without a new sign-in (not a member or guest there; for a partner user: no active GDAP relationship with that customer)`,
+      `the signed-in user ${user} gets no token for tenant ${tenant}: Entra does not let this account into that tenant without a new sign-in (not a member or guest there; for a partner user: no active GDAP relationship with that customer). Fix: check --tenant, or sign in as a user of that tenant; with --partner-tenant, the preflight's partner check names the relationship and roles to request`,
     );
     this.name = 'TenantAccessError';
   }
