@@ -234,4 +234,33 @@ describe('GDAP: the preflight stops a run the relationship does not allow, befor
     expect(grant.status).toBe(403);
     expect(((await grant.json()) as { error: { code: string } }).error.code).toBe('Authorization_RequestDenied');
   });
+
+  it("lists the partner's relationships to a reader, and refuses an app without DelegatedAdminRelationship.Read.All", async () => {
+    const url = `${emu.endpoints.graphBaseUrl}/tenantRelationships/delegatedAdminRelationships`;
+    const operator = emu.mintAppToken(PARTNER, emu.endpoints.operator.clientId, 'graph');
+    const refused = await emu.request(url, { token: operator });
+    expect(refused.status).toBe(403);
+    const customerId = emu.store.findTenant(CUSTOMER)!.id;
+    // The agent's delegated token in the partner tenant (what the preflight uses), filtered by customer.
+    approver = approveAsAgent(emu);
+    const start = await tokenRequest(emu, PARTNER, { scope: 'https://graph.microsoft.com/.default' }, 'devicecode');
+    const code = (await start.json()) as { device_code: string };
+    let token: string | undefined;
+    for (let i = 0; i < 50 && !token; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      const res = await tokenRequest(emu, PARTNER, { grant_type: 'device_code', device_code: code.device_code });
+      token = ((await res.json()) as { access_token?: string }).access_token;
+    }
+    const listed = await emu.request(`${url}?$filter=customer/tenantId eq '${customerId}'`, { token });
+    expect(listed.status).toBe(200);
+    const body = (await listed.json()) as {
+      value: Array<{ status: string; customer: { tenantId: string }; accessDetails: { unifiedRoles: unknown[] } }>;
+    };
+    expect(body.value).toHaveLength(1);
+    expect(body.value[0]).toMatchObject({ status: 'active', customer: { tenantId: customerId } });
+    expect(body.value[0]!.accessDetails.unifiedRoles).toEqual([
+      { roleDefinitionId: '158c047a-c907-4556-b7ef-446551a6b5f7' },
+      { roleDefinitionId: '29232cdf-9323-42fd-ade2-1d097af3e4de' },
+    ]);
+  });
 });
