@@ -26,7 +26,7 @@ export const TIMEOUT_RANGE = { minMs: 1000, maxMs: 600_000, examples: '30s, 90s 
 export const EXPIRY_WARNING_RANGE = { minMs: 0, maxMs: 730 * DAY_MS, examples: '14d, 30d or 3mo' } as const;
 
 /** Keys whose value is a file path: relative ones in a config file are taken from the file's directory. */
-export const PATH_KEYS = ['secretOut', 'certificateFile', 'handoffOut', 'endpoints', 'logFile'] as const;
+export const PATH_KEYS = ['secretOut', 'certificateFile', 'handoffOut', 'endpoints', 'logFile', 'tokenCache'] as const;
 
 export const MAILBOX_ACCESS = ['full-access', 'send-as', 'rbac'] as const;
 export const CREDENTIAL_KINDS = ['secret', 'certificate'] as const;
