@@ -10,7 +10,17 @@
  * @azure/identity takes a cache only through its persistence plugin slot (`useIdentityPlugin`); `shareCache`
  * registers a provider there that serves the store a credential names in its `tokenCachePersistenceOptions`.
  */
-import { chmodSync, lstatSync, openSync, readFileSync, renameSync, writeSync, closeSync, unlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { useIdentityPlugin, type AuthenticationRecord, type TokenCachePersistenceOptions } from '@azure/identity';
@@ -98,6 +108,15 @@ function writeCacheFile(file: string, content: CacheFileContent): void {
 /** The opt-in file cache (`--token-cache FILE`). The file is read at each cache access, so processes share it. */
 export function fileTokenCache(file: string): TokenCacheStore {
   const absolute = path.resolve(file);
+  let dir: import('node:fs').Stats | undefined;
+  try {
+    dir = statSync(path.dirname(absolute));
+  } catch {
+    dir = undefined;
+  }
+  if (!dir?.isDirectory())
+    throw new ConfigError('--token-cache', `the directory of ${absolute} does not exist (create it, mode 0700)`);
+  readCacheFile(absolute);
   const current = (): CacheFileContent => readCacheFile(absolute) ?? { version: 1, note: NOTE };
   return {
     file: absolute,
