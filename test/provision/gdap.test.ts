@@ -142,9 +142,9 @@ describe('GDAP: the preflight stops a run the relationship does not allow, befor
   });
 
   /** A run the partner check stops: failed, no write, the partner node's sentence as the run's. */
-  async function refused(tenant: string, name: string) {
+  async function refused(tenant: string, name: string, extra: RunFlags = {}) {
     approver = approveAsAgent(emu);
-    const run = await runTenant(emu, { ...gdapFlags(dir, tenant, name), exchange: 'rest' }, 'apply');
+    const run = await runTenant(emu, { ...gdapFlags(dir, tenant, name), exchange: 'rest', ...extra }, 'apply');
     expect(run.result.outcome).toBe('failed');
     expect(run.writes).toEqual([]);
     expect(run.result.failure?.key).toBe('partner.delegatedAdmin');
@@ -165,6 +165,12 @@ describe('GDAP: the preflight stops a run the relationship does not allow, befor
     const { message } = await refused(THIN, 'GDAP thin');
     expect(message).toMatch(/grants Application Administrator, not/);
     expect(message).toMatch(/add Privileged Role Administrator, Exchange Administrator to the relationship "Thin"/);
+  });
+
+  it('with --home-tenant, the home tenant needs its own relationship: an expired one stops the run there', async () => {
+    const { message } = await refused(CUSTOMER, 'GDAP home', { homeTenant: EXPIRED });
+    expect(message).toMatch(new RegExp(`customer ${EXPIRED.replace(/\./g, '\\.')}`));
+    expect(message).toMatch(/is expired/);
   });
 
   it("Entra refuses the customer's authority to a partner user without an active relationship (AADSTS50020)", async () => {

@@ -66,6 +66,47 @@ function toGrant(needs: RoleNeed[]): string {
   return [...new Set(needs.map((n) => n.anyOf[0]!))].join(', ');
 }
 
+/** The active relationships with one customer and their roles, or the CheckFailure that says what to request. */
+function checkCustomer(
+  c: TenantContext,
+  all: Relationship[],
+  customer: { id: string; name: string },
+  needs: RoleNeed[],
+): { active: Relationship[]; roles: string[] } {
+  const mine = all.filter((r) => r.customer?.tenantId?.toLowerCase() === customer.id);
+  const now = Date.now();
+  const active = mine.filter((r) => r.status === 'active' && (!r.endDateTime || Date.parse(r.endDateTime) > now));
+  const where = `partner ${c.options.partnerTenant} and customer ${customer.name} (${customer.id})`;
+  if (active.length === 0) {
+    const seen = mine.map(
+      (r) =>
+        `"${r.displayName ?? r.id}" is ${r.status ?? 'unknown'}${r.endDateTime ? ` (end ${r.endDateTime.slice(0, 10)})` : ''}`,
+    );
+    throw new CheckFailure(
+      'tenant',
+      mine.length > 0
+        ? `no active GDAP relationship between ${where}: ${seen.join('; ')}`
+        : `no GDAP relationship between ${where}`,
+      `in Partner Center (Customers → ${customer.name} → Admin relationships) request a GDAP relationship with the roles ${toGrant(needs)}, have the customer's Global Administrator approve it, and assign the roles to a security group of the partner that the signing-in user belongs to; then rerun`,
+    );
+  }
+  const roles = [
+    ...new Set(
+      active.flatMap((r) =>
+        (r.accessDetails?.unifiedRoles ?? []).map((u) => roleName(String(u.roleDefinitionId ?? ''))),
+      ),
+    ),
+  ];
+  const unmet = needs.filter((n) => !n.anyOf.some((r) => roles.includes(r)));
+  if (unmet.length > 0)
+    throw new CheckFailure(
+      'tenant',
+      `the active GDAP relationship${active.length > 1 ? 's' : ''} between ${where} grant${active.length > 1 ? '' : 's'} ${roles.join(', ') || 'no role'}, not ${unmet.map((n) => `${n.anyOf.join(' or ')} (${n.what})`).join('; ')}`,
+      `add ${toGrant(unmet)} to the relationship "${active[0]!.displayName ?? active[0]!.id}" (a new relationship request with those roles, approved by the customer) and to its access assignment for the signing-in user's security group; then rerun`,
+    );
+  return { active, roles };
+}
+
 export function partnerAccessCheck(ctx: TenantContext): CheckNode<PartnerAccess, Record<string, never>> {
   return {
     kind: 'check',
@@ -78,40 +119,12 @@ export function partnerAccessCheck(ctx: TenantContext): CheckNode<PartnerAccess,
       const { body } = await partner.graph.get<{ value?: Relationship[] }>(
         '/tenantRelationships/delegatedAdminRelationships',
       );
-      const customer = c.mailboxTenantId;
-      const mine = (body?.value ?? []).filter((r) => r.customer?.tenantId?.toLowerCase() === customer);
-      const now = Date.now();
-      const active = mine.filter((r) => r.status === 'active' && (!r.endDateTime || Date.parse(r.endDateTime) > now));
+      const all = body?.value ?? [];
       const needs = gdapRoleNeeds(c);
-      const where = `partner ${c.options.partnerTenant} and customer ${c.options.tenant} (${customer})`;
-      const request = `in Partner Center (Customers → ${c.options.tenant} → Admin relationships) request a GDAP relationship with the roles ${toGrant(needs)}, have the customer's Global Administrator approve it, and assign the roles to a security group of the partner that the signing-in user belongs to; then rerun`;
-      if (active.length === 0) {
-        const seen = mine.map(
-          (r) =>
-            `"${r.displayName ?? r.id}" is ${r.status ?? 'unknown'}${r.endDateTime ? ` (end ${r.endDateTime.slice(0, 10)})` : ''}`,
-        );
-        throw new CheckFailure(
-          'tenant',
-          mine.length > 0
-            ? `no active GDAP relationship between ${where}: ${seen.join('; ')}`
-            : `no GDAP relationship between ${where}`,
-          request,
-        );
-      }
-      const roles = [
-        ...new Set(
-          active.flatMap((r) =>
-            (r.accessDetails?.unifiedRoles ?? []).map((u) => roleName(String(u.roleDefinitionId ?? ''))),
-          ),
-        ),
-      ];
-      const unmet = needs.filter((n) => !n.anyOf.some((r) => roles.includes(r)));
-      if (unmet.length > 0)
-        throw new CheckFailure(
-          'tenant',
-          `the active GDAP relationship${active.length > 1 ? 's' : ''} between ${where} grant${active.length > 1 ? '' : 's'} ${roles.join(', ') || 'no role'}, not ${unmet.map((n) => `${n.anyOf.join(' or ')} (${n.what})`).join('; ')}`,
-          `add ${toGrant(unmet)} to the relationship "${active[0]!.displayName ?? active[0]!.id}" (a new relationship request with those roles, approved by the customer) and to its access assignment for the signing-in user's security group; then rerun`,
-        );
+      // With --home-tenant, the app is registered there: that customer needs the app role; the mailbox tenant all.
+      if (c.homeTenantId !== c.mailboxTenantId)
+        checkCustomer(c, all, { id: c.homeTenantId, name: c.options.homeTenant ?? c.homeTenantId }, [needs[0]!]);
+      const { active, roles } = checkCustomer(c, all, { id: c.mailboxTenantId, name: c.options.tenant }, needs);
       return {
         partnerTenantId: partner.tenantId,
         relationships: active.map((r) => ({
