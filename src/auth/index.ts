@@ -7,3 +7,5 @@ export * from './app-credential.js';
 export * from './http.js';
 export * from './cached-credential.js';
 export * from './sign-in-error.js';
+export * from './token-cache.js';
+export * from './user-sign-in.js';

@@ -6,9 +6,7 @@ import {
   AzureCliCredential,
   ClientCertificateCredential,
   ClientSecretCredential,
-  DeviceCodeCredential,
   EnvironmentCredential,
-  InteractiveBrowserCredential,
   ManagedIdentityCredential,
   WorkloadIdentityCredential,
   type TokenCredential,
@@ -18,6 +16,8 @@ import type { AUTH_MODES } from '../config/index.js';
 import type { CloudProfile } from './cloud.js';
 import { DEFAULT_TIMEOUT_MS, type NetworkBounds } from './network.js';
 import { tokenServiceBounds } from './token-service.js';
+import { fileTokenCache, memoryTokenCache } from './token-cache.js';
+import { UserSignIn } from './user-sign-in.js';
 
 export type AuthMode = (typeof AUTH_MODES)[number];
 
@@ -39,6 +39,13 @@ export interface SignInOptions {
   prompt: (message: string) => void;
   /** Timeout, retries, cancellation and the request log of every token request (`--timeout`, `--verbose`). */
   bounds?: NetworkBounds;
+  /**
+   * GDAP: the operator is a user of this partner tenant (`--partner-tenant`): the sign-in happens there and the
+   * customer tenants' tokens come from the same sign-in. Only a person's sign-in modes apply.
+   */
+  partnerTenant?: string;
+  /** `--token-cache FILE`: keep a person's sign-in across commands (mode 0600, refresh tokens unencrypted). */
+  tokenCache?: string;
 }
 
 /**
@@ -78,6 +85,7 @@ function operatorCredential(
   const plain = identityClientOptions(o.profile);
   const common = { ...plain, ...bounds };
   let mode: AuthMode | undefined = o.auth;
+  if (o.partnerTenant) mode ??= o.isTty ? 'interactive' : 'device-code';
   if (!mode && o.profile.emulatorOperator) {
     const op = o.profile.emulatorOperator;
     return {
@@ -89,21 +97,14 @@ function operatorCredential(
   mode ??= o.isTty ? 'interactive' : 'environment';
   switch (mode) {
     case 'interactive':
-      return {
-        credential: new InteractiveBrowserCredential({
-          ...common,
-          tenantId: o.tenant,
-          redirectUri: 'http://localhost',
-        }),
-        mode,
-        principal: 'user',
-      };
     case 'device-code':
       return {
-        credential: new DeviceCodeCredential({
-          ...common,
-          tenantId: o.tenant,
-          userPromptCallback: (info) => o.prompt(info.message),
+        credential: new UserSignIn({
+          mode,
+          signInTenant: o.partnerTenant ?? o.tenant,
+          store: o.tokenCache ? fileTokenCache(o.tokenCache) : memoryTokenCache(),
+          clientOptions: common,
+          prompt: o.prompt,
         }),
         mode,
         principal: 'user',

@@ -5,6 +5,7 @@ export function isSignInError(err: unknown): boolean {
     e?.name === 'AuthenticationError' ||
     e?.name === 'CredentialUnavailableError' ||
     e?.name === 'AuthenticationRequiredError' ||
+    e?.name === 'TenantAccessError' ||
     /AADSTS\d+/.test(e?.message ?? '')
   );
 }

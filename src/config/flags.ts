@@ -218,6 +218,20 @@ export const OPTION_FLAGS: OptionFlag[] = [
     description: `operator sign-in: ${AUTH_MODES.join(', ')}`,
   },
   {
+    key: 'partnerTenant',
+    flag: '--partner-tenant <tenant>',
+    env: 'SENDASAPP_PARTNER_TENANT',
+    description:
+      'GDAP: sign in as a user of this partner tenant (id or domain) and work in --tenant through a delegated-admin relationship',
+  },
+  {
+    key: 'tokenCache',
+    flag: '--token-cache <file>',
+    env: 'SENDASAPP_TOKEN_CACHE',
+    description:
+      "keep the operator's sign-in (refresh tokens) in this file, mode 0600, so the next command does not ask again",
+  },
+  {
     key: 'cloud',
     flag: '--cloud <cloud>',
     env: 'SENDASAPP_CLOUD',

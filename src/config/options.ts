@@ -31,7 +31,7 @@ export const ROTATE_WITHIN_RANGE = { minMs: DAY_MS, maxMs: 730 * DAY_MS, example
 export const GRACE_RANGE = { minMs: 0, maxMs: 365 * DAY_MS, examples: '0, 2d or 7d' } as const;
 
 /** Keys whose value is a file path: relative ones in a config file are taken from the file's directory. */
-export const PATH_KEYS = ['secretOut', 'certificateFile', 'handoffOut', 'endpoints', 'logFile'] as const;
+export const PATH_KEYS = ['secretOut', 'certificateFile', 'handoffOut', 'endpoints', 'logFile', 'tokenCache'] as const;
 
 export const MAILBOX_ACCESS = ['full-access', 'send-as', 'rbac'] as const;
 /** The setting: a mode, or `unset` (the default) — the mode the app was made with, rbac for a new app. */
@@ -86,6 +86,8 @@ const SCHEMAS: Record<string, z.ZodType> = {
   sendTo: mailbox,
   wait: duration,
   auth: oneOf(AUTH_MODES),
+  partnerTenant: tenantRef,
+  tokenCache: path,
   cloud: oneOf(CLOUDS),
   endpoints: path,
   exchange: oneOf(EXCHANGE_BACKENDS),
@@ -137,6 +139,10 @@ export interface ProvisionOptions {
   sendTo?: string;
   wait: import('./primitives.js').Duration;
   auth?: (typeof AUTH_MODES)[number];
+  /** GDAP: the operator is a user of this partner tenant, working in the customer tenant as a delegated admin. */
+  partnerTenant?: string;
+  /** A file that keeps the operator's token cache across commands (mode 0600; refresh tokens). */
+  tokenCache?: string;
   cloud: (typeof CLOUDS)[number];
   endpoints?: string;
   exchange: (typeof EXCHANGE_BACKENDS)[number];
@@ -195,6 +201,9 @@ export const SECRET_ONLY_TARGETS: ReadonlyArray<(typeof HANDOFF_TARGETS)[number]
   'postfix',
 ];
 
+/** The sign-in modes in which a person signs in (and may be a partner's admin agent, GDAP). */
+const PERSON_AUTH_MODES: ReadonlyArray<string> = ['interactive', 'device-code'];
+
 /** Combinations of options that cannot work together; a ConfigError names the flag. */
 export function checkCombinations(o: ProvisionOptions): void {
   const delegated = o.flow === 'delegated';
@@ -219,6 +228,16 @@ export function checkCombinations(o: ProvisionOptions): void {
     throw new ConfigError(
       '--include-secret',
       'needs --out FILE (the hand-off with the secret is written there, mode 0600)',
+    );
+  if (o.partnerTenant && o.auth && !PERSON_AUTH_MODES.includes(o.auth))
+    throw new ConfigError(
+      '--partner-tenant',
+      `is a partner user's sign-in (GDAP): use --auth interactive or device-code, not ${o.auth} (an app of the partner reaches a customer through its consent there, without --partner-tenant)`,
+    );
+  if (o.tokenCache && o.auth && !PERSON_AUTH_MODES.includes(o.auth))
+    throw new ConfigError(
+      '--token-cache',
+      `keeps a person's sign-in (--auth interactive or device-code); ${o.auth} signs in without asking anyone`,
     );
   if (o.target && o.credential === 'certificate' && SECRET_ONLY_TARGETS.includes(o.target))
     throw new ConfigError(

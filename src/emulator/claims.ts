@@ -3,7 +3,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { EmulatorStore } from './store.js';
-import type { TenantRecord, UserRecord } from './state.js';
+import { DIRECTORY_ROLE_TEMPLATE_IDS, type TenantRecord, type UserRecord } from './state.js';
 import type { AccessTokenClaims, ResourceInfo } from './tokens.js';
 
 const LIFETIME_S = 3599;
@@ -60,9 +60,14 @@ export function userTokenClaims(
   clientAppId: string,
   resource: ResourceInfo,
   scopes: string[],
+  partner?: { tenantId: string; roles: string[] },
 ): AccessTokenClaims {
+  const roleIds = (roles: string[]): string[] =>
+    roles.map((r) => DIRECTORY_ROLE_TEMPLATE_IDS[r] ?? DIRECTORY_ROLE_TEMPLATE_IDS['Exchange Administrator']!);
   return {
     ...baseClaims(tenant, resource),
+    // A partner user's token in a customer tenant names the user's home issuer (GDAP, like any external user).
+    ...(partner ? { idp: `https://sts.windows.net/${partner.tenantId}/` } : {}),
     appid: clientAppId,
     appidacr: '0',
     idtyp: 'user',
@@ -72,8 +77,6 @@ export function userTokenClaims(
     scp: scopes.join(' '),
     upn: user.entity.userPrincipalName,
     unique_name: user.entity.userPrincipalName,
-    wids: user.directoryRoles.map((r) =>
-      r === 'Global Administrator' ? '62e90394-69f5-4237-9190-012177145e10' : '29232cdf-9323-42fd-ade2-1d097af3e4de',
-    ),
+    wids: roleIds(partner ? partner.roles : user.directoryRoles),
   };
 }

@@ -5,6 +5,7 @@
 import type { EmulatorPki } from './pki.js';
 import type { EmulatorStore } from './store.js';
 import type { TenantRecord } from './state.js';
+import { delegatedRoles, userInAnyTenant } from './delegated-admin.js';
 import { type AccessTokenClaims, type ResourceInfo, type TokenIssuer, bearerToken } from './tokens.js';
 
 export interface EmulatorContext {
@@ -58,6 +59,13 @@ export function authenticate(
   if (!tenant) return { ok: false, reason: 'tenant', message: 'The tenant of the access token does not exist.' };
   if (claims.idtyp === 'user') {
     const user = ctx.store.userById(tenant, String(claims.oid));
+    // A partner's admin agent (GDAP) holds the roles of the active relationships, checked at each call.
+    const partner = user ? undefined : userInAnyTenant(ctx.store, String(claims.oid));
+    const directoryRoles = user
+      ? user.directoryRoles
+      : partner
+        ? (delegatedRoles(ctx.store, partner.tenant.id, tenant.id, partner.user.entity.id) ?? [])
+        : [];
     return {
       ok: true,
       caller: {
@@ -69,7 +77,7 @@ export function authenticate(
         scopes: String(claims.scp ?? '')
           .split(' ')
           .filter(Boolean),
-        directoryRoles: user?.directoryRoles ?? [],
+        directoryRoles,
         claims,
       },
     };

@@ -15,10 +15,14 @@ import {
   type TenantRecord,
   type UserRecord,
   type World,
+  type DelegatedAdminRelationshipRecord,
   defaultKnobs,
   sha256Hex,
   stableGuid,
 } from './state.js';
+
+/** A federatedIdentityCredential issuer that stands for the emulator's own OIDC issuer (`{authority}/oidc`). */
+export const EMULATOR_OIDC_ISSUER = 'emulator';
 
 export const EXCHANGE_APP_ID = '00000002-0000-0ff1-ce00-000000000000';
 export const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
@@ -106,16 +110,54 @@ const tenantSeed = z.object({
   operatorConsented: z.boolean().default(true),
 });
 
+/** A GDAP relationship of the seed: a partner tenant's delegated admin access to a customer tenant. */
+const delegatedAdminSeed = z.object({
+  /** The partner and the customer, by domain or id of tenants of this seed. */
+  partner: z.string(),
+  customer: z.string(),
+  displayName: z.string().optional(),
+  /** Entra roles granted (display names), e.g. Exchange Administrator, Cloud Application Administrator. */
+  roles: z.array(z.string()).min(1),
+  status: z
+    .enum(['active', 'approvalPending', 'activating', 'terminationRequested', 'terminating', 'terminated', 'expired'])
+    .default('active'),
+  /** Partner users (mailbox aliases or addresses) the access assignments reach; absent = every partner user. */
+  agents: z.array(z.string()).optional(),
+  /** Days from now to the relationship's end (negative: ended that long ago). Default 730 (2 years, GDAP's longest). */
+  endsInDays: z.number().default(730),
+});
+
 export const seedSchema = z.object({
   tenants: z.array(tenantSeed).min(1).optional(),
   /** Generate N extra tenants `tenantK.onmicrosoft.com` with M mailboxes each (for load tests). */
   generate: z.object({ tenants: z.number().int().min(1), mailboxesPerTenant: z.number().int().min(1) }).optional(),
   operator: z
-    .object({ clientId: z.string().uuid().optional(), clientSecret: z.string().min(16).optional() })
+    .object({
+      clientId: z.string().uuid().optional(),
+      clientSecret: z.string().min(16).optional(),
+      /**
+       * Workload identity federation: external tokens the operator app accepts (issuer default `emulator`: the
+       * emulator's own OIDC issuer at /oidc, whatever host it is reached under).
+       */
+      federatedIdentityCredentials: z
+        .array(
+          z.object({
+            name: z.string().optional(),
+            issuer: z.string().default(EMULATOR_OIDC_ISSUER),
+            subject: z.string().min(1),
+            audiences: z.array(z.string()).default(['api://AzureADTokenExchange']),
+          }),
+        )
+        .optional(),
+    })
     .optional(),
   knobs: z.record(z.string(), z.unknown()).optional(),
+
   /** Azure Key Vaults (default: `<first tenant>-vault`, where the operator is Secrets Officer, and `<…>-locked`). */
   vaults: z.array(vaultSeedSchema).optional(),
+
+  /** GDAP relationships between tenants of this seed (partner → customer). */
+  delegatedAdmin: z.array(delegatedAdminSeed).optional(),
 });
 
 export type Seed = z.input<typeof seedSchema>;
@@ -357,6 +399,17 @@ export function buildWorld(seedInput: Seed | undefined): World {
     homeTenantId: home.id,
     // Seeded: replicated long ago, like the rest of the default world.
     secrets: [{ keyId, hash: sha256Hex(clientSecret), createdAtMs: 0 }],
+    ...(seed.operator?.federatedIdentityCredentials
+      ? {
+          federatedIdentityCredentials: seed.operator.federatedIdentityCredentials.map((f, i) => ({
+            id: stableGuid(`operator-fic/${i}`),
+            name: f.name ?? `federated-${i + 1}`,
+            issuer: f.issuer,
+            subject: f.subject,
+            audiences: f.audiences,
+          })),
+        }
+      : {}),
   };
   const knobs = mergeKnobs(defaultKnobs(), seed.knobs);
   if (typeof knobs === 'string') throw new Error(`seed: knobs.${knobs}`);
@@ -364,13 +417,56 @@ export function buildWorld(seedInput: Seed | undefined): World {
   tenants.forEach((t, i) => {
     if (seedsParsed[i]!.operatorConsented) consentOperator(t, operatorApp, now);
   });
+  const delegatedAdminRelationships = (seed.delegatedAdmin ?? []).map((r, i) => buildRelationship(tenants, r, i, now));
   return {
     version: 1,
     tenants,
+    ...(delegatedAdminRelationships.length > 0 ? { delegatedAdminRelationships } : {}),
     applications: [operatorApp],
     knobs,
     operator: { tenantId: home.id, clientId, clientSecret },
     deviceCodes: [],
     vaults: buildVaults(seed.vaults, tenants, clientId),
+  };
+}
+
+/** Builds a GDAP relationship of the seed; its tenants and agents must be in the seed. */
+export function buildRelationship(
+  tenants: TenantRecord[],
+  r: z.input<typeof delegatedAdminSeed>,
+  index: number,
+  now: number,
+): DelegatedAdminRelationshipRecord {
+  const spec = delegatedAdminSeed.parse(r);
+  const find = (key: string, what: string): TenantRecord => {
+    const k = key.toLowerCase();
+    const t = tenants.find((x) => x.id === k || x.domains.includes(k));
+    if (!t) throw new Error(`seed: delegatedAdmin ${what} ${key} is not a tenant of the seed`);
+    return t;
+  };
+  const partner = find(spec.partner, 'partner');
+  const customer = find(spec.customer, 'customer');
+  const agentUserIds =
+    spec.agents?.map((a) => {
+      const alias = a.split('@')[0]!.toLowerCase();
+      const user = partner.users.find((u) => u.entity.userPrincipalName.split('@')[0] === alias);
+      if (!user) throw new Error(`seed: delegatedAdmin agent ${a} is not a user of ${partner.domains[0]}`);
+      return user.entity.id;
+    }) ?? null;
+  const days = 730;
+  const end = now + spec.endsInDays * 86_400_000;
+  const created = Math.min(now, end) - days * 86_400_000 + 86_400_000;
+  return {
+    id: `${stableGuid(`gdap/${partner.id}/${customer.id}/${index}`)}-${stableGuid(`gdap-suffix/${index}`)}`,
+    displayName: spec.displayName ?? `${partner.displayName} GDAP ${customer.displayName}`.slice(0, 50),
+    partnerTenantId: partner.id,
+    customerTenantId: customer.id,
+    status: spec.endsInDays <= 0 && spec.status === 'active' ? 'expired' : spec.status,
+    roles: spec.roles,
+    agentUserIds,
+    createdDateTime: iso(created),
+    activatedDateTime: spec.status === 'approvalPending' ? null : iso(created + 3_600_000),
+    endDateTime: iso(end),
+    duration: `P${days}D`,
   };
 }

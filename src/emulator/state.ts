@@ -146,6 +146,17 @@ export interface ApplicationRecord {
   meta: Meta;
   homeTenantId: string;
   secrets: PasswordSecret[];
+  /** Workload identity federation: external tokens this app accepts as its credential (absent = none). */
+  federatedIdentityCredentials?: FederatedIdentityCredentialRecord[];
+}
+
+/** Graph's federatedIdentityCredential: an external issuer's subject trusted as the app, for these audiences. */
+export interface FederatedIdentityCredentialRecord {
+  id: string;
+  name: string;
+  issuer: string;
+  subject: string;
+  audiences: string[];
 }
 
 export interface ServicePrincipalRecord {
@@ -287,7 +298,49 @@ export interface World {
 
   /** Deleted applications (Entra's deleted items: restorable for 30 days, or removed for good with a DELETE). */
   deletedApplications?: ApplicationRecord[];
+
+  /** GDAP: delegated-admin relationships between partner tenants and their customers (absent in older states). */
+  delegatedAdminRelationships?: DelegatedAdminRelationshipRecord[];
 }
+
+/** Statuses of a delegatedAdminRelationship (Graph's delegatedAdminRelationshipStatus, the ones a run meets). */
+export type DelegatedAdminRelationshipStatus =
+  'active' | 'approvalPending' | 'activating' | 'terminationRequested' | 'terminating' | 'terminated' | 'expired';
+
+/**
+ * A GDAP relationship: users of the partner tenant (its admin agents) act in the customer tenant with the relationship's
+ * Entra roles, as long as it is active and not past its end.
+ */
+export interface DelegatedAdminRelationshipRecord {
+  id: string;
+  displayName: string;
+  partnerTenantId: string;
+  customerTenantId: string;
+  status: DelegatedAdminRelationshipStatus;
+  /** Entra roles granted, by display name ('Exchange Administrator', 'Cloud Application Administrator', …). */
+  roles: string[];
+  /** Partner users the access assignments reach (user ids); null = every user of the partner tenant. */
+  agentUserIds: string[] | null;
+  createdDateTime: string;
+  activatedDateTime: string | null;
+  endDateTime: string;
+  /** ISO 8601 duration, e.g. P730D. */
+  duration: string;
+}
+
+/** Template ids of the Entra built-in roles GDAP relationships grant (unifiedRoles roleDefinitionId). */
+export const DIRECTORY_ROLE_TEMPLATE_IDS: Record<string, string> = {
+  'Global Administrator': '62e90394-69f5-4237-9190-012177145e10',
+  'Application Administrator': '9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3',
+  'Cloud Application Administrator': '158c047a-c907-4556-b7ef-446551a6b5f7',
+  'Privileged Role Administrator': 'e8611ab8-c189-46e8-94e1-60213ab1f814',
+  'Exchange Administrator': '29232cdf-9323-42fd-ade2-1d097af3e4de',
+  'Exchange Recipient Administrator': '31392ffb-586c-42d1-9346-e59415a2cc4e',
+  'Global Reader': 'f2ef992c-3afb-46b9-b7cf-a126ee74c451',
+  'Security Reader': '5d6b6bb7-de71-4623-b4af-96380a352509',
+  'Security Administrator': '194ae4cb-b126-40b2-bd5b-6091b380977d',
+  'Helpdesk Administrator': '729827e3-9c14-49f7-bb1b-9608f156bbb8',
+};
 
 export interface DeviceCodeRecord {
   deviceCode: string;

@@ -71,4 +71,6 @@ export interface TenantContext {
   readonly hooks: Readonly<RunHooks>;
   /** --timeout, cancellation and the request log, for every request of the run (the proof's too). */
   readonly bounds: Readonly<NetworkBounds>;
+  /** GDAP (`--partner-tenant`): the partner tenant the operator signed in at, and Graph there. */
+  readonly partner?: { readonly tenantId: string; readonly graph: GraphApi };
 }

@@ -149,6 +149,8 @@ export async function openContext(options: RunOptions, p: OpenOptions): Promise<
       isTty: p.isTty,
       prompt: p.progress,
       bounds,
+      partnerTenant: options.partnerTenant,
+      tokenCache: options.tokenCache,
     });
   const credential = new CachedCredential(signIn.credential);
   // The tenant ids are resolved while the operator's first tokens are fetched (both need the sign-in service).
@@ -162,13 +164,22 @@ export async function openContext(options: RunOptions, p: OpenOptions): Promise<
     } else await Promise.all([get(profile.graphScope), get(profile.exchangeScope)]);
   };
   try {
-    const [mailboxTenantId, homeTenantId] = await Promise.all([
+    // GDAP: the partner user signs in at the partner tenant; the customer's tokens come in the preflight, after the
+    // delegated-admin relationship has been read (an expired one is explained there, before anything is written).
+    const partnerTenant = options.partnerTenant;
+    const [mailboxTenantId, homeTenantId, partnerTenantId] = await Promise.all([
       resolveTenantId(profile, dispatcher, options.tenant, p.signal, bounds),
       options.homeTenant && options.homeTenant !== options.tenant
         ? resolveTenantId(profile, dispatcher, options.homeTenant, p.signal, bounds)
         : Promise.resolve(undefined),
-      warmUp(options.tenant),
+      partnerTenant
+        ? resolveTenantId(profile, dispatcher, partnerTenant, p.signal, bounds)
+        : Promise.resolve(undefined),
+      partnerTenant
+        ? credential.getToken(profile.graphScope, { tenantId: partnerTenant, abortSignal: p.signal })
+        : warmUp(options.tenant),
     ]);
+    if (partnerTenant && partnerTenantId) credential.alias(partnerTenant, partnerTenantId);
     credential.alias(options.tenant, mailboxTenantId);
     if (options.homeTenant && homeTenantId) credential.alias(options.homeTenant, homeTenantId);
     const home = homeTenantId ?? mailboxTenantId;
@@ -188,6 +199,7 @@ export async function openContext(options: RunOptions, p: OpenOptions): Promise<
       sink: options.secretOut ? openSink(options.secretOut, { profile, credential, bounds }) : undefined,
       names: runNames(options.appName),
       operator: { kind: interactive ? 'user' : 'app', principal: signIn.principal },
+      ...(partnerTenantId ? { partner: { tenantId: partnerTenantId, graph: graphFor(partnerTenantId) } } : {}),
       progress: p.progress,
       signal: p.signal,
       // A deployment's pacing (the emulator's endpoints file) unless a test sets its own.
@@ -206,7 +218,14 @@ export async function openContext(options: RunOptions, p: OpenOptions): Promise<
     const { exchange, exchangeChoice } = exchangeBackendFor(
       options,
       p,
-      () => createPwshExchangeFactory()({ profile, tenantId: mailboxTenantId, ctx: base }),
+      () =>
+        createPwshExchangeFactory()({
+          profile,
+          tenantId: mailboxTenantId,
+          ctx: base,
+          // GDAP: Connect-ExchangeOnline -DelegatedOrganization <customer> with the partner user's customer token.
+          ...(partnerTenantId ? { delegatedOrganization: mailboxTenantId } : {}),
+        }),
       rest,
     );
     // Reads the nodes issue together share requests ($batch, or one bridge message) where the backend can.

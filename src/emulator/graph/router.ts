@@ -3,6 +3,7 @@
  * direct requests and for each item of a JSON batch.
  */
 import { policies } from './policies.js';
+import { tenantRelationships } from './relationships.js';
 import type { Caller, EmulatorContext } from '../context.js';
 import {
   addPasswordHandler,
@@ -170,8 +171,12 @@ function dispatch(call: GraphCall): GraphResult {
       return directory(call, head, tail, listDomains, getDomain);
     case 'policies':
       return policies(call, head, tail);
+
     case 'directory':
       return deletedItems(call, head, tail);
+
+    case 'tenantrelationships':
+      return tenantRelationships(call, head, tail);
     default:
       throw segmentNotFound(head.raw);
   }

@@ -154,6 +154,11 @@ export function checkAssertion(
   const aud = String(payload.aud).replace(/\/+$/, '').toLowerCase();
   if (!ctx.audiences.some((a) => a.replace(/\/+$/, '').toLowerCase() === aud)) return errors.assertionAudience();
 
+  return assertionTimeError(payload, now);
+}
+
+/** AADSTS700024 when an assertion's exp / nbf (with Entra's few minutes of skew) do not cover `now` (epoch ms). */
+export function assertionTimeError(payload: Record<string, unknown>, now: number): AadError | undefined {
   const nowS = now / 1000;
   const exp = typeof payload.exp === 'number' ? payload.exp : NaN;
   const nbf = typeof payload.nbf === 'number' ? payload.nbf : undefined;

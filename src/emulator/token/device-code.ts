@@ -6,7 +6,8 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { EmulatorContext } from '../context.js';
 import type { EmulatorRequest, EmulatorResponse } from '../http.js';
-import type { DeviceCodeRecord, TenantRecord, UserRecord } from '../state.js';
+import type { DeviceCodeRecord, TenantRecord } from '../state.js';
+import { delegatedRoles, userInAnyTenant } from '../delegated-admin.js';
 import { errors, escapeHtml, htmlResponse, jsonResponse, oauthErrorResponse, type AadError } from './errors.js';
 import { parseTokenRequest } from './form.js';
 import { delegatedScope } from './scopes.js';
@@ -113,14 +114,6 @@ export function startDeviceCode(ctx: EmulatorContext, req: EmulatorRequest, segm
   });
 }
 
-function findUser(ctx: EmulatorContext, userId: string): { tenant: TenantRecord; user: UserRecord } | undefined {
-  for (const tenant of ctx.store.world.tenants) {
-    const user = ctx.store.userById(tenant, userId);
-    if (user) return { tenant, user };
-  }
-  return undefined;
-}
-
 /**
  * Checks that the signed-in user may get tokens in the requested tenant for this client, and issues them.
  * `segment` is the tenant of the request (a tenant, or `organizations` / `common`).
@@ -134,20 +127,34 @@ function issueForUser(
   userId: string,
   rawScope: string | null,
 ): EmulatorResponse {
-  const found = findUser(ctx, userId);
+  const found = userInAnyTenant(ctx.store, userId);
   if (!found) return oauthErrorResponse(req, errors.grantInvalid(), form);
-  const { tenant, user } = found;
-  if (requested.kind === 'tenant' && requested.tenant.id !== tenant.id)
-    return oauthErrorResponse(
-      req,
-      errors.userNotInTenant(user.entity.userPrincipalName, requested.tenant.displayName, client.displayName),
-      form,
-    );
+  const { user } = found;
+  let tenant: TenantRecord = found.tenant;
+  let roles: string[] | undefined;
+  if (requested.kind === 'tenant' && requested.tenant.id !== tenant.id) {
+    // A partner's admin agent reaches a customer's authority through an active GDAP relationship, else Entra does
+    // not know the user there.
+    roles = delegatedRoles(ctx.store, tenant.id, requested.tenant.id, user.entity.id);
+    if (!roles)
+      return oauthErrorResponse(
+        req,
+        errors.userNotInTenant(
+          user.entity.userPrincipalName,
+          `https://sts.windows.net/${tenant.id}/`,
+          requested.tenant.displayName,
+          `'${client.appId}'(${client.displayName})`,
+        ),
+        form,
+      );
+    tenant = requested.tenant;
+  }
   if (client.singleTenant && client.homeTenantId !== tenant.id)
     return oauthErrorResponse(req, errors.applicationNotFound(client.appId, tenant.displayName), form);
   const scope = delegatedScope(ctx.store, tenant, rawScope);
   if (isAadError(scope)) return oauthErrorResponse(req, scope, form);
-  return delegatedTokenResponse(ctx, req, tenant, user, client.appId, scope);
+  const partner = roles ? { tenantId: found.tenant.id, roles } : undefined;
+  return delegatedTokenResponse(ctx, req, tenant, user, client.appId, scope, partner);
 }
 
 /** grant_type=urn:ietf:params:oauth:grant-type:device_code */

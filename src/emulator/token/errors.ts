@@ -319,12 +319,13 @@ export const errors = {
       70018,
       'Invalid verification code due to User typing in wrong user code for device code flow.',
     ),
-  userNotInTenant: (upn: string, tenantName: string, appName: string) =>
+  /** `identityProvider`: the user's home issuer (`https://sts.windows.net/{tid}/`, or `live.com`); `app`: `'{id}'(name)`. */
+  userNotInTenant: (upn: string, identityProvider: string, tenantName: string, app: string) =>
     aadError(
       400,
       'invalid_grant',
       50020,
-      `User account '${upn}' from identity provider 'live.com' does not exist in tenant '${tenantName}' and cannot access the application '${appName}' in that tenant. The account needs to be added as an external user in the tenant first. Sign out and sign in again with a different Azure Active Directory user account.`,
+      `User account '${upn}' from identity provider '${identityProvider}' does not exist in tenant '${tenantName}' and cannot access the application ${app} in that tenant. The account needs to be added as an external user in the tenant first. Sign out and sign in again with a different Azure Active Directory user account.`,
     ),
   grantMalformed: () => aadError(400, 'invalid_grant', 9002313, 'Invalid request. Request is malformed or invalid.'),
   grantInvalid: () => aadError(400, 'invalid_grant', 70000, 'Provided grant is invalid or malformed.'),

@@ -9,6 +9,7 @@ import { tokenEndpoint } from './token-endpoint.js';
 import { deviceLoginPage, startDeviceCode } from './device-code.js';
 import { adminConsent } from './consent.js';
 import { errorLookupPage, serviceErrorResponse } from './errors.js';
+import { createOidcIssuer, oidcConfiguration, oidcKeys, oidcMint, type OidcIssuer } from './oidc-issuer.js';
 
 export { grantAdminConsent, type AdminConsentResult } from './consent.js';
 export { FIRST_PARTY_PUBLIC_CLIENTS } from './user-tokens.js';
@@ -16,7 +17,7 @@ export { FIRST_PARTY_PUBLIC_CLIENTS } from './user-tokens.js';
 /** First path segments that belong to other services (Graph, Exchange admin, control), never to a tenant. */
 const RESERVED = new Set(['v1.0', 'beta', 'adminapi', '_emulator']);
 
-type Handler = (ctx: EmulatorContext, req: EmulatorRequest, tenant: string) => EmulatorResponse;
+type Handler = (ctx: EmulatorContext, req: EmulatorRequest, tenant: string, oidc: OidcIssuer) => EmulatorResponse;
 
 interface Route {
   /** The whole path; the first capture group, when there is one, is the tenant segment. */
@@ -28,6 +29,14 @@ interface Route {
 
 const T = '([^/]+)';
 const ROUTES: Route[] = [
+  // The external OIDC issuer the emulator also plays (workload identity federation), before the tenant routes.
+  {
+    pattern: /^\/oidc\/\.well-known\/openid-configuration$/,
+    methods: ['GET'],
+    handler: (_c, req, _t, oidc) => oidcConfiguration(oidc, req),
+  },
+  { pattern: /^\/oidc\/keys$/, methods: ['GET'], handler: (_c, _req, _t, oidc) => oidcKeys(oidc) },
+  { pattern: /^\/oidc\/token$/, methods: ['GET'], handler: (ctx, req, _t, oidc) => oidcMint(ctx, oidc, req) },
   { pattern: /^\/common\/discovery\/instance$/i, methods: ['GET'], handler: (_c, req) => instanceDiscovery(req) },
   { pattern: /^\/devicelogin$/i, methods: ['GET'], handler: (_c, req) => deviceLoginPage(req) },
   { pattern: /^\/error$/i, methods: ['GET'], handler: (_c, req) => errorLookupPage(req) },
@@ -49,12 +58,12 @@ const ROUTES: Route[] = [
   {
     pattern: new RegExp(`^/${T}/oauth2/v2\\.0/token$`, 'i'),
     methods: [],
-    handler: (ctx, req, t) => tokenEndpoint(ctx, req, t, 'v2'),
+    handler: (ctx, req, t, oidc) => tokenEndpoint(ctx, req, t, 'v2', oidc),
   },
   {
     pattern: new RegExp(`^/${T}/oauth2/token$`, 'i'),
     methods: [],
-    handler: (ctx, req, t) => tokenEndpoint(ctx, req, t, 'v1'),
+    handler: (ctx, req, t, oidc) => tokenEndpoint(ctx, req, t, 'v1', oidc),
   },
   {
     pattern: new RegExp(`^/${T}/oauth2/v2\\.0/devicecode$`, 'i'),
@@ -84,6 +93,7 @@ function route(path: string): { route: Route; tenant: string } | undefined {
 }
 
 export function createTokenService(ctx: EmulatorContext): HttpService {
+  const oidc = createOidcIssuer();
   return {
     name: 'token',
     matches: (path) => route(path) !== undefined,
@@ -94,7 +104,7 @@ export function createTokenService(ctx: EmulatorContext): HttpService {
       const method = req.method === 'HEAD' ? 'GET' : req.method;
       if (r.methods.length > 0 && !r.methods.includes(method))
         return { status: 405, headers: { Allow: r.methods.join(', ') } };
-      return r.handler(ctx, req, tenant);
+      return r.handler(ctx, req, tenant, oidc);
     },
     errorResponse: (req, status, retryAfterSeconds) => serviceErrorResponse(req, status, retryAfterSeconds),
   };

@@ -51,6 +51,7 @@ const DEFAULT_DELEGATED: Record<string, string[]> = {
   '00000003-0000-0000-c000-000000000000': [
     'Application.ReadWrite.All',
     'AppRoleAssignment.ReadWrite.All',
+    'DelegatedAdminRelationship.ReadWrite.All',
     'Directory.AccessAsUser.All',
     'Directory.ReadWrite.All',
     'Domain.Read.All',

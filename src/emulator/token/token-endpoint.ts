@@ -10,6 +10,7 @@ import { appTokenClaims } from '../claims.js';
 import { errors, jsonResponse, oauthErrorResponse, type AadError } from './errors.js';
 import { parseTokenRequest } from './form.js';
 import { checkAssertion, checkSecret, JWT_BEARER } from './credentials.js';
+import { checkFederatedAssertion, isFederatedAssertion, type OidcIssuer } from './oidc-issuer.js';
 import { clientCredentialsResource } from './scopes.js';
 import { isAadError, resolveTenant, type ResolvedTenant } from './tenant.js';
 import { DEVICE_CODE_GRANT, redeemDeviceCode, redeemRefreshToken } from './device-code.js';
@@ -21,6 +22,7 @@ export function tokenEndpoint(
   req: EmulatorRequest,
   segment: string,
   version: 'v1' | 'v2',
+  oidc: OidcIssuer,
 ): EmulatorResponse {
   // Issuing a token changes nothing a client can read back.
   req.log.write = false;
@@ -35,7 +37,7 @@ export function tokenEndpoint(
   req.log.caller = clientId.toLowerCase();
   switch (grant) {
     case 'client_credentials':
-      return clientCredentials(ctx, req, form, resolved, clientId, clientSecret, version);
+      return clientCredentials(ctx, req, form, resolved, clientId, clientSecret, version, oidc);
     // MSAL sends the short `device_code`; RFC 8628 names the URN. Entra takes both.
     case DEVICE_CODE_GRANT:
     case 'device_code':
@@ -67,6 +69,7 @@ function clientCredentials(
   clientId: string,
   clientSecret: string | undefined,
   version: 'v1' | 'v2',
+  oidc: OidcIssuer,
 ): EmulatorResponse {
   const { store } = ctx;
   const fail = (e: AadError): EmulatorResponse => oauthErrorResponse(req, e, form);
@@ -85,10 +88,13 @@ function clientCredentials(
   const assertion = form.get('client_assertion');
   if (assertion) {
     if (form.get('client_assertion_type') !== JWT_BEARER) return fail(errors.missingParameter('client_assertion_type'));
-    const e = checkAssertion(store, app, assertion, {
-      clientId: app.entity.appId,
-      audiences: assertionAudiences(req, resolved.segment, tenant),
-    });
+    // An external issuer's token (workload identity federation), or the app's own certificate-signed assertion.
+    const e = isFederatedAssertion(assertion, app.entity.appId)
+      ? checkFederatedAssertion(ctx, oidc, req, app, assertion)
+      : checkAssertion(store, app, assertion, {
+          clientId: app.entity.appId,
+          audiences: assertionAudiences(req, resolved.segment, tenant),
+        });
     if (e) return fail(e);
     credentialKind = 'certificate';
   } else if (clientSecret !== undefined) {

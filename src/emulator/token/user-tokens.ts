@@ -72,8 +72,10 @@ export function delegatedTokenResponse(
   user: UserRecord,
   clientId: string,
   scope: DelegatedScope,
+  /** A partner's admin agent in a customer tenant (GDAP): the user's home tenant and the relationship's roles. */
+  partner?: { tenantId: string; roles: string[] },
 ): EmulatorResponse {
-  const claims = userTokenClaims(tenant, user, clientId, scope.resource, scope.permissions);
+  const claims = userTokenClaims(tenant, user, clientId, scope.resource, scope.permissions, partner);
   const accessToken = ctx.issuer.sign(claims);
   const now = Math.floor(Date.now() / 1000);
   const idToken = ctx.issuer.sign({
@@ -91,7 +93,11 @@ export function delegatedTokenResponse(
     uti: randomBytes(16).toString('base64url'),
     ver: '2.0',
   });
-  const clientInfo = Buffer.from(JSON.stringify({ uid: user.entity.id, utid: tenant.id })).toString('base64url');
+  // client_info names the user's HOME tenant (for a partner's agent the partner, not the customer): MSAL keys the
+  // account, and its one refresh token for every tenant, by it.
+  const clientInfo = Buffer.from(
+    JSON.stringify({ uid: user.entity.id, utid: partner?.tenantId ?? tenant.id }),
+  ).toString('base64url');
   req.log.tenantId = tenant.id;
   req.log.caller = clientId;
   return jsonResponse(200, {

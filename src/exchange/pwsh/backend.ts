@@ -375,6 +375,11 @@ export class PwshExchangeBackend implements ExchangeBackend {
         this.failure = err;
         this.proc = undefined;
         await proc.shutdown(2000);
+      } else if (!(err instanceof BridgeFailure)) {
+        // No token for the connect (the operator's sign-in failed): this bridge never connected, so no later
+        // message may go to it as if it had; the next call starts and connects a new one.
+        this.proc = undefined;
+        await proc.shutdown(2000);
       }
       throw err;
     }

@@ -23,6 +23,8 @@ import { PwshExchangeBackend, type PwshBackendOptions, type PwshConnect } from '
 export interface PwshFactoryInput {
   profile: CloudProfile;
   tenantId: string;
+  /** GDAP: connect with -DelegatedOrganization (the customer) instead of -Organization. */
+  delegatedOrganization?: string;
   ctx: {
     credential: TokenCredential;
     progress: (line: string) => void;
@@ -52,7 +54,7 @@ function need(env: NodeJS.ProcessEnv, name: string, mode: string): string {
 export function pwshConnectFor(input: PwshFactoryInput, env: NodeJS.ProcessEnv = process.env): PwshConnect {
   const { profile, tenantId, ctx } = input;
   const mode = (env.SENDASAPP_EXO_CONNECT || 'access-token').toLowerCase();
-  const delegated = env.SENDASAPP_EXO_DELEGATED_ORGANIZATION || undefined;
+  const delegated = input.delegatedOrganization ?? (env.SENDASAPP_EXO_DELEGATED_ORGANIZATION || undefined);
   const common = {
     exchangeEnvironmentName: profile.exchangeEnvironmentName,
     // Only the emulator (or a hand-written endpoints file) needs an explicit endpoint; real clouds go by environment name.

@@ -42,6 +42,7 @@ import {
   type MailboxFacts,
 } from './facts.js';
 import { sinkModeNode } from './sink.js';
+import { partnerAccessCheck } from './partner.js';
 
 import { managesSendAs } from '../../config/index.js';
 import { sendAsGrantsNode, sendAsUsersNode, type SendAsFacts, type SendAsState } from './send-as-users.js';
@@ -52,6 +53,7 @@ export * from './entra.js';
 export * from './exchange.js';
 export * from './facts.js';
 export * from './sink.js';
+export * from './partner.js';
 
 export * from './send-as-users.js';
 
@@ -93,6 +95,8 @@ export function mailboxFactsGraph(): { graph: ResourceGraph; mailboxes: Ref<Mail
 export function buildGraph(ctx: TenantContext, known?: MailboxFacts): { graph: ResourceGraph; refs: RunRefs } {
   const o = ctx.options;
   const g = new ResourceGraph();
+  // GDAP: the relationship first, so that its sentence is the run's when the customer's tokens are refused too.
+  if (ctx.partner) g.add(partnerAccessCheck(ctx));
   const mailboxes: Ref<MailboxFacts> = known
     ? g.add({ ...mailboxesNode(), read: async () => known })
     : g.add(mailboxesNode());
