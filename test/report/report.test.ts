@@ -87,8 +87,8 @@ describe('a fleet status run', () => {
     expect(contoso.credentials.some((c) => c.warning)).toBe(false);
     expect(contoso.problems).toEqual([
       {
-        // The new mailbox needs its access and its SMTP AUTH setting.
-        what: '2 resource(s) differ from the configuration (drift): exchange.smtpAuth, exchange.mailboxAccess:it@contoso.onmicrosoft.com',
+        // The new mailbox needs its access and its SMTP AUTH setting, and the app's provenance record names it.
+        what: '3 resource(s) differ from the configuration (drift): exchange.smtpAuth, entra.provenance, exchange.mailboxAccess:it@contoso.onmicrosoft.com',
         fix: 'run apply with the same options',
       },
     ]);
