@@ -20,4 +20,3 @@ export {
 export { ChosenExchangeBackend } from './chosen.js';
 
 export * from './send-as-users.js';
-

@@ -48,8 +48,12 @@ export interface RowOptions {
   asOf: number;
 }
 
-/** The access mode, read from the resources the run planned (rbac has a role assignment; else the right named). */
+/**
+ * The access mode: the run's resolved `mailboxAccess`, or for results of older runs read from the resources they
+ * planned (rbac has a role assignment; else the right named).
+ */
 function modeOf(r: TenantResult): string | undefined {
+  if (r.mailboxAccess?.mode) return r.mailboxAccess.mode;
   const keys = (r.resources ?? []).map((x) => x.key);
   if (keys.includes('exchange.roleAssignment') || keys.includes('exchange.managementScope')) return 'rbac';
   const access = (r.resources ?? []).find((x) => x.key.startsWith('exchange.mailboxAccess:'));

@@ -47,6 +47,8 @@ export const tenantResultSchema = z.looseObject({
   mailboxes: z.array(z.string()).optional(),
   preflight: z.array(nodeReport).optional(),
   resources: z.array(nodeReport).optional(),
+  /** How Exchange authorizes the app, and why (the run's resolved `--mailbox-access`). */
+  mailboxAccess: z.looseObject({ mode: z.string(), reason: z.string().optional() }).optional(),
   credential: z
     .looseObject({ type: z.string(), keyId: z.string().optional(), expires: z.string().optional() })
     .optional(),
