@@ -16,7 +16,9 @@ import {
   Interrupted,
   RunDeadlineError,
   exitCodeOf,
+  failureJson,
   interruptible,
+  nodesJson,
   runDeadlineMs,
   signalExitCode,
 } from './tenant-command.js';
@@ -45,31 +47,10 @@ export function destroyJson(r: TeardownResult, extra: Record<string, unknown> = 
     application: r.application,
     provenance: r.provenance,
     mailboxes: r.mailboxes,
-    preflight: r.preflight.map(({ key, title, status, message }) => ({
-      key,
-      title,
-      status,
-      ...(message ? { message } : {}),
-    })),
-    resources: r.resources.map(({ key, title, action, status, changes, message }) => ({
-      key,
-      title,
-      action,
-      status,
-      changes,
-      ...(message ? { message } : {}),
-    })),
+    ...nodesJson(r),
     notes: r.notes,
     pending: r.pending,
-    ...(r.failure
-      ? {
-          error: {
-            code: r.failure.kind === 'input' ? 'bad-input' : 'failed',
-            message: r.failure.message,
-            ...(r.failure.field ? { field: r.failure.field } : {}),
-          },
-        }
-      : {}),
+    ...failureJson(r.failure),
     ...extra,
   };
 }

@@ -18,6 +18,7 @@ import {
   summaryLines,
 } from './output.js';
 import type {
+  NodeReport,
   Outcome,
   RunEvent,
   RunOptions,
@@ -185,6 +186,23 @@ export function jsonResult(
     application: r.application,
     servicePrincipal: r.servicePrincipal,
     mailboxes: r.mailboxes,
+    ...nodesJson(r),
+    credential: r.credential ? { ...r.credential, ...(secret ? { secret } : {}) } : undefined,
+    smtpAuth: r.smtpAuth,
+    verification: r.verification ?? { status: 'skipped', reply: 'not run' },
+    ...(r.exchange ? { exchange: r.exchange } : {}),
+    ...(r.sendAs ? { sendAs: r.sendAs } : {}),
+    ...(r.mailboxAccess ? { mailboxAccess: r.mailboxAccess } : {}),
+    notes: r.notes,
+    pending: r.pending,
+    ...failureJson(r.failure),
+    ...extra,
+  };
+}
+
+/** The preflight's and the resources' reports as the JSON result shows them (apply's and destroy's alike). */
+export function nodesJson(r: { preflight: NodeReport[]; resources: NodeReport[] }): Record<string, unknown> {
+  return {
     preflight: r.preflight.map(({ key, title, status, message }) => ({
       key,
       title,
@@ -199,24 +217,20 @@ export function jsonResult(
       changes,
       ...(message ? { message } : {}),
     })),
-    credential: r.credential ? { ...r.credential, ...(secret ? { secret } : {}) } : undefined,
-    smtpAuth: r.smtpAuth,
-    verification: r.verification ?? { status: 'skipped', reply: 'not run' },
-    ...(r.exchange ? { exchange: r.exchange } : {}),
-    ...(r.sendAs ? { sendAs: r.sendAs } : {}),
-    ...(r.mailboxAccess ? { mailboxAccess: r.mailboxAccess } : {}),
-    notes: r.notes,
-    pending: r.pending,
-    ...(r.failure
-      ? {
-          error: {
-            code: r.failure.kind === 'input' ? 'bad-input' : 'failed',
-            message: r.failure.message,
-            ...(r.failure.field ? { field: r.failure.field } : {}),
-          },
-        }
-      : {}),
-    ...extra,
+  };
+}
+
+/** The JSON result's `error` for a run the preflight stopped (none without a failure). */
+export function failureJson(
+  failure: { kind: 'input' | 'tenant'; field?: string; message: string } | undefined,
+): Record<string, unknown> {
+  if (!failure) return {};
+  return {
+    error: {
+      code: failure.kind === 'input' ? 'bad-input' : 'failed',
+      message: failure.message,
+      ...(failure.field ? { field: failure.field } : {}),
+    },
   };
 }
 

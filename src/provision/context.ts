@@ -74,3 +74,9 @@ export interface TenantContext {
   /** GDAP (`--partner-tenant`): the partner tenant the operator signed in at, and Graph there. */
   readonly partner?: { readonly tenantId: string; readonly graph: GraphApi };
 }
+
+/** Ends a run's connections: the Exchange session (a pwsh process) and the HTTP pools. Never throws. */
+export async function closeContext(ctx: TenantContext): Promise<void> {
+  await ctx.exchange.close().catch(() => undefined);
+  await ctx.dispatcher.close().catch(() => undefined);
+}

@@ -375,3 +375,23 @@ export class Execution {
     }
   }
 }
+
+/** The statuses of a managed node whose write took effect. */
+export const CHANGED_STATUSES: ReadonlySet<string> = new Set(['created', 'updated', 'deleted']);
+
+/** Whether any write of a run completed (for the interrupted summary and the failure's exit code). */
+export function wroteAnything(reports: readonly NodeReport[]): boolean {
+  return reports.some((r) => r.kind === 'managed' && CHANGED_STATUSES.has(r.status));
+}
+
+/** What an interrupted run's summary lists: the writes that completed, and those in flight or cut off. */
+export function interruptedState(
+  exec: Execution | undefined,
+  reports: readonly NodeReport[],
+): { changed: string[]; inFlight: string[] } {
+  if (!exec) return { changed: [], inFlight: [] };
+  return {
+    changed: exec.completed.filter((r) => CHANGED_STATUSES.has(r.status)).map((r) => r.title),
+    inFlight: [...new Set([...exec.inFlight, ...exec.cutOff])].map((k) => reports.find((r) => r.key === k)?.title ?? k),
+  };
+}

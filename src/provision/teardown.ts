@@ -59,8 +59,16 @@ import {
   type SendAsPair,
 } from '../exchange/index.js';
 import { SECRET_REMOVALS, type SecretRemoval } from '../handoff/index.js';
-import type { RunOptions, TenantContext } from './context.js';
-import { Execution, ResourceGraph, type NodeReport, type RunEvent } from './engine.js';
+import { closeContext, type RunOptions, type TenantContext } from './context.js';
+import {
+  Execution,
+  interruptedState,
+  wroteAnything,
+  CHANGED_STATUSES as CHANGED,
+  ResourceGraph,
+  type NodeReport,
+  type RunEvent,
+} from './engine.js';
 import { explainError } from './errors.js';
 import type { ManagedNode, ManagedRef, Note, Ref } from './model.js';
 import {
@@ -125,7 +133,6 @@ export interface TeardownResult {
   outcome: Outcome;
 }
 
-const CHANGED = new Set(['created', 'updated', 'deleted']);
 const lower = (s: string): string => s.toLowerCase();
 
 /** Reads the app by --app-id or by its key (and the legacy key), else in deleted items; with its record. */
@@ -714,23 +721,17 @@ export class TeardownRun {
     return 'ok';
   }
 
+  /** Whether any write of this run completed (for the interrupted summary and the failure's exit code). */
   wroteAnything(): boolean {
-    return this.reports.some((r) => r.kind === 'managed' && CHANGED.has(r.status));
+    return wroteAnything(this.reports);
   }
 
+  /** What the interrupted summary lists: what completed, and what was in flight. */
   interruptedState(): { changed: string[]; inFlight: string[] } {
-    const exec = this.execution;
-    if (!exec) return { changed: [], inFlight: [] };
-    return {
-      changed: exec.completed.filter((r) => CHANGED.has(r.status)).map((r) => r.title),
-      inFlight: [...new Set([...exec.inFlight, ...exec.cutOff])].map(
-        (k) => this.reports.find((r) => r.key === k)?.title ?? k,
-      ),
-    };
+    return interruptedState(this.execution, this.reports);
   }
 
   async close(): Promise<void> {
-    await this.ctx.exchange.close().catch(() => undefined);
-    await this.ctx.dispatcher.close().catch(() => undefined);
+    await closeContext(this.ctx);
   }
 }

@@ -5,8 +5,15 @@
  */
 import { effectiveDisabled, type SmtpAuthState } from '../exchange/index.js';
 import { formatDuration } from '../poll/index.js';
-import type { RunOptions, TenantContext } from './context.js';
-import { Execution, type NodeReport, type RunEvent } from './engine.js';
+import { closeContext, type RunOptions, type TenantContext } from './context.js';
+import {
+  Execution,
+  interruptedState,
+  wroteAnything,
+  CHANGED_STATUSES as CHANGED,
+  type NodeReport,
+  type RunEvent,
+} from './engine.js';
 import { explainError } from './errors.js';
 import type { Note } from './model.js';
 import {
@@ -78,8 +85,6 @@ export interface TenantRunOptions extends OpenOptions {
   /** Test seam: after each managed node's write. */
   afterApply?: (key: string) => Promise<void> | void;
 }
-
-const CHANGED = new Set(['created', 'updated', 'deleted']);
 
 export class TenantRun {
   private execution?: Execution;
@@ -331,24 +336,16 @@ export class TenantRun {
 
   /** Whether any write of this run completed (for the interrupted summary and the failure's exit code). */
   wroteAnything(): boolean {
-    return this.reports.some((r) => r.kind === 'managed' && CHANGED.has(r.status));
+    return wroteAnything(this.reports);
   }
 
   /** What the interrupted summary lists: what completed, and what was in flight. */
   interruptedState(): { changed: string[]; inFlight: string[] } {
-    const exec = this.execution;
-    if (!exec) return { changed: [], inFlight: [] };
-    return {
-      changed: exec.completed.filter((r) => CHANGED.has(r.status)).map((r) => r.title),
-      inFlight: [...new Set([...exec.inFlight, ...exec.cutOff])].map(
-        (k) => this.reports.find((r) => r.key === k)?.title ?? k,
-      ),
-    };
+    return interruptedState(this.execution, this.reports);
   }
 
   async close(): Promise<void> {
-    await this.ctx.exchange.close().catch(() => undefined);
-    await this.ctx.dispatcher.close().catch(() => undefined);
+    await closeContext(this.ctx);
   }
 
   // ---- internals ----
