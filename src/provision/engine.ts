@@ -395,3 +395,34 @@ export function interruptedState(
     inFlight: [...new Set([...exec.inFlight, ...exec.cutOff])].map((k) => reports.find((r) => r.key === k)?.title ?? k),
   };
 }
+
+/** A run's reports as its result shows them: the preflight, the resources, the failure that stopped it, the count pending. */
+export function summarizeReports(reports: readonly NodeReport[]): {
+  preflight: NodeReport[];
+  resources: NodeReport[];
+  failure?: { kind: 'input' | 'tenant'; field?: string; message: string; key: string };
+  pending: number;
+  changed: boolean;
+} {
+  const preflight = reports.filter((r) => r.kind !== 'managed');
+  const resources = reports.filter((r) => r.kind === 'managed');
+  const failed = reports.filter((r) => r.status === 'failed');
+  // The rule that stopped the run is the one to name (a bad input before a tenant error it caused).
+  const first = failed.find((f) => f.failure?.kind === 'input') ?? failed.find((f) => f.failure) ?? failed[0];
+  return {
+    preflight,
+    resources,
+    ...(first
+      ? {
+          failure: {
+            kind: first.failure?.kind ?? 'tenant',
+            ...(first.failure?.field ? { field: first.failure.field } : {}),
+            message: first.message ?? `${first.title} failed`,
+            key: first.key,
+          },
+        }
+      : {}),
+    pending: resources.filter((r) => r.status === 'pending').length,
+    changed: resources.some((r) => CHANGED_STATUSES.has(r.status)),
+  };
+}

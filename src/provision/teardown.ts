@@ -64,7 +64,7 @@ import {
   Execution,
   interruptedState,
   wroteAnything,
-  CHANGED_STATUSES as CHANGED,
+  summarizeReports,
   ResourceGraph,
   type NodeReport,
   type RunEvent,
@@ -632,21 +632,9 @@ export class TeardownRun {
 
   result(): TeardownResult {
     const t = this.facts?.target;
-    const preflight = this.reports.filter((r) => r.kind !== 'managed');
-    const resources = this.reports.filter((r) => r.kind === 'managed');
-    const failed = this.reports.filter((r) => r.status === 'failed');
-    const first = failed.find((f) => f.failure?.kind === 'input') ?? failed.find((f) => f.failure) ?? failed[0];
-    const failure = first
-      ? {
-          kind: first.failure?.kind ?? ('tenant' as const),
-          ...(first.failure?.field ? { field: first.failure.field } : {}),
-          message: first.message ?? `${first.title} failed`,
-          key: first.key,
-        }
-      : undefined;
-    const pending = resources.filter((r) => r.status === 'pending').length;
+    const { preflight, resources, failure, pending, changed } = summarizeReports(this.reports);
     return {
-      changed: resources.some((r) => CHANGED.has(r.status)),
+      changed,
       tenant: { id: this.ctx.mailboxTenantId, input: this.ctx.options.tenant },
       homeTenant: { id: this.ctx.homeTenantId },
       application: t

@@ -10,7 +10,7 @@ import {
   Execution,
   interruptedState,
   wroteAnything,
-  CHANGED_STATUSES as CHANGED,
+  summarizeReports,
   type NodeReport,
   type RunEvent,
 } from './engine.js';
@@ -247,28 +247,15 @@ export class TenantRun {
 
   /** Where the run stands: the JSON result every command prints (the proof once it ran). */
   result(): RunResult {
-    const preflight = this.reports.filter((r) => r.kind !== 'managed');
-    const resources = this.reports.filter((r) => r.kind === 'managed');
+    const { preflight, resources, failure, pending, changed } = summarizeReports(this.reports);
     const app = this.value<AppState>(this.refs?.application);
     const sp = this.value<ServicePrincipalState>(this.refs?.servicePrincipal);
     const cred = this.value<CredentialState>(this.refs?.credential);
     const smtp = this.value<SmtpAuthState>(this.refs?.smtpAuth);
     const facts = this.value<MailboxFacts>(this.refs?.mailboxes) ?? this.groupFacts;
     const mailboxes = facts?.mailboxes ?? [...this.ctx.options.mailboxes];
-    const failed = this.reports.filter((r) => r.status === 'failed');
-    // The rule that stopped the run is the one to name (a bad input before a tenant error it caused).
-    const first = failed.find((f) => f.failure?.kind === 'input') ?? failed.find((f) => f.failure) ?? failed[0];
-    const failure = first
-      ? {
-          kind: first.failure?.kind ?? ('tenant' as const),
-          ...(first.failure?.field ? { field: first.failure.field } : {}),
-          message: first.message ?? `${first.title} failed`,
-          key: first.key,
-        }
-      : undefined;
-    const pending = resources.filter((r) => r.status === 'pending').length;
     return {
-      changed: resources.some((r) => CHANGED.has(r.status)),
+      changed,
       tenant: { id: this.ctx.mailboxTenantId, input: this.ctx.options.tenant },
       homeTenant: { id: this.ctx.homeTenantId },
       application: {
