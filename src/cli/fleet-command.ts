@@ -176,7 +176,8 @@ function operatorSignIns(
   isTty: boolean,
 ): (e: FleetEntry) => OperatorSignIn {
   const byKey = new Map<string, OperatorSignIn>();
-  const keyOf = (e: FleetEntry): string => `${e.options.auth ?? ''}|${e.options.cloud}|${e.options.endpoints ?? ''}`;
+  const keyOf = (e: FleetEntry): string =>
+    [e.options.auth, e.options.cloud, e.options.endpoints, e.options.partnerTenant, e.options.tokenCache].join('|');
   // Made when a tenant first needs it (verify needs none), then shared by every tenant of the same key.
   return (e) => {
     const key = keyOf(e);
@@ -189,6 +190,8 @@ function operatorSignIns(
         isTty,
         prompt: (m) => progress.note(m),
         bounds: { timeoutMs: e.options.timeout.ms, signal },
+        partnerTenant: e.options.partnerTenant,
+        tokenCache: e.options.tokenCache,
       });
       byKey.set(key, signIn);
     }
