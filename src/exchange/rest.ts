@@ -88,6 +88,16 @@ export function classifyExchangeError(
 export const EXO_BATCH_LIMIT = 10;
 /** Batches of one tenant in flight at once (a large mailbox list makes several). */
 const BATCH_CONCURRENCY = 4;
+/**
+ * Requests of one tenant run in flight at once (per-mailbox writes — Add-MailboxPermission, Set-CASMailbox — are
+ * one request each). Exchange Online throttles PowerShell per user by operations running at once: the default
+ * throttling policy's PowerShellMaxCmdletQueueDepth is 50 ("the number of operations that a user can run
+ * simultaneously"; PowerShellMaxDestructiveCmdlets 120 writes per 60 s beside it — Quadrotech, "Exchange Online
+ * PowerShell Throttling in Office 365"; New-ThrottlingPolicy on learn.microsoft.com names the same parameters). The
+ * REST endpoint's own limits are not published; past this width Exchange answers 429 with Retry-After, which
+ * `sendRetrying` honours.
+ */
+export const EXO_MAX_IN_FLIGHT = 50;
 
 interface Reply {
   status: number;
@@ -130,7 +140,25 @@ export class RestExchangeBackend implements ExchangeBackend {
   requestCount = 0;
   /** Set when the service refused `$batch` itself: every later call goes one by one. */
   private batchUnsupported = false;
+  /** Requests on the wire now, and those waiting for one of the EXO_MAX_IN_FLIGHT places. */
+  private inFlight = 0;
+  private readonly waiting: Array<() => void> = [];
   constructor(private readonly o: RestBackendOptions) {}
+
+  private async place(): Promise<void> {
+    if (this.inFlight < EXO_MAX_IN_FLIGHT) {
+      this.inFlight += 1;
+      return;
+    }
+    // The place is handed over by the request that leaves (inFlight stays counted).
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  private leave(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.inFlight -= 1;
+  }
 
   private get invokeUrl(): string {
     return `${this.o.adminUrl}/${this.o.tenantId}/InvokeCommand`;
@@ -172,19 +200,25 @@ export class RestExchangeBackend implements ExchangeBackend {
     report: (status: number | string, ms: number) => void,
   ): Promise<Reply> {
     this.requestCount += 1;
-    const r = await sendBounded(
-      url,
-      { method: 'POST', headers, body },
-      {
-        service: 'exchange',
-        where: this.o.adminUrl,
-        what,
-        dispatcher: this.o.dispatcher,
-        timeoutMs: this.o.timeoutMs,
-        signal: this.o.signal,
-        report,
-      },
-    );
+    await this.place();
+    let r: Awaited<ReturnType<typeof sendBounded>>;
+    try {
+      r = await sendBounded(
+        url,
+        { method: 'POST', headers, body },
+        {
+          service: 'exchange',
+          where: this.o.adminUrl,
+          what,
+          dispatcher: this.o.dispatcher,
+          timeoutMs: this.o.timeoutMs,
+          signal: this.o.signal,
+          report,
+        },
+      );
+    } finally {
+      this.leave();
+    }
     let json: unknown;
     try {
       json = r.text ? JSON.parse(r.text) : undefined;
