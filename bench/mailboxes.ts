@@ -56,6 +56,9 @@ async function freshApply(mode: string, mailboxes: number): Promise<MailboxRun> 
     const run = await runApply(args);
     if (run.code !== 0) throw new Error(`fresh apply (${mode}, ${mailboxes}) failed (${run.code}):\n${run.stderr}`);
     const log = await controlLog(emu, dispatcher);
+    if (process.env.SENDASAPP_BENCH_DEBUG)
+      for (const e of log)
+        if ((e as { status?: number }).status === 429) process.stderr.write(JSON.stringify(e) + '\n');
     return {
       mailboxes,
       wallMs: run.ms,

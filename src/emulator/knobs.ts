@@ -41,7 +41,11 @@ export const knobsPatchSchema = z
     consent: z.enum(['approve', 'deny']).optional(),
     smtpLimits: smtpLimits.partial().optional(),
     /** Exchange admin requests one organization may have running at once; one more is answered 429. 0 = no limit. */
-    exchangeLimits: z.object({ concurrentRequestsPerTenant: z.number().int().min(0) }).strict().partial().optional(),
+    exchangeLimits: z
+      .object({ concurrentRequestsPerTenant: z.number().int().min(0) })
+      .strict()
+      .partial()
+      .optional(),
   })
   .strict();
 

@@ -17,12 +17,18 @@ describe('Exchange requests in flight', () => {
   });
   afterAll(async () => emu.close());
   beforeEach(async () => {
-    await emu.control.setKnobs({ exchangeLimits: defaultKnobs().exchangeLimits, latency: { ...defaultKnobs().latency, exchange: 0 } });
+    await emu.control.setKnobs({
+      exchangeLimits: defaultKnobs().exchangeLimits,
+      latency: { ...defaultKnobs().latency, exchange: 0 },
+    });
     await emu.control.clearLog();
   });
 
   it('the emulator answers the request past the limit of one organization 429 with Retry-After', async () => {
-    await emu.control.setKnobs({ exchangeLimits: { concurrentRequestsPerTenant: 2 }, latency: { ...defaultKnobs().latency, exchange: 300 } });
+    await emu.control.setKnobs({
+      exchangeLimits: { concurrentRequestsPerTenant: 2 },
+      latency: { ...defaultKnobs().latency, exchange: 300 },
+    });
     const token = exchangeToken(emu);
     const call = () =>
       emu.request(`/adminapi/beta/${contosoId(emu)}/InvokeCommand`, {
