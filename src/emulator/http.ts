@@ -137,7 +137,10 @@ export function createHttpListener(
       baseUrl: `https://${host}`,
       log: {},
     };
+    /** Gives this request's Exchange place back (knobs.exchangeLimits): once answered, or when the socket goes. */
+    let release = (): void => undefined;
     const finish = (r: EmulatorResponse): void => {
+      release();
       r.headers = {
         'request-id': requestId,
         'client-request-id': String(req.headers['client-request-id'] ?? requestId),
@@ -187,11 +190,13 @@ export function createHttpListener(
             return;
           }
           exchangeInFlight.set(org, now + 1);
-          res.once('close', () => {
+          release = () => {
+            release = () => undefined;
             const left = (exchangeInFlight.get(org) ?? 1) - 1;
             if (left > 0) exchangeInFlight.set(org, left);
             else exchangeInFlight.delete(org);
-          });
+          };
+          res.once('close', () => release());
         }
         const latency = knobs.latency[name] ?? 0;
         if (latency > 0) await sleep(latency);
