@@ -58,7 +58,8 @@ async function freshApply(mode: string, mailboxes: number): Promise<MailboxRun> 
     const log = await controlLog(emu, dispatcher);
     if (process.env.SENDASAPP_BENCH_DEBUG)
       for (const e of log)
-        if ((e as { status?: number }).status === 429) process.stderr.write(JSON.stringify(e) + '\n');
+        if (process.env.SENDASAPP_BENCH_DEBUG === 'all' || (e as { status?: number }).status === 429)
+          process.stderr.write(JSON.stringify(e) + '\n');
     return {
       mailboxes,
       wallMs: run.ms,
