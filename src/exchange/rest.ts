@@ -98,6 +98,11 @@ const BATCH_CONCURRENCY = 4;
  * `sendRetrying` honours.
  */
 export const EXO_MAX_IN_FLIGHT = 50;
+/**
+ * The places one cmdlet may hold of those (a per-mailbox burst of Set-CASMailbox), so that the run's other calls —
+ * New-ServicePrincipal, New-ManagementScope, the ones the next steps wait for — never queue behind it.
+ */
+const EXO_MAX_IN_FLIGHT_PER_CMDLET = EXO_MAX_IN_FLIGHT - 2;
 
 interface Reply {
   status: number;
@@ -140,24 +145,41 @@ export class RestExchangeBackend implements ExchangeBackend {
   requestCount = 0;
   /** Set when the service refused `$batch` itself: every later call goes one by one. */
   private batchUnsupported = false;
-  /** Requests on the wire now, and those waiting for one of the EXO_MAX_IN_FLIGHT places. */
+  /** Requests on the wire now (all, and per cmdlet), and those waiting for a place. */
   private inFlight = 0;
-  private readonly waiting: Array<() => void> = [];
+  private readonly perCmdlet = new Map<string, number>();
+  private readonly waiting: Array<{ what: string; go: () => void }> = [];
   constructor(private readonly o: RestBackendOptions) {}
 
-  private async place(): Promise<void> {
-    if (this.inFlight < EXO_MAX_IN_FLIGHT) {
-      this.inFlight += 1;
-      return;
-    }
-    // The place is handed over by the request that leaves (inFlight stays counted).
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  private fits(what: string): boolean {
+    return this.inFlight < EXO_MAX_IN_FLIGHT && (this.perCmdlet.get(what) ?? 0) < EXO_MAX_IN_FLIGHT_PER_CMDLET;
   }
 
-  private leave(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.inFlight -= 1;
+  private take(what: string): void {
+    this.inFlight += 1;
+    this.perCmdlet.set(what, (this.perCmdlet.get(what) ?? 0) + 1);
+  }
+
+  private async place(what: string): Promise<void> {
+    // Whoever still waits does not fit (leave() lets in all that do), so one that fits goes now.
+    if (this.fits(what)) return this.take(what);
+    await new Promise<void>((go) => this.waiting.push({ what, go }));
+  }
+
+  private leave(what: string): void {
+    this.inFlight -= 1;
+    this.perCmdlet.set(what, this.perCmdlet.get(what)! - 1);
+    // The first waiting requests that fit now, in the order they came.
+    for (let i = 0; i < this.waiting.length && this.inFlight < EXO_MAX_IN_FLIGHT;) {
+      const w = this.waiting[i]!;
+      if (!this.fits(w.what)) {
+        i += 1;
+        continue;
+      }
+      this.waiting.splice(i, 1);
+      this.take(w.what);
+      w.go();
+    }
   }
 
   private get invokeUrl(): string {
@@ -200,7 +222,7 @@ export class RestExchangeBackend implements ExchangeBackend {
     report: (status: number | string, ms: number) => void,
   ): Promise<Reply> {
     this.requestCount += 1;
-    await this.place();
+    await this.place(what);
     let r: Awaited<ReturnType<typeof sendBounded>>;
     try {
       r = await sendBounded(
@@ -217,7 +239,7 @@ export class RestExchangeBackend implements ExchangeBackend {
         },
       );
     } finally {
-      this.leave();
+      this.leave(what);
     }
     let json: unknown;
     try {
