@@ -86,8 +86,11 @@ export function classifyExchangeError(
  * not documented, so we keep to what is known to work.
  */
 export const EXO_BATCH_LIMIT = 10;
-/** Batches of one tenant in flight at once (a large mailbox list makes several). */
-const BATCH_CONCURRENCY = 4;
+/**
+ * Batches of one tenant in flight at once (a large mailbox list makes several): 5 × EXO_BATCH_LIMIT = 50 calls, the
+ * operations Exchange lets one user run at once (EXO_MAX_IN_FLIGHT below).
+ */
+const BATCH_CONCURRENCY = 5;
 /**
  * Requests of one tenant run in flight at once (per-mailbox writes — Add-MailboxPermission, Set-CASMailbox — are
  * one request each). Exchange Online throttles PowerShell per user by operations running at once: the default
