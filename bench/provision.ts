@@ -34,7 +34,7 @@ export function criticalPathMs(l = LATENCY): number {
   );
 }
 
-interface LogEntry {
+export interface LogEntry {
   service: string;
   path: string;
   write: boolean;
@@ -42,7 +42,7 @@ interface LogEntry {
   cmdlet?: string;
 }
 
-async function controlLog(emu: ChildEmulator, dispatcher: Agent): Promise<LogEntry[]> {
+export async function controlLog(emu: ChildEmulator, dispatcher: Agent): Promise<LogEntry[]> {
   const e = emu.endpoints as ChildEmulator['endpoints'] & { controlUrl: string };
   const res = await fetch(`${e.controlUrl}/log`, {
     headers: { 'X-Emulator-Key': e.operator.clientSecret },
@@ -51,7 +51,7 @@ async function controlLog(emu: ChildEmulator, dispatcher: Agent): Promise<LogEnt
   return ((await res.json()) as { value: LogEntry[] }).value;
 }
 
-async function clearLog(emu: ChildEmulator, dispatcher: Agent): Promise<void> {
+export async function clearLog(emu: ChildEmulator, dispatcher: Agent): Promise<void> {
   const e = emu.endpoints as ChildEmulator['endpoints'] & { controlUrl: string };
   await fetch(`${e.controlUrl}/log`, {
     method: 'DELETE',
@@ -60,7 +60,7 @@ async function clearLog(emu: ChildEmulator, dispatcher: Agent): Promise<void> {
   } as RequestInit);
 }
 
-function runApply(args: string[]): Promise<{ code: number | null; ms: number; stderr: string }> {
+export function runApply(args: string[]): Promise<{ code: number | null; ms: number; stderr: string }> {
   const started = performance.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, 'apply', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -77,7 +77,7 @@ export interface ApplyMeasure {
   writes: number;
 }
 
-function count(log: LogEntry[]): Record<string, number> {
+export function count(log: LogEntry[]): Record<string, number> {
   const out: Record<string, number> = {};
   // Requests on the wire: a $batch counts once, its items (logged as `…#item`) not again.
   for (const e of log) if (!e.path.endsWith('#item')) out[e.service] = (out[e.service] ?? 0) + 1;

@@ -8,6 +8,7 @@ import { CLI, graphThroughput, rssMb, spawnEmulator, writeLargeSeed } from './em
 import { measureProvisioning } from './provision.js';
 import { measurePwsh } from './pwsh.js';
 import { fleetParallels, fleetRows, measureFleet } from './fleet.js';
+import { MAILBOX_MODES, mailboxRows, measureMailboxes } from './mailboxes.js';
 
 interface Row {
   name: string;
@@ -135,6 +136,9 @@ async function main(): Promise<void> {
 
   // The pwsh backend beside REST, on the same latency profile (bench/pwsh.ts).
   rows.push(...(await measurePwsh()));
+
+  // Many mailboxes in one tenant (bench/mailboxes.ts).
+  for (const mode of MAILBOX_MODES) rows.push(...mailboxRows(await measureMailboxes(mode)));
 
   // Many tenants in one process (bench/fleet.ts).
   for (const parallel of fleetParallels()) rows.push(...fleetRows(await measureFleet(parallel)));

@@ -10,7 +10,9 @@ export function createDispatcher(profile: CloudProfile, o: { timeoutMs?: number 
   const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return new Agent({
     keepAliveTimeout: 10_000,
-    connections: 16,
+    // Per origin (Graph, Exchange, the token service each have their own pool in the cloud; the emulator serves all
+    // three on one): room for Exchange's width (EXO_MAX_IN_FLIGHT in src/exchange/rest.ts) beside Graph's requests.
+    connections: 64,
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
     connect: { timeout: timeoutMs, ...(profile.caPem ? { ca: profile.caPem } : {}) },

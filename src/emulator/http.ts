@@ -106,6 +106,8 @@ export function createHttpListener(
   tls: { key: string; cert: string },
 ): HttpListener {
   const hanging = new Set<ServerResponse>();
+  /** Exchange requests on the wire per organization (the `{tenant}` of `/adminapi/{version}/{tenant}/…`). */
+  const exchangeInFlight = new Map<string, number>();
 
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = performance.now();
@@ -135,7 +137,10 @@ export function createHttpListener(
       baseUrl: `https://${host}`,
       log: {},
     };
+    /** Gives this request's Exchange place back (knobs.exchangeLimits): once answered, or when the socket goes. */
+    let release = (): void => undefined;
     const finish = (r: EmulatorResponse): void => {
+      release();
       r.headers = {
         'request-id': requestId,
         'client-request-id': String(req.headers['client-request-id'] ?? requestId),
@@ -173,6 +178,26 @@ export function createHttpListener(
       if (service.name !== 'control') {
         const name = service.name;
         const knobs = store.knobs;
+        const org = name === 'exchange' ? /^\/adminapi\/[^/]+\/([^/]+)\//.exec(path)?.[1] : undefined;
+        if (org !== undefined) {
+          // Exchange Online throttles by operations running at once (knobs.exchangeLimits): one more is refused.
+          const now = exchangeInFlight.get(org) ?? 0;
+          const limit = knobs.exchangeLimits.concurrentRequestsPerTenant;
+          if (limit > 0 && now >= limit) {
+            const r = service.errorResponse(emReq, 429, 1);
+            r.headers = { ...(r.headers ?? {}), 'Retry-After': '1' };
+            finish(r);
+            return;
+          }
+          exchangeInFlight.set(org, now + 1);
+          release = () => {
+            release = () => undefined;
+            const left = (exchangeInFlight.get(org) ?? 1) - 1;
+            if (left > 0) exchangeInFlight.set(org, left);
+            else exchangeInFlight.delete(org);
+          };
+          res.once('close', () => release());
+        }
         const latency = knobs.latency[name] ?? 0;
         if (latency > 0) await sleep(latency);
         const n = store.countCall(name);

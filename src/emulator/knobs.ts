@@ -40,6 +40,12 @@ export const knobsPatchSchema = z
       .optional(),
     consent: z.enum(['approve', 'deny']).optional(),
     smtpLimits: smtpLimits.partial().optional(),
+    /** Exchange admin requests one organization may have running at once; one more is answered 429. 0 = no limit. */
+    exchangeLimits: z
+      .object({ concurrentRequestsPerTenant: z.number().int().min(0) })
+      .strict()
+      .partial()
+      .optional(),
   })
   .strict();
 
@@ -63,5 +69,6 @@ export function mergeKnobs(current: Knobs, patch: unknown): Knobs | string {
   if (p.faults) next.faults = p.faults as Knobs['faults'];
   if (p.consent) next.consent = p.consent;
   if (p.smtpLimits) next.smtpLimits = { ...next.smtpLimits, ...p.smtpLimits };
+  if (p.exchangeLimits) next.exchangeLimits = { ...next.exchangeLimits, ...p.exchangeLimits };
   return next;
 }

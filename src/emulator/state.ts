@@ -41,6 +41,12 @@ export interface Knobs {
   faults: FaultRule[];
   /** How the emulated admin answers an admin-consent request. */
   consent: 'approve' | 'deny';
+  /**
+   * Exchange Online's throttling of admin (PowerShell/REST) requests by operations running at once: the default
+   * throttling policy's PowerShellMaxCmdletQueueDepth, 50 per user. A request past it is answered 429 with
+   * Retry-After. Counted per organization (one operator per tenant in the emulator). 0 = no limit.
+   */
+  exchangeLimits: { concurrentRequestsPerTenant: number };
   /** Exchange Online's SMTP AUTH submission limits (smtp-submission-improvements, continuous-error throttling). */
   smtpLimits: {
     /** Authenticated connections one mailbox may hold at once; the next AUTH gets 432 4.3.2. 0 = no limit. */
@@ -62,6 +68,7 @@ export function defaultKnobs(): Knobs {
     faults: [],
     consent: 'approve',
     smtpLimits: { concurrentConnectionsPerMailbox: 0, continuousErrorLimit: 0, continuousErrorThrottleSeconds: 60 },
+    exchangeLimits: { concurrentRequestsPerTenant: 50 },
   };
 }
 

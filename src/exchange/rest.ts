@@ -86,8 +86,26 @@ export function classifyExchangeError(
  * not documented, so we keep to what is known to work.
  */
 export const EXO_BATCH_LIMIT = 10;
-/** Batches of one tenant in flight at once (a large mailbox list makes several). */
-const BATCH_CONCURRENCY = 4;
+/**
+ * Batches of one tenant in flight at once (a large mailbox list makes several): 5 × EXO_BATCH_LIMIT = 50 calls, the
+ * operations Exchange lets one user run at once (EXO_MAX_IN_FLIGHT below).
+ */
+const BATCH_CONCURRENCY = 5;
+/**
+ * Requests of one tenant run in flight at once (per-mailbox writes — Add-MailboxPermission, Set-CASMailbox — are
+ * one request each). Exchange Online throttles PowerShell per user by operations running at once: the default
+ * throttling policy's PowerShellMaxCmdletQueueDepth is 50 ("the number of operations that a user can run
+ * simultaneously"; PowerShellMaxDestructiveCmdlets 120 writes per 60 s beside it — Quadrotech, "Exchange Online
+ * PowerShell Throttling in Office 365"; New-ThrottlingPolicy on learn.microsoft.com names the same parameters). The
+ * REST endpoint's own limits are not published; past this width Exchange answers 429 with Retry-After, which
+ * `sendRetrying` honours.
+ */
+export const EXO_MAX_IN_FLIGHT = 50;
+/**
+ * The places one cmdlet may hold of those (a per-mailbox burst of Set-CASMailbox), so that the run's other calls —
+ * New-ServicePrincipal, New-ManagementScope, the ones the next steps wait for — never queue behind it.
+ */
+const EXO_MAX_IN_FLIGHT_PER_CMDLET = EXO_MAX_IN_FLIGHT - 2;
 
 interface Reply {
   status: number;
@@ -130,7 +148,42 @@ export class RestExchangeBackend implements ExchangeBackend {
   requestCount = 0;
   /** Set when the service refused `$batch` itself: every later call goes one by one. */
   private batchUnsupported = false;
+  /** Requests on the wire now (all, and per cmdlet), and those waiting for a place. */
+  private inFlight = 0;
+  private readonly perCmdlet = new Map<string, number>();
+  private readonly waiting: Array<{ what: string; go: () => void }> = [];
   constructor(private readonly o: RestBackendOptions) {}
+
+  private fits(what: string): boolean {
+    return this.inFlight < EXO_MAX_IN_FLIGHT && (this.perCmdlet.get(what) ?? 0) < EXO_MAX_IN_FLIGHT_PER_CMDLET;
+  }
+
+  private take(what: string): void {
+    this.inFlight += 1;
+    this.perCmdlet.set(what, (this.perCmdlet.get(what) ?? 0) + 1);
+  }
+
+  private async place(what: string): Promise<void> {
+    // Whoever still waits does not fit (leave() lets in all that do), so one that fits goes now.
+    if (this.fits(what)) return this.take(what);
+    await new Promise<void>((go) => this.waiting.push({ what, go }));
+  }
+
+  private leave(what: string): void {
+    this.inFlight -= 1;
+    this.perCmdlet.set(what, this.perCmdlet.get(what)! - 1);
+    // The first waiting requests that fit now, in the order they came.
+    for (let i = 0; i < this.waiting.length && this.inFlight < EXO_MAX_IN_FLIGHT;) {
+      const w = this.waiting[i]!;
+      if (!this.fits(w.what)) {
+        i += 1;
+        continue;
+      }
+      this.waiting.splice(i, 1);
+      this.take(w.what);
+      w.go();
+    }
+  }
 
   private get invokeUrl(): string {
     return `${this.o.adminUrl}/${this.o.tenantId}/InvokeCommand`;
@@ -172,19 +225,25 @@ export class RestExchangeBackend implements ExchangeBackend {
     report: (status: number | string, ms: number) => void,
   ): Promise<Reply> {
     this.requestCount += 1;
-    const r = await sendBounded(
-      url,
-      { method: 'POST', headers, body },
-      {
-        service: 'exchange',
-        where: this.o.adminUrl,
-        what,
-        dispatcher: this.o.dispatcher,
-        timeoutMs: this.o.timeoutMs,
-        signal: this.o.signal,
-        report,
-      },
-    );
+    await this.place(what);
+    let r: Awaited<ReturnType<typeof sendBounded>>;
+    try {
+      r = await sendBounded(
+        url,
+        { method: 'POST', headers, body },
+        {
+          service: 'exchange',
+          where: this.o.adminUrl,
+          what,
+          dispatcher: this.o.dispatcher,
+          timeoutMs: this.o.timeoutMs,
+          signal: this.o.signal,
+          report,
+        },
+      );
+    } finally {
+      this.leave(what);
+    }
     let json: unknown;
     try {
       json = r.text ? JSON.parse(r.text) : undefined;
