@@ -83,7 +83,7 @@ describe('a fleet of customer tenants through GDAP', () => {
     const out = JSON.parse(r.stdout);
     const byName = Object.fromEntries(out.tenants.map((t: any) => [t.name, t]));
     for (const c of CUSTOMERS) {
-      const t = byName[c.split('.')[0]];
+      const t = byName[c.split('.')[0]!];
       expect(t.result.outcome, JSON.stringify(t.result.error)).toBe('ok');
       expect(t.result.verification.status).toBe('passed');
     }
