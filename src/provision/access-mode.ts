@@ -12,6 +12,7 @@ import {
   ExchangeError,
   isReadCmdlet,
   readExchangeServicePrincipal,
+  readSmtpAuth,
   type CmdletParameters,
   type ExchangeBackend,
   type ExchangeCall,
@@ -199,6 +200,9 @@ export async function resolveAccessMode(
     const node = applicationNode(detecting, { inputs: {}, title: 'application', wants: () => ({ access: [] }) });
     const app = await node.read(detecting, {});
     const sp = app ? await readExchangeServicePrincipal(exchange, app.appId) : undefined;
+    // The preflight's own SMTP AUTH reads of the listed mailboxes travel in the inventory's first round (the same
+    // turn, so one $batch), and are answered from memory when the run's mailboxes node asks for them.
+    if (!ctx.options.group) void readSmtpAuth(exchange, [...ctx.options.mailboxes]).catch(() => undefined);
     const inventory = app && sp ? await readAccessInventory(detecting, app, sp, 'unset') : EMPTY_INVENTORY;
     choice = chooseAccessMode(app, inventory);
   } catch (err) {
