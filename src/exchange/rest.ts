@@ -7,7 +7,7 @@
  * every cmdlet, batched or not, is reported once per request as a RequestEvent.
  */
 import { ServiceUnreachableError, retryOptions, sendBounded, type NetworkBounds } from '../auth/index.js';
-import { parseRetryAfter, poll, PollTimeoutError, retry } from '../poll/index.js';
+import { inParallel, parseRetryAfter, poll, PollTimeoutError, retry } from '../poll/index.js';
 import type { TokenCredential } from '@azure/identity';
 import type { Agent } from 'undici';
 import {
@@ -132,15 +132,6 @@ class RefusedReply extends Error {
   constructor(readonly reply: Reply) {
     super(`Exchange answered ${reply.status}`);
   }
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight. */
-async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 export class RestExchangeBackend implements ExchangeBackend {

@@ -4,6 +4,7 @@
  * -AccessRights SendAs`). Reads go out together (one `$batch` on REST); writes one by one, a few at a time.
  */
 import { ExchangeError, type ExchangeBackend } from './backend.js';
+import { inParallel } from '../poll/index.js';
 import { invokeAll } from './batching.js';
 
 /** A mailbox as Get-Mailbox shows it (the fields the send-as users need). */
@@ -112,14 +113,6 @@ export async function removeSendAsGrant(exo: ExchangeBackend, pair: SendAsPair):
 }
 
 /** Runs `write` for each pair, at most `width` at a time (Exchange throttles a burst of writes). */
-export async function forEachPair(
-  pairs: SendAsPair[],
-  write: (p: SendAsPair) => Promise<void>,
-  width = 4,
-): Promise<void> {
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < pairs.length) await write(pairs[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(width, pairs.length) }, lane));
+export function forEachPair(pairs: SendAsPair[], write: (p: SendAsPair) => Promise<void>, width = 4): Promise<void> {
+  return inParallel(pairs, width, write);
 }

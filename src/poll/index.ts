@@ -189,3 +189,12 @@ export function parseRetryAfter(value: string | null | undefined, now: number = 
   const at = Date.parse(value);
   return Number.isFinite(at) ? Math.max(0, at - now) : undefined;
 }
+
+/** Runs `fn` over `items` with at most `limit` in flight, each worker taking the next item as it finishes one. */
+export async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
