@@ -15,6 +15,7 @@ import { openRequestLog } from './request-log.js';
 import {
   Interrupted,
   RunDeadlineError,
+  confirmPrompt,
   exitCodeOf,
   failureJson,
   interruptible,
@@ -182,9 +183,4 @@ export async function runDestroy(c: DestroyCommand): Promise<number> {
     await run?.close();
     requests.close();
   }
-}
-
-async function confirmPrompt(message: string, signal: AbortSignal): Promise<boolean> {
-  const { confirm } = await import('@inquirer/prompts');
-  return confirm({ message, default: false }, { output: process.stderr, signal });
 }

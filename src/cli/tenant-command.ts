@@ -387,7 +387,8 @@ export async function runTenantCommand(c: TenantCommand): Promise<number> {
   }
 }
 
-async function confirmPrompt(message: string, signal: AbortSignal): Promise<boolean> {
+/** A yes/no question on stderr, "no" by default; ends when the run is stopped. */
+export async function confirmPrompt(message: string, signal: AbortSignal): Promise<boolean> {
   const { confirm } = await import('@inquirer/prompts');
   return confirm({ message, default: false }, { output: process.stderr, signal });
 }
