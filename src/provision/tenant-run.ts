@@ -28,7 +28,13 @@ import {
   type ServicePrincipalState,
   rotatedCredential,
 } from './nodes/index.js';
-import { sendAsSummary, type SendAsFacts, type SendAsState, type SendAsSummary } from './nodes/index.js';
+import {
+  credentialInHand,
+  sendAsSummary,
+  type SendAsFacts,
+  type SendAsState,
+  type SendAsSummary,
+} from './nodes/index.js';
 import { openContext, type OpenOptions } from './open.js';
 import { finishRotation, type RotationReport } from './rotation.js';
 import { resolveAccessMode, type MailboxAccessChoice } from './access-mode.js';
@@ -212,16 +218,11 @@ export class TenantRun {
 
   /** The app credential this run can prove with: the one it made, or the one the sink or certificate file holds. */
   credentialForProof(): AppCredential | undefined {
-    const cred = this.value<CredentialState>(this.refs?.credential);
-    if (cred?.created?.secret) return { type: 'secret', value: cred.created.secret.reveal() };
-    if (cred?.created?.pem) return { type: 'certificate', pem: cred.created.pem.reveal() };
-    const cert = this.value<CertificateMaterial>(this.refs?.certificate);
-    if (cert) return { type: 'certificate', pem: `${cert.privateKeyPem.reveal()}\n${cert.certificatePem}` };
-    const file = this.ctx.sink?.read();
-    if (file?.credential?.type === 'secret') return { type: 'secret', value: file.credential.secret };
-    if (file?.credential?.type === 'certificate')
-      return { type: 'certificate', pem: `${file.credential.privateKeyPem}\n${file.credential.certificatePem}` };
-    return undefined;
+    return credentialInHand(
+      this.ctx,
+      this.value<CredentialState>(this.refs?.credential),
+      this.value<CertificateMaterial>(this.refs?.certificate),
+    );
   }
 
   /** The app as the run last saw it (its credentials list the expiries for status). */
