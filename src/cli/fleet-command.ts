@@ -250,6 +250,14 @@ export async function fleetCommand(
   const { signal, which, dispose } = interruptible();
   // Every running tenant, and every token request of the shared sign-in, listens on it: not a leak.
   setMaxListeners(0, signal);
+  signal.addEventListener(
+    'abort',
+    () =>
+      progress.note(
+        `Stopping on ${which() ?? 'a signal'}: no tenant starts now; the running ones stop at a safe point.`,
+      ),
+    { once: true },
+  );
   const operatorOf = operatorSignIns(signal, progress, Boolean(process.stdin.isTTY && isTty));
   const lines: FleetTenantLine[] = [];
   const base = (e: FleetEntry): Pick<FleetTenantLine, 'type' | 'name' | 'tenant' | 'shard'> => ({
